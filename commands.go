@@ -1,0 +1,404 @@
+// commands.go: the container commands, one CmdXxx method each.
+//
+// server.go finds these methods by name: `engine stop web` calls CmdStop(session, ["web"]). Each command
+// parses its flags (flags.go), then calls the Runtime (runtime.go) and the Container (container.go),
+// where the work is done; a command only translates between the command line and those methods, so a
+// second front door (the Docker HTTP API, later) can call the same ones. Image commands are in
+// commands_images.go, the daemon's own (version, info, help) in commands_system.go.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+type runOptions struct {
+	config     *Config
+	hostConfig *HostConfig
+	name       string
+	detach     bool
+}
+
+// parseRunFlags reads the flags `run` and `create` share: everything that describes the container.
+func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
+	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode}}
+	var env, labels []string
+	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
+	if command == "run" {
+		f.Bool(&opts.detach, "d", "detach", "Run the container in the background and print its ID")
+	}
+	f.Bool(&opts.config.OpenStdin, "i", "interactive", "Keep STDIN open and pass the client's input to the container")
+	f.List(&env, "e", "env", "Set an environment variable (NAME=VALUE)")
+	f.String(&opts.config.WorkingDir, "w", "workdir", "string", "Working directory inside the container")
+	f.String(&opts.config.User, "u", "user", "string", "User to run as: name|uid[:group|gid]")
+	f.String(&opts.name, "", "name", "string", "Name the container")
+	f.Bool(&opts.hostConfig.AutoRemove, "", "rm", "Remove the container when it exits")
+	f.String(&opts.config.Hostname, "h", "hostname", "string", "Container host name (default: its short ID)")
+	f.List(&labels, "l", "label", "Set a label (key=value) on the container")
+	f.String(&opts.hostConfig.NetworkMode, "", "net", "string", "Network mode: none (default) or host")
+	positional, err := f.Parse(args, 1, -1, false)
+	if err != nil {
+		return nil, err
+	}
+	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	for _, kv := range env {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return nil, fmt.Errorf("invalid environment variable %q: expected NAME=VALUE", kv)
+		}
+	}
+	opts.config.Env = env
+	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
+		return nil, fmt.Errorf("the working directory %q is not an absolute path", opts.config.WorkingDir)
+	}
+	opts.config.Labels = map[string]string{}
+	for _, label := range labels {
+		key, value, _ := strings.Cut(label, "=")
+		opts.config.Labels[key] = value
+	}
+	return opts, nil
+}
+
+func (srv *Server) CmdRun(session *Session, args []string) error {
+	opts, err := parseRunFlags(session, "run", "Create and run a new container from an image", args)
+	if err != nil {
+		return err
+	}
+	c, err := srv.runtime.Create(opts.config, opts.hostConfig, opts.name)
+	if err != nil {
+		return err
+	}
+	if !opts.detach {
+		return srv.startAttached(session, c)
+	}
+	if err := srv.start(c); err != nil {
+		return err
+	}
+	fmt.Fprintln(session.Stdout, c.ID)
+	return nil
+}
+
+func (srv *Server) CmdCreate(session *Session, args []string) error {
+	opts, err := parseRunFlags(session, "create", "Create a new container; `engine start` runs it", args)
+	if err != nil {
+		return err
+	}
+	c, err := srv.runtime.Create(opts.config, opts.hostConfig, opts.name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(session.Stdout, c.ID)
+	return nil
+}
+
+// start starts a container; one with --rm that cannot start is removed, as Docker does.
+func (srv *Server) start(c *Container) error {
+	err := c.Start()
+	if err != nil && c.HostConfig.AutoRemove {
+		srv.runtime.Destroy(c)
+	}
+	return err
+}
+
+// startAttached starts a container and relays its streams until it exits: `run` = create + `start -a`.
+func (srv *Server) startAttached(session *Session, c *Container) error {
+	logs, err := c.openLogs(true) // opened before the start, so no output is missed
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	if err := srv.start(c); err != nil {
+		return err
+	}
+	if status := session.attach(c, logs); status != 0 {
+		return &StatusError{Status: status}
+	}
+	return nil
+}
+
+func (srv *Server) CmdStart(session *Session, args []string) error {
+	var attach, interactive bool
+	f := newFlags(session, "start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers")
+	f.Bool(&attach, "a", "attach", "Attach to the container's output (and exit with its status)")
+	f.Bool(&interactive, "i", "interactive", "Attach the container's STDIN")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	if attach || interactive {
+		if len(names) > 1 {
+			return fmt.Errorf("you cannot start and attach several containers at once")
+		}
+		c, err := srv.runtime.Get(names[0])
+		if err != nil {
+			return err
+		}
+		return srv.startAttached(session, c)
+	}
+	return srv.eachContainer(session, "start", names, func(c *Container) error {
+		if c.exitedChan() != nil {
+			return nil // already running: nothing to do, as with docker
+		}
+		return srv.start(c)
+	})
+}
+
+func (srv *Server) CmdStop(session *Session, args []string) error {
+	timeout := 10
+	f := newFlags(session, "stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers (SIGTERM, then SIGKILL after the timeout)")
+	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	return srv.eachContainer(session, "stop", names, func(c *Container) error {
+		return c.Stop(time.Duration(timeout) * time.Second)
+	})
+}
+
+func (srv *Server) CmdRestart(session *Session, args []string) error {
+	timeout := 10
+	f := newFlags(session, "restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers")
+	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	return srv.eachContainer(session, "restart", names, func(c *Container) error {
+		c.Stop(time.Duration(timeout) * time.Second)
+		return srv.start(c)
+	})
+}
+
+func (srv *Server) CmdKill(session *Session, args []string) error {
+	signal := "KILL"
+	f := newFlags(session, "kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Send a signal to one or more running containers")
+	f.String(&signal, "s", "signal", "string", "Signal to send (name or number)")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	return srv.eachContainer(session, "kill", names, func(c *Container) error {
+		return c.Kill(syscall.Signal(sig))
+	})
+}
+
+func (srv *Server) CmdWait(session *Session, args []string) error {
+	f := newFlags(session, "wait", "CONTAINER [CONTAINER...]", "Block until containers stop, then print their exit codes")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		c, err := srv.runtime.Get(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(session.Stdout, c.Wait())
+	}
+	return nil
+}
+
+func (srv *Server) CmdRm(session *Session, args []string) error {
+	var force bool
+	f := newFlags(session, "rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers, with their logs and changes")
+	f.Bool(&force, "f", "force", "Kill and remove running containers")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	return srv.eachContainer(session, "rm", names, func(c *Container) error {
+		if c.exitedChan() != nil {
+			if !force {
+				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.ShortName())
+			}
+			c.Kill(syscall.SIGKILL)
+			c.Wait()
+		}
+		return srv.runtime.Destroy(c)
+	})
+}
+
+// eachContainer applies an action to the named containers, printing each name that succeeded and one
+// line for each that did not; the command fails if any did.
+func (srv *Server) eachContainer(session *Session, command string, names []string, action func(*Container) error) error {
+	failed := false
+	for _, name := range names {
+		c, err := srv.runtime.Get(name)
+		if err == nil {
+			err = action(c)
+		}
+		if err != nil {
+			fmt.Fprintf(session.Stderr, "engine: %s: %v\n", command, err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(session.Stdout, name)
+	}
+	if failed {
+		return &StatusError{Status: 125}
+	}
+	return nil
+}
+
+func (srv *Server) CmdLogs(session *Session, args []string) error {
+	var follow bool
+	f := newFlags(session, "logs", "[OPTIONS] CONTAINER", "Print a container's output (stdout, then stderr)")
+	f.Bool(&follow, "f", "follow", "Follow the output until the container stops")
+	names, err := f.Parse(args, 1, 1, true)
+	if err != nil {
+		return err
+	}
+	c, err := srv.runtime.Get(names[0])
+	if err != nil {
+		return err
+	}
+	logs, err := c.openLogs(false)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	var until <-chan struct{}
+	if follow {
+		until = c.exitedChan()
+	}
+	return logs.stream(session, until)
+}
+
+func (srv *Server) CmdPs(session *Session, args []string) error {
+	var all, quiet, noTrunc bool
+	var filterArgs []string
+	f := newFlags(session, "ps", "[OPTIONS]", "List containers")
+	f.Bool(&all, "a", "all", "Show all containers (default: only running ones)")
+	f.Bool(&quiet, "q", "quiet", "Only print container IDs")
+	f.Bool(&noTrunc, "", "no-trunc", "Do not truncate IDs and commands")
+	f.List(&filterArgs, "f", "filter", "Filter: status=, name=, label=key[=value], id=, exited=, ancestor=")
+	if _, err := f.Parse(args, 0, 0, true); err != nil {
+		return err
+	}
+	filters, err := parseFilters(filterArgs)
+	if err != nil {
+		return err
+	}
+	if _, ok := filters["status"]; ok {
+		all = true // asking for a status means asking for containers in it, running or not
+	}
+	w := tabwriter.NewWriter(session.Stdout, 0, 8, 3, ' ', 0)
+	if !quiet {
+		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+	}
+	for _, c := range srv.runtime.List() {
+		c.mu.Lock()
+		state := c.State
+		c.mu.Unlock()
+		if (!all && !state.Running) || !filters.match(c, &state) {
+			continue
+		}
+		id, command := c.ShortID(), strconv.Quote(strings.Join(append([]string{c.Path}, c.Args...), " "))
+		if noTrunc {
+			id = c.ID
+		} else if len(command) > 22 {
+			command = command[:20] + "…\""
+		}
+		if quiet {
+			fmt.Fprintln(w, id)
+			continue
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t\t%s\n", id, c.Config.Image, command, humanDuration(time.Since(c.Created)), state.String(), c.ShortName())
+	}
+	return w.Flush()
+}
+
+type containerFilters map[string][]string
+
+// parseFilters reads `--filter key=value`. As with docker, values of one key are alternatives (OR) and
+// different keys must all match (AND).
+func parseFilters(args []string) (containerFilters, error) {
+	filters := containerFilters{}
+	for _, arg := range args {
+		key, value, ok := strings.Cut(arg, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("bad filter %q: expected key=value", arg)
+		case key == "status" && !strings.Contains("|created|running|exited|paused|restarting|removing|dead|", "|"+value+"|"):
+			return nil, fmt.Errorf("invalid filter 'status=%s'", value)
+		case !strings.Contains("|status|name|label|id|exited|ancestor|", "|"+key+"|"):
+			return nil, fmt.Errorf("invalid filter %q", key)
+		}
+		filters[key] = append(filters[key], value)
+	}
+	return filters, nil
+}
+
+func (filters containerFilters) match(c *Container, state *State) bool {
+	for key, values := range filters {
+		matched := false
+		for _, value := range values {
+			matched = matched || filterMatches(key, value, c, state)
+		}
+		if !matched {
+			return false
+		}
+	}
+	return true
+}
+
+func filterMatches(key, value string, c *Container, state *State) bool {
+	switch key {
+	case "status":
+		return state.Status == value
+	case "name":
+		return strings.Contains(c.ShortName(), strings.TrimPrefix(value, "/"))
+	case "id":
+		return strings.HasPrefix(c.ID, value)
+	case "exited":
+		code, err := strconv.Atoi(value)
+		return err == nil && state.Status == "exited" && state.ExitCode == code
+	case "ancestor":
+		return c.Config.Image == value || strings.HasPrefix(c.Image, strings.TrimPrefix(value, "sha256:"))
+	case "label":
+		labelKey, labelValue, hasValue := strings.Cut(value, "=")
+		actual, ok := c.Config.Labels[labelKey]
+		return ok && (!hasValue || actual == labelValue)
+	}
+	return false
+}
+
+// CmdInspect prints one JSON document per name, for containers and images alike. Docker wraps them in an
+// array; a stream of objects lets `engine inspect web | jq .State.Pid` work as written.
+func (srv *Server) CmdInspect(session *Session, args []string) error {
+	f := newFlags(session, "inspect", "NAME|ID [NAME|ID...]", "Print low-level information on containers or images as JSON")
+	names, err := f.Parse(args, 1, -1, true)
+	if err != nil {
+		return err
+	}
+	encoder := json.NewEncoder(session.Stdout)
+	encoder.SetIndent("", "    ")
+	for _, name := range names {
+		if c, err := srv.runtime.Get(name); err == nil {
+			c.mu.Lock()
+			err = encoder.Encode(c)
+			c.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		image, err := srv.runtime.LookupImage(name)
+		if err != nil {
+			return fmt.Errorf("no such object: %s", name)
+		}
+		if err := encoder.Encode(srv.imageView(image)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+// commands_system.go: the commands about the engine itself, CmdVersion, CmdInfo and CmdHelp.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// commands is the table `engine help` prints, in the order a newcomer meets them. A test checks that it
+// names every CmdXxx method and nothing else.
+var commands = [][2]string{
+	{"run", "Create and run a new container from an image"},
+	{"create", "Create a new container"},
+	{"start", "Start one or more stopped containers"},
+	{"stop", "Stop one or more running containers"},
+	{"restart", "Restart one or more containers"},
+	{"kill", "Send a signal to one or more running containers"},
+	{"wait", "Block until containers stop, then print their exit codes"},
+	{"rm", "Remove one or more containers"},
+	{"ps", "List containers"},
+	{"logs", "Print a container's output"},
+	{"inspect", "Print low-level information on containers or images"},
+	{"import", "Import a root filesystem tarball as an image"},
+	{"images", "List images"},
+	{"tag", "Give an image another name"},
+	{"rmi", "Remove images"},
+	{"version", "Show the engine's version"},
+	{"info", "Show system-wide information"},
+	{"help", "List the commands"},
+}
+
+func commandList() string {
+	var b strings.Builder
+	for _, command := range commands {
+		fmt.Fprintf(&b, "  %-10s %s\n", command[0], command[1])
+	}
+	return b.String()
+}
+
+func (srv *Server) CmdHelp(session *Session, args []string) error {
+	fmt.Fprintf(session.Stdout, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n\nCommands:\n%s\nRun 'engine COMMAND --help' for more on a command.\n", commandList())
+	return nil
+}
+
+func (srv *Server) CmdVersion(session *Session, args []string) error {
+	f := newFlags(session, "version", "", "Show the engine's version")
+	if _, err := f.Parse(args, 0, 0, true); err != nil {
+		return err
+	}
+	fmt.Fprintf(session.Stdout, "Engine:\n Version:     %s\n Go version:  %s\n OS/Arch:     %s/%s\n Kernel:      %s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH, kernelRelease())
+	return nil
+}
+
+func (srv *Server) CmdInfo(session *Session, args []string) error {
+	f := newFlags(session, "info", "", "Show system-wide information")
+	if _, err := f.Parse(args, 0, 0, true); err != nil {
+		return err
+	}
+	containers := srv.runtime.List()
+	running := 0
+	for _, c := range containers {
+		if c.exitedChan() != nil {
+			running++
+		}
+	}
+	images, err := srv.runtime.graph.List()
+	if err != nil {
+		return err
+	}
+	hostname, _ := os.Hostname()
+	fmt.Fprintf(session.Stdout, "Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(containers), running, len(containers)-running, len(images))
+	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: files (stdout.log, stderr.log)\n", version)
+	fmt.Fprintf(session.Stdout, "Network modes: none (default), host\nKernel Version: %s\nOSType: linux\nArchitecture: %s\nCPUs: %d\n", kernelRelease(), runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(session.Stdout, "Name: %s\nEngine Root Dir: %s\nListening: %s\n", hostname, srv.runtime.root, srv.Addr())
+	return nil
+}
+
+func kernelRelease() string {
+	var uts unix.Utsname
+	if unix.Uname(&uts) != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(uts.Release[:])
+}

@@ -1,0 +1,402 @@
+// container.go: one container, and how it is started, watched and stopped.
+//
+// The Runtime creates a Container from a Config (runtime.go); `engine start` and `engine run` then call
+// Container.Start, which is the heart of the engine:
+//
+//  1. ensureMounted  overlayfs: the image's layers (graph.go) as lowerdirs, the container's rw dir as upper
+//  2. network        the NetworkManager's settings and the /etc files (network.go)
+//  3. generateSpec   the OCI runtime config, written to bundle/config.json (spec.go)
+//  4. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs
+//  5. release        tell init to go on, and learn from the sync pipe whether execve succeeded
+//  6. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
+//
+// The container's stdout and stderr go straight to its log files, so its output never depends on the
+// daemon being alive. Every change of state is written to ROOT/containers/<id>/config.json before
+// anyone is told about it.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config is what the container runs, as `docker inspect` shows it under .Config.
+type Config struct {
+	Hostname   string
+	User       string
+	Env        []string
+	Cmd        []string
+	Image      string // as the user named it
+	WorkingDir string
+	Labels     map[string]string
+	OpenStdin  bool // -i
+}
+
+// HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).
+type HostConfig struct {
+	NetworkMode string
+	AutoRemove  bool // --rm
+}
+
+type Container struct {
+	ID              string `json:"Id"`
+	Created         time.Time
+	Path            string
+	Args            []string
+	Config          *Config
+	HostConfig      *HostConfig
+	State           State
+	Image           string // the image's ID
+	Name            string // with a leading "/", as Docker stores names
+	NetworkSettings *NetworkSettings
+
+	root    string // ROOT/containers/<id>
+	runtime *Runtime
+
+	mu     sync.Mutex    // guards State and the fields below
+	cmd    *exec.Cmd     // the running process
+	stdin  *os.File      // our end of the container's stdin pipe (-i)
+	exited chan struct{} // closed when the current run has ended and been recorded
+}
+
+func (c *Container) ShortID() string { return c.ID[:12] }
+
+func (c *Container) ShortName() string { return strings.TrimPrefix(c.Name, "/") }
+
+func (c *Container) bundle() string { return filepath.Join(c.root, "bundle") }
+
+func (c *Container) rootfs() string { return filepath.Join(c.root, "bundle", "rootfs") }
+
+func (c *Container) logPath(stream string) string { return filepath.Join(c.root, stream+".log") }
+
+// Start runs the container's command. It returns once the command runs (or has failed to start).
+func (c *Container) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.State.Running {
+		return fmt.Errorf("container %s is already running", c.ShortName())
+	}
+	err := c.start()
+	if err != nil {
+		c.unmount()
+		status := 125
+		var se *StatusError
+		if errors.As(err, &se) {
+			status = se.Status
+		}
+		// Like Docker, a container whose command never ran keeps its status; the error and the status
+		// a shell would give (126, 127) are recorded.
+		c.State.ExitCode = status
+		c.State.Error = err.Error()
+		c.toDisk()
+	}
+	return err
+}
+
+func (c *Container) start() error {
+	rootfs, err := c.ensureMounted()
+	if err != nil {
+		return err
+	}
+	if c.NetworkSettings, err = c.runtime.network.Allocate(c); err != nil {
+		return err
+	}
+	if err := c.runtime.network.WriteEtcFiles(c); err != nil {
+		return err
+	}
+	spec, err := c.generateSpec(rootfs)
+	if err != nil {
+		return err
+	}
+	specJSON, _ := json.MarshalIndent(spec, "", "\t")
+	if err := writeFileAtomic(filepath.Join(c.bundle(), "config.json"), specJSON, 0600); err != nil {
+		return err
+	}
+	cmd, syncPipe, err := c.execInit(spec)
+	if err != nil {
+		return err
+	}
+	defer syncPipe.Close()
+	if err := c.release(cmd, syncPipe); err != nil {
+		return err
+	}
+	c.cmd = cmd
+	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	c.exited = make(chan struct{})
+	if err := c.toDisk(); err != nil {
+		cmd.Process.Kill()
+	}
+	go c.monitor(cmd, c.exited)
+	return nil
+}
+
+// execInit starts `engine init` in the container's new namespaces, held on the sync pipe.
+func (c *Container) execInit(spec *Spec) (*exec.Cmd, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sync pipe: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
+	defer child.Close()
+	stdin, stdout, stderr, err := c.openStdio()
+	if err != nil {
+		parent.Close()
+		return nil, nil, err
+	}
+	defer closeAll(stdin, stdout, stderr)
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{"engine", "init"},
+		Dir:        c.bundle(),
+		Env:        []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
+		Stdin:      stdin,
+		Stdout:     stdout,
+		Stderr:     stderr,
+		ExtraFiles: []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneFlags(spec.Linux.Namespaces),
+			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, nil, fmt.Errorf("starting init: %w", err)
+	}
+	return cmd, parent, nil
+}
+
+// openStdio opens the files the container's fds 0, 1 and 2 will be: the log files, appended to directly
+// by the container, and a pipe for stdin when the container keeps stdin open (-i).
+func (c *Container) openStdio() (stdin, stdout, stderr *os.File, err error) {
+	if stdout, err = os.OpenFile(c.logPath("stdout"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0640); err != nil {
+		return nil, nil, nil, err
+	}
+	if stderr, err = os.OpenFile(c.logPath("stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0640); err != nil {
+		stdout.Close()
+		return nil, nil, nil, err
+	}
+	if c.Config.OpenStdin {
+		if stdin, c.stdin, err = os.Pipe(); err != nil {
+			closeAll(stdout, stderr)
+			return nil, nil, nil, err
+		}
+	}
+	return stdin, stdout, stderr, nil
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// cloneFlags turns the spec's namespaces into clone(2) flags: the kernel creates them with the process.
+func cloneFlags(namespaces []Namespace) uintptr {
+	flags := map[string]uintptr{
+		"pid": unix.CLONE_NEWPID, "ipc": unix.CLONE_NEWIPC, "uts": unix.CLONE_NEWUTS,
+		"mount": unix.CLONE_NEWNS, "network": unix.CLONE_NEWNET,
+	}
+	var result uintptr
+	for _, ns := range namespaces {
+		if ns.Path == "" {
+			result |= flags[ns.Type]
+		}
+	}
+	return result
+}
+
+// release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
+// close-on-exec), or the error init reported.
+func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
+	_, err := syncPipe.Write([]byte{0})
+	report, _ := io.ReadAll(syncPipe)
+	if err == nil && len(report) == 0 {
+		return nil
+	}
+	cmd.Wait()
+	c.closeStdin()
+	var failure initError
+	if json.Unmarshal(report, &failure) != nil {
+		return fmt.Errorf("init died before starting the command (%v)", cmd.ProcessState)
+	}
+	return &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
+}
+
+// monitor waits for the container's process to end and records it, like Docker 0.1's Container.monitor.
+func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
+	cmd.Wait()
+	c.mu.Lock()
+	c.State.setStopped(exitStatus(cmd.ProcessState))
+	c.cmd = nil
+	c.closeStdin()
+	c.unmount()
+	remove := c.HostConfig.AutoRemove
+	if remove {
+		c.runtime.Destroy(c)
+	} else {
+		c.toDisk()
+	}
+	c.mu.Unlock()
+	close(exited)
+}
+
+// exitStatus is the status a shell would report: the exit code, or 128+N for death by signal N.
+func exitStatus(state *os.ProcessState) int {
+	status := state.Sys().(syscall.WaitStatus)
+	if status.Signaled() {
+		return 128 + int(status.Signal())
+	}
+	return status.ExitStatus()
+}
+
+func (c *Container) closeStdin() {
+	if c.stdin != nil {
+		c.stdin.Close()
+		c.stdin = nil
+	}
+}
+
+// closeStdinPipe closes the stdin pipe when its client's input ends, unless a later run replaced it.
+func (c *Container) closeStdinPipe(pipe *os.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stdin == pipe {
+		c.closeStdin()
+	}
+}
+
+// StdinPipe is where the attached client's input goes, when the container was created with -i.
+func (c *Container) StdinPipe() *os.File {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stdin
+}
+
+// Kill sends a signal to the container's first process.
+func (c *Container) Kill(sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.State.Running || c.cmd == nil {
+		return fmt.Errorf("container %s is not running", c.ShortName())
+	}
+	return c.cmd.Process.Signal(sig)
+}
+
+// Stop asks the container to stop with SIGTERM and kills it after the timeout, as `docker stop` does.
+// The command is PID 1 of its namespace: the kernel drops signals it has no handler for, so a command
+// that ignores SIGTERM is only stopped by the SIGKILL.
+func (c *Container) Stop(timeout time.Duration) error {
+	exited := c.exitedChan()
+	if exited == nil {
+		return nil
+	}
+	if err := c.Kill(syscall.SIGTERM); err == nil {
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(timeout):
+		}
+	}
+	c.Kill(syscall.SIGKILL)
+	<-exited
+	return nil
+}
+
+// Wait blocks until the container is not running and returns its exit code.
+func (c *Container) Wait() int {
+	if exited := c.exitedChan(); exited != nil {
+		<-exited
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.State.ExitCode
+}
+
+// exitedChan is the channel closed at the end of the current run, or nil if the container is not running.
+func (c *Container) exitedChan() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.State.Running {
+		return nil
+	}
+	return c.exited
+}
+
+// ensureMounted assembles the root filesystem: overlayfs with the image's layers as read-only lowerdirs
+// (top layer first) and the container's own rw dir as the upperdir that takes every write.
+func (c *Container) ensureMounted() (string, error) {
+	rootfs := c.rootfs()
+	if isMountPoint(rootfs) {
+		return rootfs, nil
+	}
+	layers, err := c.runtime.graph.LayerPaths(c.Image)
+	if err != nil {
+		return "", err
+	}
+	for _, dir := range []string{"rw", "work", "bundle/rootfs"} {
+		if err := os.MkdirAll(filepath.Join(c.root, dir), 0700); err != nil {
+			return "", err
+		}
+	}
+	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(layers, ":"), filepath.Join(c.root, "rw"), filepath.Join(c.root, "work"))
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, options); err != nil {
+		return "", fmt.Errorf("mounting the root filesystem: %w", err)
+	}
+	return rootfs, nil
+}
+
+func (c *Container) unmount() {
+	rootfs := c.rootfs()
+	if isMountPoint(rootfs) {
+		if unix.Unmount(rootfs, 0) != nil {
+			unix.Unmount(rootfs, unix.MNT_DETACH)
+		}
+	}
+}
+
+// isMountPoint tells whether dir is on a different file system than its parent.
+func isMountPoint(dir string) bool {
+	var self, parent unix.Stat_t
+	if unix.Lstat(dir, &self) != nil || unix.Lstat(filepath.Dir(dir), &parent) != nil {
+		return false
+	}
+	return self.Dev != parent.Dev
+}
+
+// toDisk writes the container record. The caller holds c.mu.
+func (c *Container) toDisk() error {
+	data, err := json.MarshalIndent(c, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.root, "config.json"), data, 0600)
+}
+
+// processStartTime reads field 22 of /proc/PID/stat, the process's start time in clock ticks.
+func processStartTime(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 20 {
+		return 0
+	}
+	start, _ := strconv.ParseUint(fields[19], 10, 64)
+	return start
+}

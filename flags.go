@@ -1,0 +1,171 @@
+// flags.go: parsing a command's flags the way docker users type them.
+//
+// Each CmdXxx in commands.go starts by declaring its flags here. Go's flag package does the parsing; this
+// file adds what docker's command line has and Go's lacks: a short and a long name for one flag (-a,
+// --all), short booleans run together (-aq, -di), repeatable flags (-e A=1 -e B=2), flags after the
+// arguments (`rm web -f`), and `--help` printed as docker prints it.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// errHelpShown ends a command that printed its --help: not an error, exit status 0.
+var errHelpShown = errors.New("help shown")
+
+type Flags struct {
+	set         *flag.FlagSet
+	name        string
+	usage       string
+	description string
+	out         io.Writer
+	options     []option
+	bools       map[string]bool // single-letter boolean flags, which may be run together
+}
+
+type option struct {
+	short, long, value, usage string
+}
+
+func newFlags(session *Session, name, usage, description string) *Flags {
+	set := flag.NewFlagSet(name, flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	return &Flags{set: set, name: name, usage: usage, description: description, out: session.Stdout, bools: map[string]bool{}}
+}
+
+func (f *Flags) define(short, long, value, usage string, define func(name string)) {
+	for _, name := range []string{short, long} {
+		if name != "" {
+			define(name)
+		}
+	}
+	f.options = append(f.options, option{short, long, value, usage})
+}
+
+func (f *Flags) Bool(p *bool, short, long, usage string) {
+	f.define(short, long, "", usage, func(name string) { f.set.BoolVar(p, name, *p, usage) })
+	if short != "" {
+		f.bools[short] = true
+	}
+}
+
+func (f *Flags) String(p *string, short, long, value, usage string) {
+	f.define(short, long, value, usage, func(name string) { f.set.StringVar(p, name, *p, usage) })
+}
+
+func (f *Flags) Int(p *int, short, long, usage string) {
+	f.define(short, long, "int", usage, func(name string) { f.set.IntVar(p, name, *p, usage) })
+}
+
+// List is a flag that may be repeated; each use appends a value.
+func (f *Flags) List(p *[]string, short, long, usage string) {
+	f.define(short, long, "list", usage, func(name string) {
+		f.set.Func(name, usage, func(value string) error { *p = append(*p, value); return nil })
+	})
+}
+
+// Parse parses args and checks the number of arguments left. With interspersed, flags may also follow
+// arguments; run and create say false, since everything after the image is the container's command.
+func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([]string, error) {
+	var positional []string
+	args = f.expandShorts(args)
+	for {
+		if err := f.set.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				f.PrintUsage()
+				return nil, errHelpShown
+			}
+			return nil, fmt.Errorf("%v (see 'engine %s --help')", err, f.name)
+		}
+		args = f.set.Args()
+		if !interspersed || len(args) == 0 {
+			positional = append(positional, args...)
+			break
+		}
+		positional = append(positional, args[0])
+		args = f.expandShorts(args[1:])
+	}
+	if len(positional) < minArgs || (maxArgs >= 0 && len(positional) > maxArgs) {
+		return nil, fmt.Errorf("%q requires %s (see 'engine %s --help')", "engine "+f.name, argCount(minArgs, maxArgs), f.name)
+	}
+	return positional, nil
+}
+
+func argCount(min, max int) string {
+	switch {
+	case min == max:
+		return fmt.Sprintf("exactly %d argument(s)", min)
+	case max < 0:
+		return fmt.Sprintf("at least %d argument(s)", min)
+	default:
+		return fmt.Sprintf("at most %d argument(s)", max)
+	}
+}
+
+// expandShorts turns "-aq" into "-a -q" when every letter is a boolean flag, up to the first argument.
+func (f *Flags) expandShorts(args []string) []string {
+	var out []string
+	for i, arg := range args {
+		if arg == "--" || !strings.HasPrefix(arg, "-") {
+			return append(out, args[i:]...)
+		}
+		letters := arg[1:]
+		if len(letters) > 1 && !strings.HasPrefix(letters, "-") && !strings.Contains(letters, "=") && f.allBools(letters) {
+			for _, letter := range letters {
+				out = append(out, "-"+string(letter))
+			}
+			continue
+		}
+		out = append(out, arg)
+	}
+	return out
+}
+
+func (f *Flags) allBools(letters string) bool {
+	for _, letter := range letters {
+		if !f.bools[string(letter)] {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *Flags) PrintUsage() {
+	fmt.Fprintf(f.out, "Usage:  engine %s %s\n\n%s\n", f.name, f.usage, f.description)
+	if len(f.options) == 0 {
+		return
+	}
+	fmt.Fprintf(f.out, "\nOptions:\n")
+	for _, o := range f.options {
+		names := "    --" + o.long
+		if o.short != "" && o.long != "" {
+			names = "-" + o.short + ", --" + o.long
+		} else if o.long == "" {
+			names = "-" + o.short
+		}
+		fmt.Fprintf(f.out, "  %-28s %s\n", strings.TrimSpace(names+" "+o.value), o.usage)
+	}
+}
+
+// parseSignal reads a signal as docker does: a name with or without "SIG" (TERM, SIGKILL) or a number.
+func parseSignal(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+		return n, nil
+	}
+	if n, ok := signalNumbers[strings.TrimPrefix(strings.ToUpper(name), "SIG")]; ok {
+		return n, nil
+	}
+	return 0, fmt.Errorf("invalid signal: %s", name)
+}
+
+var signalNumbers = map[string]int{
+	"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+	"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+	"CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+	"VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+}

@@ -1,0 +1,159 @@
+// logs.go: getting a container's output to the people who ask for it.
+//
+// A container writes its stdout and stderr straight into ROOT/containers/<id>/stdout.log and stderr.log
+// (Container.openStdio): the daemon never copies those bytes on their way in, and the output survives
+// the daemon. Everyone who reads output reads these files: `engine logs` from the start, an attached
+// `engine run` or `start -a` from where the files ended when it started. streamLog sends a file with
+// sendfile(2) and, while the container runs, waits for it to grow with inotify(7), like `tail -f`.
+//
+// As in Docker 0.1, stdout and stderr are two files, so `logs` cannot interleave them exactly as they were
+// written; each stream keeps its own order.
+package main
+
+import (
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// containerLogs are a container's two log files, open at the point a reader starts from.
+type containerLogs struct {
+	stdout, stderr *os.File
+}
+
+// openLogs opens both logs, at their start or, with fromEnd, where they end now.
+func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
+	stdout, err := os.Open(c.logPath("stdout"))
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := os.Open(c.logPath("stderr"))
+	if err != nil {
+		stdout.Close()
+		return nil, err
+	}
+	if fromEnd {
+		stdout.Seek(0, io.SeekEnd)
+		stderr.Seek(0, io.SeekEnd)
+	}
+	return &containerLogs{stdout, stderr}, nil
+}
+
+func (l *containerLogs) Close() {
+	l.stdout.Close()
+	l.stderr.Close()
+}
+
+// stream sends both logs to the session at once. With a follow channel, it goes on until the channel is
+// closed (the container's run has ended) and everything written before that has been sent.
+func (l *containerLogs) stream(session *Session, follow <-chan struct{}) error {
+	var wg sync.WaitGroup
+	var stderrErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stderrErr = streamLog(session.conn, frameStderr, l.stderr, follow)
+	}()
+	err := streamLog(session.conn, frameStdout, l.stdout, follow)
+	wg.Wait()
+	if err == nil {
+		err = stderrErr
+	}
+	return err
+}
+
+func streamLog(conn *Conn, kind byte, f *os.File, follow <-chan struct{}) error {
+	var grew <-chan struct{}
+	if follow != nil {
+		watch, err := watchFile(f.Name())
+		if err != nil {
+			return err
+		}
+		defer watch.Close()
+		grew = watch.changed
+	}
+	for {
+		// The watch exists before this check, so a write after it is never missed.
+		pos, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return err
+		}
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if n := info.Size() - pos; n > 0 {
+			if err := conn.SendFrom(kind, f, n); err != nil {
+				return err
+			}
+			continue
+		}
+		if follow == nil {
+			return nil
+		}
+		select {
+		case <-follow:
+			follow = nil // one more pass sends what was written before the end
+		case <-grew:
+		}
+	}
+}
+
+// fileWatch signals on changed whenever the watched file is written to.
+type fileWatch struct {
+	inotify *os.File
+	changed chan struct{}
+}
+
+func watchFile(path string) (*fileWatch, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// A non-blocking fd joins Go's poller, so the reading goroutine ends when Close is called.
+	w := &fileWatch{inotify: os.NewFile(uintptr(fd), "inotify"), changed: make(chan struct{}, 1)}
+	go w.run()
+	return w, nil
+}
+
+func (w *fileWatch) run() {
+	events := make([]byte, 4096)
+	for {
+		if _, err := w.inotify.Read(events); err != nil {
+			return
+		}
+		select {
+		case w.changed <- struct{}{}:
+		default: // a wake-up is already pending; one is enough
+		}
+	}
+}
+
+func (w *fileWatch) Close() { w.inotify.Close() }
+
+// attach is `run` and `start -a` after the container started: the client's stdin goes to the container
+// (with -i) and the container's output, from the given logs, to the client, until the run ends. It
+// returns the container's exit status.
+func (session *Session) attach(c *Container, logs *containerLogs) int {
+	exited := c.exitedChan()
+	if exited == nil { // it has already finished
+		exited = make(chan struct{})
+		close(exited)
+	}
+	if pipe := c.StdinPipe(); pipe != nil {
+		go func() {
+			io.Copy(pipe, session.Stdin())
+			c.closeStdinPipe(pipe)
+		}()
+	}
+	if err := logs.stream(session, exited); err != nil {
+		return 125 // the client is gone; the container runs on
+	}
+	return c.Wait()
+}

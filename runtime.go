@@ -1,0 +1,388 @@
+// runtime.go: the daemon's model of the world.
+//
+// The Runtime holds the list of containers (as Docker 0.1's did), the image graph (graph.go), the tags
+// (tags.go) and the network manager (network.go). Commands (commands.go) go through it to create, find,
+// list and destroy containers. Everything it knows is on disk under ROOT; NewRuntime reads it back, so a
+// restarted daemon shows the same containers and images, and a container that was running when the
+// daemon went away is found out and recorded as such.
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+type Runtime struct {
+	root    string
+	graph   *Graph
+	tags    *TagStore
+	network *NetworkManager
+
+	mu         sync.Mutex
+	containers []*Container // in order of creation
+}
+
+func NewRuntime(root string) (*Runtime, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(root, "containers"), 0700); err != nil {
+		return nil, err
+	}
+	graph, err := NewGraph(filepath.Join(root, "graph"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := NewTagStore(filepath.Join(root, "repositories.json"))
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{root: root, graph: graph, tags: tags, network: NewNetworkManager()}
+	if err := r.restore(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// restore loads every container record. Directories starting with "." are creations or removals the
+// daemon did not finish; they are cleared away.
+func (r *Runtime) restore() error {
+	dir := filepath.Join(r.root, "containers")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, entry := range entries {
+		path := filepath.Join(dir, entry.Name())
+		c, err := r.load(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "engine -d: discarding %s: %v\n", path, err)
+			removeContainerDir(path)
+			continue
+		}
+		r.containers = append(r.containers, c)
+	}
+	sortByCreation(r.containers)
+	return nil
+}
+
+func (r *Runtime) load(dir string) (*Container, error) {
+	if strings.HasPrefix(filepath.Base(dir), ".") {
+		return nil, errors.New("unfinished creation or removal")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{root: dir, runtime: r}
+	if err := json.Unmarshal(data, c); err != nil {
+		return nil, err
+	}
+	if c.ID != filepath.Base(dir) || c.Config == nil || c.HostConfig == nil {
+		return nil, errors.New("record does not match its directory")
+	}
+	if c.State.Running {
+		c.reconcile()
+	}
+	return c, nil
+}
+
+// reconcile handles a container the record says is running, found at daemon start. Its process, if it
+// still lives, is no child of ours: we cannot learn its exit code, so it is killed, and the container
+// recorded as exited with 255, as Docker records containers that outlived their daemon.
+func (c *Container) reconcile() {
+	if c.State.Pid > 0 && processStartTime(c.State.Pid) == c.State.PidStart {
+		syscall.Kill(c.State.Pid, syscall.SIGKILL)
+		for i := 0; i < 100 && processStartTime(c.State.Pid) == c.State.PidStart; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	c.unmount()
+	c.State.setStopped(255)
+	c.State.Error = "the daemon stopped while the container was running"
+	c.toDisk()
+}
+
+// Create makes a container record and its directory; nothing runs until Container.Start.
+func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*Container, error) {
+	image, err := r.LookupImage(config.Image)
+	if err != nil {
+		return nil, err
+	}
+	if len(config.Cmd) == 0 && image.Config != nil {
+		config.Cmd = image.Config.Cmd
+	}
+	if len(config.Cmd) == 0 {
+		return nil, errors.New("no command specified")
+	}
+	if err := r.network.CheckMode(hostConfig.NetworkMode); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if name, err = r.reserveName(name); err != nil {
+		return nil, err
+	}
+	id := newID()
+	if config.Hostname == "" {
+		config.Hostname = id[:12]
+		if hostConfig.NetworkMode == "host" {
+			config.Hostname, _ = os.Hostname()
+		}
+	}
+	c := &Container{
+		ID:              id,
+		Created:         time.Now().UTC(),
+		Path:            config.Cmd[0],
+		Args:            config.Cmd[1:],
+		Config:          config,
+		HostConfig:      hostConfig,
+		Image:           image.ID,
+		Name:            "/" + name,
+		State:           State{Status: "created"},
+		NetworkSettings: &NetworkSettings{},
+		root:            filepath.Join(r.root, "containers", id),
+		runtime:         r,
+	}
+	if err := r.writeNew(c); err != nil {
+		return nil, err
+	}
+	r.containers = append(r.containers, c)
+	return c, nil
+}
+
+// writeNew makes the container's directory under a hidden name and renames it into place once the record
+// is in it: a daemon killed half-way leaves a "." directory that restore clears, never a half container.
+func (r *Runtime) writeNew(c *Container) error {
+	tmp := filepath.Join(r.root, "containers", ".new-"+c.ID)
+	if err := os.Mkdir(tmp, 0700); err != nil {
+		return err
+	}
+	c.root = tmp
+	err := c.toDisk()
+	for _, stream := range []string{"stdout", "stderr"} { // present from the start, so clients can follow them
+		if err == nil {
+			err = os.WriteFile(c.logPath(stream), nil, 0640)
+		}
+	}
+	c.root = filepath.Join(r.root, "containers", c.ID)
+	if err == nil {
+		err = os.Rename(tmp, c.root)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+	}
+	return err
+}
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// reserveName checks a --name or makes one up. The caller holds r.mu.
+func (r *Runtime) reserveName(name string) (string, error) {
+	if name == "" {
+		for tries := 0; name == "" || r.byName(name) != nil; tries++ {
+			name = randomName()
+			if tries > 10 { // the 144 combinations are running out
+				name = fmt.Sprintf("%s%d", name, tries)
+			}
+		}
+		return name, nil
+	}
+	name = strings.TrimPrefix(name, "/")
+	if !validName.MatchString(name) {
+		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	if other := r.byName(name); other != nil {
+		return "", fmt.Errorf("the name %q is already in use by container %s", name, other.ShortID())
+	}
+	return name, nil
+}
+
+func (r *Runtime) byName(name string) *Container {
+	for _, c := range r.containers {
+		if c.ShortName() == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Get finds a container by full ID, name, or unique ID prefix, as Docker does.
+func (r *Runtime) Get(ref string) (*Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.byName(strings.TrimPrefix(ref, "/")); c != nil {
+		return c, nil
+	}
+	var found *Container
+	for _, c := range r.containers {
+		if ref != "" && strings.HasPrefix(c.ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("%q matches more than one container", ref)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("no such container: %s", ref)
+	}
+	return found, nil
+}
+
+// List returns the containers, newest first (the order of `engine ps`).
+func (r *Runtime) List() []*Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := make([]*Container, 0, len(r.containers))
+	for i := len(r.containers) - 1; i >= 0; i-- {
+		list = append(list, r.containers[i])
+	}
+	return list
+}
+
+// Destroy forgets a container that is not running and removes its directory, logs and rw layer included.
+func (r *Runtime) Destroy(c *Container) error {
+	r.mu.Lock()
+	for i, other := range r.containers {
+		if other == c {
+			r.containers = append(r.containers[:i], r.containers[i+1:]...)
+			break
+		}
+	}
+	r.mu.Unlock()
+	c.unmount()
+	// Renamed first, so a daemon killed during RemoveAll leaves no half-removed container behind.
+	hidden := filepath.Join(r.root, "containers", ".removing-"+c.ID)
+	if err := os.Rename(c.root, hidden); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return removeContainerDir(hidden)
+}
+
+// removeContainerDir deletes a container directory, after making sure no root filesystem is still
+// mounted in it: RemoveAll through a mounted overlay would delete files of the image.
+func removeContainerDir(dir string) error {
+	(&Container{root: dir}).unmount()
+	return os.RemoveAll(dir)
+}
+
+// Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving).
+func (r *Runtime) Shutdown() {
+	var wg sync.WaitGroup
+	for _, c := range r.List() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Stop(10 * time.Second)
+		}()
+	}
+	wg.Wait()
+}
+
+// ImageUsers lists the containers created from an image.
+func (r *Runtime) ImageUsers(imageID string) []*Container {
+	var users []*Container
+	for _, c := range r.List() {
+		if c.Image == imageID {
+			users = append(users, c)
+		}
+	}
+	return users
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func sortByCreation(containers []*Container) {
+	slices.SortFunc(containers, func(a, b *Container) int { return a.Created.Compare(b.Created) })
+}
+
+// randomName makes names like Docker's "focused_turing", so that `engine ps` has something to show.
+func randomName() string {
+	adjectives := []string{"brave", "calm", "eager", "focused", "gentle", "happy", "keen", "lucid", "nifty", "quiet", "sharp", "witty"}
+	people := []string{"curie", "dijkstra", "hopper", "knuth", "lamport", "liskov", "lovelace", "ritchie", "thompson", "torvalds", "turing", "wirth"}
+	pick := func(words []string) string {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		return words[n.Int64()]
+	}
+	return pick(adjectives) + "_" + pick(people)
+}
+
+// LookupImage finds an image by tag ("base", "base:1.0") or by full or abbreviated ID.
+func (r *Runtime) LookupImage(ref string) (*Image, error) {
+	if id := r.tags.Lookup(ref); id != "" {
+		return r.graph.Get(id)
+	}
+	if image, err := r.graph.Find(ref); err == nil {
+		return image, nil
+	}
+	return nil, fmt.Errorf("no such image: %s", ref)
+}
+
+// DeleteImage is `engine rmi`: it removes a tag and then the image, if nothing else needs it, and the
+// untagged parents that removal leaves without purpose. A container's image is kept unless force is set;
+// even then only its tags go, since the container's root filesystem is made of its layers.
+func (r *Runtime) DeleteImage(ref string, force bool) ([]string, error) {
+	image, err := r.LookupImage(ref)
+	if err != nil {
+		return nil, err
+	}
+	tags := r.tags.TagsOf(image.ID)
+	byTag := r.tags.Lookup(ref) != ""
+	if users := r.ImageUsers(image.ID); len(users) > 0 && !force && (!byTag || len(tags) == 1) {
+		return nil, fmt.Errorf("conflict: unable to remove %s (must force): container %s is using it", ref, users[0].ShortID())
+	}
+	if !byTag && len(tags) > 1 && !force {
+		return nil, fmt.Errorf("conflict: unable to delete %s (must force): image is referenced in %d tags", image.ID[:12], len(tags))
+	}
+	if byTag {
+		tags = []string{ref}
+	}
+	var messages []string
+	for _, tag := range tags {
+		if _, err := r.tags.Delete(tag); err != nil {
+			return messages, err
+		}
+		messages = append(messages, "Untagged: "+tag)
+	}
+	deleted, err := r.deleteUnused(image.ID)
+	return append(messages, deleted...), err
+}
+
+// deleteUnused deletes an image no tag, child or container needs, then tries its parent the same way.
+func (r *Runtime) deleteUnused(id string) ([]string, error) {
+	var messages []string
+	for id != "" {
+		image, err := r.graph.Get(id)
+		if err != nil {
+			return messages, err
+		}
+		children, err := r.graph.Children(id)
+		if err != nil || len(children) > 0 || len(r.tags.TagsOf(id)) > 0 || len(r.ImageUsers(id)) > 0 {
+			return messages, err
+		}
+		if err := r.graph.Delete(id); err != nil {
+			return messages, err
+		}
+		messages = append(messages, "Deleted: sha256:"+id)
+		id = image.Parent
+	}
+	return messages, nil
+}

@@ -1,0 +1,273 @@
+// spec.go: the container's generated config, in the OCI runtime-spec format.
+//
+// Docker 0.1 generated an LXC config file for every container and handed it to lxc-start. We generate an
+// OCI runtime bundle instead (ROOT/containers/<id>/bundle/config.json, runtime-spec 1.x) and hand it to
+// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args.
+// Because it is the standard format, `runc run` or `crun run` can start the very same bundle; a test does.
+//
+// Flow: Container.Start → generateSpec (here) → bundle/config.json → exec `engine init` → Init reads it.
+// Only the fields we honour are defined: a field present here is a field our init obeys.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+const ociVersion = "1.0.2"
+
+type Spec struct {
+	Version  string  `json:"ociVersion"`
+	Process  Process `json:"process"`
+	Root     Root    `json:"root"`
+	Hostname string  `json:"hostname,omitempty"`
+	Mounts   []Mount `json:"mounts"`
+	Linux    Linux   `json:"linux"`
+}
+
+type Process struct {
+	User User     `json:"user"`
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Cwd  string   `json:"cwd"`
+}
+
+type User struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids,omitempty"`
+}
+
+type Root struct {
+	Path     string `json:"path"`
+	Readonly bool   `json:"readonly,omitempty"`
+}
+
+type Mount struct {
+	Destination string   `json:"destination"`
+	Type        string   `json:"type"`
+	Source      string   `json:"source"`
+	Options     []string `json:"options,omitempty"`
+}
+
+type Linux struct {
+	Namespaces        []Namespace `json:"namespaces"`
+	Devices           []Device    `json:"devices"`
+	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
+}
+
+type Namespace struct {
+	Type string `json:"type"`
+	Path string `json:"path,omitempty"`
+}
+
+type Device struct {
+	Path     string      `json:"path"`
+	Type     string      `json:"type"`
+	Major    int64       `json:"major"`
+	Minor    int64       `json:"minor"`
+	FileMode os.FileMode `json:"fileMode"`
+	UID      uint32      `json:"uid"`
+	GID      uint32      `json:"gid"`
+}
+
+// defaultDevices is the minimal /dev the runtime spec requires every container to get ("Default
+// Devices"); a container sees no other device node of the host.
+var defaultDevices = []Device{
+	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3, FileMode: 0666},
+	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5, FileMode: 0666},
+	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7, FileMode: 0666},
+	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8, FileMode: 0666},
+	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9, FileMode: 0666},
+	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0, FileMode: 0666},
+}
+
+// defaultMounts are the kernel filesystems every container gets, with Docker's options: a fresh /proc for
+// the new PID namespace, a tmpfs /dev holding only defaultDevices, a private devpts instance (so the
+// container's ptys are not the host's), and /sys read-only.
+func defaultMounts() []Mount {
+	return []Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+	}
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// generateSpec builds the runtime config of a container whose root filesystem is mounted at rootfs.
+func (c *Container) generateSpec(rootfs string) (*Spec, error) {
+	user, home, err := resolveUser(rootfs, c.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	spec := &Spec{
+		Version: ociVersion,
+		Process: Process{
+			User: user,
+			Args: append([]string{c.Path}, c.Args...),
+			Env:  containerEnv(c.Config.Env, c.Config.Hostname, home),
+			Cwd:  c.Config.WorkingDir,
+		},
+		Root:     Root{Path: "rootfs"},
+		Hostname: c.Config.Hostname,
+		Mounts:   append(defaultMounts(), c.etcMounts()...),
+		Linux: Linux{
+			Namespaces:        c.runtime.network.Namespaces(c.HostConfig.NetworkMode, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}}),
+			Devices:           defaultDevices,
+			RootfsPropagation: "private",
+		},
+	}
+	if spec.Process.Cwd == "" {
+		spec.Process.Cwd = "/"
+	}
+	return spec, nil
+}
+
+// etcMounts bind-mounts the files the engine writes for the container over its /etc/hosts,
+// /etc/hostname and /etc/resolv.conf, as Docker does, so the image's own copies stay untouched.
+func (c *Container) etcMounts() []Mount {
+	var mounts []Mount
+	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		mounts = append(mounts, Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(c.root, name), Options: []string{"rbind", "rprivate"}})
+	}
+	return mounts
+}
+
+// containerEnv is the user's environment plus what Docker always provides: PATH, HOSTNAME and HOME,
+// unless the user set them.
+func containerEnv(env []string, hostname, home string) []string {
+	result := []string{defaultPath, "HOSTNAME=" + hostname}
+	if home != "" {
+		result = append(result, "HOME="+home)
+	}
+	for _, kv := range env {
+		result = setEnv(result, kv)
+	}
+	return result
+}
+
+func setEnv(env []string, kv string) []string {
+	name, _, _ := strings.Cut(kv, "=")
+	for i, existing := range env {
+		if existingName, _, _ := strings.Cut(existing, "="); existingName == name {
+			env[i] = kv
+			return env
+		}
+	}
+	return append(env, kv)
+}
+
+// resolveUser turns `-u` (name, uid, name:group or uid:gid; empty is root) into numeric ids by reading
+// the container's own /etc/passwd and /etc/group, as Docker does: the names mean what they mean inside
+// the image, not on the host. The runtime spec wants numbers only.
+func resolveUser(rootfs, spec string) (User, string, error) {
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	if userPart == "" {
+		userPart = "0"
+	}
+	passwd, _ := readColonFile(rootfs, "/etc/passwd")
+	var user User
+	home := ""
+	uid, err := strconv.ParseUint(userPart, 10, 32)
+	found := false
+	for _, fields := range passwd {
+		if len(fields) < 6 {
+			continue
+		}
+		if fields[0] == userPart || (err == nil && fields[2] == userPart) {
+			u, _ := strconv.ParseUint(fields[2], 10, 32)
+			g, _ := strconv.ParseUint(fields[3], 10, 32)
+			user.UID, user.GID, home, found = uint32(u), uint32(g), fields[5], true
+			break
+		}
+	}
+	if !found {
+		if err != nil {
+			return User{}, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
+		}
+		user.UID, user.GID, home = uint32(uid), uint32(uid), "/"
+		if uid == 0 {
+			home = "/root"
+		}
+	}
+	groups, _ := readColonFile(rootfs, "/etc/group")
+	if hasGroup {
+		gid, err := lookupGroup(groups, groupPart)
+		if err != nil {
+			return User{}, "", err
+		}
+		user.GID = gid
+	}
+	user.AdditionalGids = supplementaryGroups(groups, passwdName(passwd, user.UID), user.GID)
+	return user, home, nil
+}
+
+func lookupGroup(groups [][]string, name string) (uint32, error) {
+	for _, fields := range groups {
+		if len(fields) >= 3 && (fields[0] == name || fields[2] == name) {
+			gid, err := strconv.ParseUint(fields[2], 10, 32)
+			return uint32(gid), err
+		}
+	}
+	gid, err := strconv.ParseUint(name, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
+	}
+	return uint32(gid), nil
+}
+
+func passwdName(passwd [][]string, uid uint32) string {
+	for _, fields := range passwd {
+		if len(fields) >= 3 && fields[2] == strconv.FormatUint(uint64(uid), 10) {
+			return fields[0]
+		}
+	}
+	return ""
+}
+
+// supplementaryGroups lists the groups whose member list names the user, as login(1) would set them.
+func supplementaryGroups(groups [][]string, userName string, primary uint32) []uint32 {
+	var gids []uint32
+	for _, fields := range groups {
+		if userName == "" || len(fields) < 4 {
+			continue
+		}
+		for _, member := range strings.Split(fields[3], ",") {
+			gid, err := strconv.ParseUint(fields[2], 10, 32)
+			if member == userName && err == nil && uint32(gid) != primary {
+				gids = append(gids, uint32(gid))
+			}
+		}
+	}
+	return gids
+}
+
+// readColonFile reads a passwd-style file of the container. The path is resolved inside rootfs (an image
+// may make /etc/passwd a symlink to anything), so the daemon never reads a host file by mistake.
+func readColonFile(rootfs, path string) ([][]string, error) {
+	resolved, err := securePath(rootfs, path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(resolved)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines [][]string
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		if line := scanner.Text(); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, strings.Split(line, ":"))
+		}
+	}
+	return lines, scanner.Err()
+}

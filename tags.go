@@ -1,0 +1,134 @@
+// tags.go: the names people give images.
+//
+// ROOT/repositories.json maps repository → tag → image ID, as Docker 0.1's did: `engine import x.tar
+// myimg:1.0` adds one entry, `engine run myimg:1.0` reads it (Runtime.LookupImage), `engine tag` copies
+// one, `engine rmi` removes one. The whole file is rewritten atomically on every change.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+)
+
+type TagStore struct {
+	path string
+
+	mu           sync.Mutex
+	Repositories map[string]map[string]string
+}
+
+func NewTagStore(path string) (*TagStore, error) {
+	store := &TagStore{path: path, Repositories: map[string]map[string]string{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return store, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &store.Repositories); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return store, nil
+}
+
+var (
+	validRepository = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+	validTag        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// ParseReference splits "name[:tag]" (tag defaults to latest) and checks both parts with Docker's rules.
+// A colon followed by a "/" belongs to a registry address ("localhost:5000/x"), not to the tag.
+func ParseReference(ref string) (repository, tag string, err error) {
+	repository, tag = ref, "latest"
+	if i := strings.LastIndexByte(ref, ':'); i >= 0 && !strings.Contains(ref[i:], "/") {
+		repository, tag = ref[:i], ref[i+1:]
+	}
+	registry, rest, hasRegistry := strings.Cut(repository, "/")
+	if !hasRegistry || !strings.ContainsAny(registry, ".:") {
+		rest = repository
+	}
+	if !validRepository.MatchString(rest) {
+		return "", "", fmt.Errorf("invalid reference format: %q (a name is lowercase letters, digits and separators)", ref)
+	}
+	if !validTag.MatchString(tag) {
+		return "", "", fmt.Errorf("invalid tag %q", tag)
+	}
+	return repository, tag, nil
+}
+
+// Lookup returns the image ID a reference is tagged to, or "" if it is not.
+func (s *TagStore) Lookup(ref string) string {
+	repository, tag, err := ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Repositories[repository][tag]
+}
+
+func (s *TagStore) Set(ref, imageID string) error {
+	repository, tag, err := ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Repositories[repository] == nil {
+		s.Repositories[repository] = map[string]string{}
+	}
+	s.Repositories[repository][tag] = imageID
+	return s.save()
+}
+
+// Delete removes a tag and returns the image ID it pointed to.
+func (s *TagStore) Delete(ref string) (string, error) {
+	repository, tag, err := ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.Repositories[repository][tag]
+	if !ok {
+		return "", fmt.Errorf("no such image: %s:%s", repository, tag)
+	}
+	delete(s.Repositories[repository], tag)
+	if len(s.Repositories[repository]) == 0 {
+		delete(s.Repositories, repository)
+	}
+	return id, s.save()
+}
+
+// TagsOf lists "repository:tag" for every tag of an image, sorted.
+func (s *TagStore) TagsOf(imageID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var refs []string
+	for repository, tags := range s.Repositories {
+		for tag, id := range tags {
+			if id == imageID {
+				refs = append(refs, repository+":"+tag)
+			}
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// save writes the store; the caller holds s.mu.
+func (s *TagStore) save() error {
+	data, err := json.MarshalIndent(s.Repositories, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path, data, 0600)
+}

@@ -1,0 +1,318 @@
+// tcp.go: the wire between `engine COMMAND` (the client) and `engine -d` (the daemon).
+//
+// Docker 0.1 sent the command line as JSON and then copied raw bytes both ways; that lost exit codes and
+// mixed stderr into stdout. We keep its simplicity and add framing. Every message, in both directions, is a
+// frame:
+//
+//	kind (1 byte) | length (4 bytes, big endian) | payload (length bytes, at most maxPayload)
+//
+// The client's first frame is the request (JSON: the arguments and the token from ROOT/engine.token). Then
+// the daemon sends stdout, stderr and error frames and, last, one exit frame with the status the client
+// exits with. If the command wants input, the daemon sends an (empty) stdin frame; only then does the
+// client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
+// shell loop never swallows the loop's input.
+//
+// Payload bytes are moved with io.CopyN between the socket and files, never through a buffer we own:
+// Go turns that into sendfile(2) from a log file to the socket and splice(2) from the socket to a pipe.
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+const (
+	frameRequest     byte = 'Q'
+	frameStdin       byte = 'i'
+	frameStdinClosed byte = 'c'
+	frameResize      byte = 'r'
+	frameStdout      byte = 'o'
+	frameStderr      byte = 'e'
+	frameExit        byte = 'x'
+	frameError       byte = '!'
+
+	frameHeaderSize = 5
+	maxPayload      = 1 << 20
+)
+
+// Request is the first frame of every connection.
+type Request struct {
+	Args  []string `json:"args"`
+	Token string   `json:"token"`
+}
+
+// Conn is one client connection, seen from either side. Writes of whole frames are serialised, so the
+// goroutines streaming a container's stdout and stderr can share one connection.
+type Conn struct {
+	net.Conn
+	writeMu sync.Mutex
+}
+
+func (c *Conn) writeHeader(kind byte, length int) error {
+	var h [frameHeaderSize]byte
+	h[0] = kind
+	binary.BigEndian.PutUint32(h[1:], uint32(length))
+	_, err := c.Conn.Write(h[:])
+	return err
+}
+
+// WriteFrame sends one frame. Longer payloads must be split by the caller (see frameWriter).
+func (c *Conn) WriteFrame(kind byte, payload []byte) error {
+	if len(payload) > maxPayload {
+		return fmt.Errorf("frame of %d bytes exceeds %d", len(payload), maxPayload)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.writeHeader(kind, len(payload)); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(payload)
+	return err
+}
+
+// SendFrom sends n bytes of f as frames of the given kind. The payload goes from the file to the socket
+// inside the kernel (sendfile), which is what lets a container's log reach a client at memory speed.
+func (c *Conn) SendFrom(kind byte, f *os.File, n int64) error {
+	for n > 0 {
+		chunk := min(n, maxPayload)
+		c.writeMu.Lock()
+		err := c.writeHeader(kind, int(chunk))
+		if err == nil {
+			_, err = io.CopyN(c.Conn, f, chunk)
+		}
+		c.writeMu.Unlock()
+		if err != nil {
+			return err
+		}
+		n -= chunk
+	}
+	return nil
+}
+
+// ReadHeader reads the next frame's kind and length; the caller then reads exactly length payload
+// bytes from the connection (ReadPayload, or io.CopyN straight into a file or pipe).
+func (c *Conn) ReadHeader() (kind byte, length int64, err error) {
+	var h [frameHeaderSize]byte
+	if _, err := io.ReadFull(c.Conn, h[:]); err != nil {
+		return 0, 0, err
+	}
+	length = int64(binary.BigEndian.Uint32(h[1:]))
+	if length > maxPayload {
+		return 0, 0, fmt.Errorf("frame of %d bytes exceeds %d", length, maxPayload)
+	}
+	return h[0], length, nil
+}
+
+func (c *Conn) ReadPayload(length int64) ([]byte, error) {
+	buf := make([]byte, length)
+	_, err := io.ReadFull(c.Conn, buf)
+	return buf, err
+}
+
+// frameWriter is an io.Writer whose bytes become frames of one kind: a command's stdout or stderr.
+type frameWriter struct {
+	conn *Conn
+	kind byte
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), maxPayload)]
+		if err := w.conn.WriteFrame(w.kind, chunk); err != nil {
+			return written, err
+		}
+		written += len(chunk)
+		p = p[len(chunk):]
+	}
+	return written, nil
+}
+
+func exitPayload(status int) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(int32(status)))
+}
+
+// stdinReader reads the client's stdin frames on the daemon side, until stdin-closed. Its WriteTo moves
+// each payload from the socket straight into the destination (splice into a container's stdin pipe).
+type stdinReader struct {
+	conn      *Conn
+	remaining int64 // payload bytes of the current frame not yet read
+	closed    bool
+}
+
+// nextFrame skips to the next stdin frame with a payload; it returns io.EOF at stdin-closed.
+func (r *stdinReader) nextFrame() error {
+	for r.remaining == 0 {
+		if r.closed {
+			return io.EOF
+		}
+		kind, length, err := r.conn.ReadHeader()
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case frameStdin:
+			r.remaining = length
+		case frameStdinClosed:
+			r.closed = true
+		case frameResize: // only meaningful with a terminal
+			if _, err := r.conn.ReadPayload(length); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected frame %q from client", kind)
+		}
+	}
+	return nil
+}
+
+func (r *stdinReader) Read(p []byte) (int, error) {
+	if err := r.nextFrame(); err != nil {
+		return 0, err
+	}
+	n, err := r.conn.Read(p[:min(int64(len(p)), r.remaining)])
+	r.remaining -= int64(n)
+	return n, err
+}
+
+func (r *stdinReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := r.nextFrame(); err == io.EOF {
+			return total, nil
+		} else if err != nil {
+			return total, err
+		}
+		n, err := io.CopyN(w, r.conn.Conn, r.remaining)
+		total += n
+		r.remaining -= n
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// The client side.
+
+// Client runs one command against the daemon at addr and returns the exit status to leave with.
+func Client(addr, root string, args []string) int {
+	token, err := os.ReadFile(filepath.Join(root, "engine.token"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: cannot read the daemon's token (is `engine -d -r %s` running, and may you read its root?): %v\n", root, err)
+		return 125
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: cannot reach the daemon at %s (is `engine -d` running?): %v\n", addr, err)
+		return 125
+	}
+	conn := &Conn{Conn: nc}
+	defer conn.Close()
+	args, input, err := importSource(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: import: %v\n", err)
+		return 125
+	}
+	defer input.Close()
+	req, _ := json.Marshal(Request{Args: args, Token: strings.TrimSpace(string(token))})
+	if err := conn.WriteFrame(frameRequest, req); err != nil {
+		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
+		return 125
+	}
+	status, err := receive(conn, input)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
+		return 125
+	}
+	return status
+}
+
+// receive copies the daemon's frames to our stdout and stderr until the exit frame.
+func receive(conn *Conn, input *os.File) (int, error) {
+	sendingStdin := false
+	for {
+		kind, length, err := conn.ReadHeader()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		switch kind {
+		case frameStdout:
+			_, err = io.CopyN(os.Stdout, conn.Conn, length)
+		case frameStderr, frameError:
+			_, err = io.CopyN(os.Stderr, conn.Conn, length)
+		case frameStdin:
+			if !sendingStdin {
+				sendingStdin = true
+				go sendStdin(conn, input)
+			}
+		case frameExit:
+			payload, err := conn.ReadPayload(length)
+			if err != nil || len(payload) != 4 {
+				return 0, fmt.Errorf("bad exit frame")
+			}
+			return int(int32(binary.BigEndian.Uint32(payload))), nil
+		default:
+			return 0, fmt.Errorf("unexpected frame %q", kind)
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			// Our stdout went away (a closed pipe): the daemon's side ends with the connection.
+			return 0, err
+		}
+	}
+}
+
+// sendStdin streams our input to the daemon. A stdin that is closed or unreadable (a CI job, `<&-`)
+// counts as empty.
+func sendStdin(conn *Conn, input *os.File) {
+	buf := make([]byte, 64*1024)
+	for {
+		n, err := input.Read(buf)
+		if n > 0 {
+			if conn.WriteFrame(frameStdin, buf[:n]) != nil {
+				return
+			}
+		}
+		if err != nil {
+			conn.WriteFrame(frameStdinClosed, nil)
+			return
+		}
+	}
+}
+
+// importSource is the one place the client looks at a command: `engine import FILE` opens FILE here, with
+// the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
+// CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
+func importSource(args []string) ([]string, *os.File, error) {
+	if args[0] != "import" {
+		return args, os.Stdin, nil
+	}
+	for i := 1; i < len(args); i++ {
+		switch arg := args[i]; {
+		case arg == "-m" || arg == "--message":
+			i++ // its value
+		case arg == "-" || arg == "--" || strings.HasPrefix(arg, "-"):
+			if arg == "-" {
+				return args, os.Stdin, nil
+			}
+		default:
+			file, err := os.Open(arg)
+			if err != nil {
+				return nil, nil, err
+			}
+			rewritten := append(append(append([]string{}, args[:i]...), "-"), args[i+1:]...)
+			return rewritten, file, nil
+		}
+	}
+	return args, os.Stdin, nil
+}
