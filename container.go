@@ -121,7 +121,7 @@ func (c *Container) start() error {
 		return err
 	}
 	specJSON, _ := json.MarshalIndent(spec, "", "\t")
-	if err := writeFileAtomic(filepath.Join(c.bundle(), "config.json"), specJSON, 0600); err != nil {
+	if err := os.WriteFile(filepath.Join(c.bundle(), "config.json"), specJSON, 0600); err != nil {
 		return err
 	}
 	cmd, syncPipe, err := c.execInit(spec)
@@ -347,8 +347,10 @@ func (c *Container) ensureMounted() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The merged root takes its owner and mode from the upper dir: 0755, or only root could use "/".
+	// The container's directory itself stays 0700, so host users cannot reach it.
 	for _, dir := range []string{"rw", "work", "bundle/rootfs"} {
-		if err := os.MkdirAll(filepath.Join(c.root, dir), 0700); err != nil {
+		if err := os.MkdirAll(filepath.Join(c.root, dir), 0755); err != nil {
 			return "", err
 		}
 	}

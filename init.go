@@ -23,8 +23,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"runtime"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -41,6 +41,9 @@ type initError struct {
 }
 
 func Init() int {
+	// Everything from here to execve happens on this one OS thread: the credentials set by switchUser are
+	// per-thread in the kernel, and execve must come from the thread that has them.
+	runtime.LockOSThread()
 	pipe := os.NewFile(initPipeFd, "sync")
 	if _, err := pipe.Read(make([]byte, 1)); err != nil {
 		return 125 // the daemon went away before releasing us: there is no one to report to
@@ -253,21 +256,23 @@ func enterWorkdir(cwd string) error {
 	return unix.Chdir(cwd)
 }
 
-// switchUser drops from root to the spec's user. The syscall package applies these to every thread of
-// the process, which matters in Go: execve may run on any of them.
+// switchUser drops from root to the spec's user with the raw, per-thread system calls (Go's
+// syscall.Setuid would signal every thread of the runtime to do the same): enough, because the locked
+// thread that makes them is the one that calls execve, and execve ends all the others.
 func switchUser(user User) error {
 	groups := make([]int, len(user.AdditionalGids))
 	for i, gid := range user.AdditionalGids {
 		groups[i] = int(gid)
 	}
-	if err := syscall.Setgroups(groups); err != nil {
+	if err := unix.Setgroups(groups); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
-	if err := syscall.Setgid(int(user.GID)); err != nil {
-		return fmt.Errorf("setgid: %w", err)
+	gid, uid := uintptr(user.GID), uintptr(user.UID)
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESGID, gid, gid, gid); errno != 0 {
+		return fmt.Errorf("setgid: %w", errno)
 	}
-	if err := syscall.Setuid(int(user.UID)); err != nil {
-		return fmt.Errorf("setuid: %w", err)
+	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uid, uid, uid); errno != 0 {
+		return fmt.Errorf("setuid: %w", errno)
 	}
 	return nil
 }

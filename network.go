@@ -74,9 +74,10 @@ func (m *NetworkManager) WriteEtcFiles(c *Container) error {
 		}
 		resolv = hostResolvConf(true)
 	}
+	// Plain writes, not writeFileAtomic: these files are derived and written again at every start.
 	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts, "resolv.conf": resolv}
 	for name, content := range files {
-		if err := writeFileAtomic(filepath.Join(c.root, name), []byte(content), 0644); err != nil {
+		if err := os.WriteFile(filepath.Join(c.root, name), []byte(content), 0644); err != nil {
 			return err
 		}
 	}

@@ -17,7 +17,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -189,8 +188,6 @@ func (r *Runtime) writeNew(c *Container) error {
 	return err
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // reserveName checks a --name or makes one up. The caller holds r.mu.
 func (r *Runtime) reserveName(name string) (string, error) {
 	if name == "" {
@@ -203,7 +200,7 @@ func (r *Runtime) reserveName(name string) (string, error) {
 		return name, nil
 	}
 	name = strings.TrimPrefix(name, "/")
-	if !validName.MatchString(name) {
+	if !validWord(name, 255) || name[0] == '.' || name[0] == '-' || name[0] == '_' {
 		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	if other := r.byName(name); other != nil {

@@ -11,8 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"regexp"
-	"sort"
+		"sort"
 	"strings"
 	"sync"
 )
@@ -39,11 +38,6 @@ func NewTagStore(path string) (*TagStore, error) {
 	return store, nil
 }
 
-var (
-	validRepository = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
-	validTag        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-)
-
 // ParseReference splits "name[:tag]" (tag defaults to latest) and checks both parts with Docker's rules.
 // A colon followed by a "/" belongs to a registry address ("localhost:5000/x"), not to the tag.
 func ParseReference(ref string) (repository, tag string, err error) {
@@ -55,10 +49,10 @@ func ParseReference(ref string) (repository, tag string, err error) {
 	if !hasRegistry || !strings.ContainsAny(registry, ".:") {
 		rest = repository
 	}
-	if !validRepository.MatchString(rest) {
+	if !validRepository(rest) {
 		return "", "", fmt.Errorf("invalid reference format: %q (a name is lowercase letters, digits and separators)", ref)
 	}
-	if !validTag.MatchString(tag) {
+	if !validWord(tag, 128) || tag[0] == '.' || tag[0] == '-' {
 		return "", "", fmt.Errorf("invalid tag %q", tag)
 	}
 	return repository, tag, nil
@@ -131,4 +125,32 @@ func (s *TagStore) save() error {
 		return err
 	}
 	return writeFileAtomic(s.path, data, 0600)
+}
+
+// validRepository is Docker's rule for a repository path: components separated by "/", each made of
+// lowercase letters and digits, with single separators (".", "_", "-" or "__") between them.
+func validRepository(path string) bool {
+	for _, component := range strings.Split(path, "/") {
+		separated := strings.NewReplacer("__", ".", "_", ".", "-", ".").Replace(component)
+		for _, part := range strings.Split(separated, ".") {
+			if part == "" || strings.Trim(part, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validWord checks a name or tag: letters, digits, "_", "." and "-", not starting with a separator
+// that would read as a flag or a hidden file, at most max characters.
+func validWord(word string, max int) bool {
+	if word == "" || len(word) > max {
+		return false
+	}
+	for _, r := range word {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

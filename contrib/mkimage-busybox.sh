@@ -17,6 +17,7 @@ rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" \
          "$rootfs/dev" "$rootfs/home" "$rootfs/var/www" "$rootfs/usr/bin" "$rootfs/usr/sbin" "$rootfs/sbin"
+chmod 755 "$rootfs"
 chmod 1777 "$rootfs/tmp"
 cp "$busybox" "$rootfs/bin/busybox"
 for applet in $("$busybox" --list-full); do
