@@ -1,0 +1,398 @@
+// Unpacking image layers.
+//
+// An image is a stack of layers, and each layer travels as a tar stream.
+// `engine import rootfs.tar name` calls Graph.Import, which creates an empty
+// layer directory and hands the stream to Unpack (pull, load and cp reuse it).
+// Once unpacked, the layer directory becomes an overlayfs lowerdir under the
+// containers that run on the image.
+//
+// A tarball is untrusted input: it may try to write outside the layer
+// directory, plant device nodes, or clobber files through symlinks. Unpack
+// refuses such archives outright rather than quietly "fixing" them, so a bad
+// image fails loudly at import time and never half-works.
+
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Unpack reads a tar stream (plain or gzip-compressed, detected by its magic
+// bytes, never by name) and writes its files under dir, which must exist and
+// be empty. It returns the layer's DiffID: "sha256:<hex>" of the uncompressed
+// tar stream. On error the caller removes dir.
+func Unpack(r io.Reader, dir string) (diffID string, err error) {
+	if err := requireEmptyDir(dir); err != nil {
+		return "", err
+	}
+	stream, err := openLayerStream(r)
+	if err != nil {
+		return "", err
+	}
+	// The OCI image spec defines a DiffID as the digest of the uncompressed
+	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
+	hash, end := sha256.New(), &tarEnd{}
+	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
+	u := &unpacker{dir: dir, dirs: map[string]*tar.Header{}}
+	if err := u.extractAll(tar.NewReader(tee)); err != nil {
+		return "", err
+	}
+	if !end.complete() {
+		return "", errors.New("archive: truncated tar stream (no end-of-archive marker)")
+	}
+	// The digest must also cover any record padding after the end marker,
+	// where the tar reader stops. For gzip, reading to the end also verifies
+	// the trailing checksum.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return "", fmt.Errorf("archive: reading end of stream: %w", err)
+	}
+	for name, hdr := range u.dirs {
+		if err := restoreTimes(u.path(name), hdr); err != nil {
+			return "", fmt.Errorf("archive: %q: %w", hdr.Name, err)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(hash.Sum(nil)), nil
+}
+
+// requireEmptyDir checks Unpack's precondition, which the symlink checks
+// below rely on: every path in dir was created by this archive.
+func requireEmptyDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("archive: %s is not empty", dir)
+	}
+	return nil
+}
+
+// openLayerStream sniffs the gzip magic number (RFC 1952), so a layer
+// unpacks whatever its file happens to be called.
+func openLayerStream(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); !bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		return br, nil
+	}
+	gz, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, fmt.Errorf("archive: not a tar or gzip stream: %w", err)
+	}
+	return gz, nil
+}
+
+// tarEnd watches the bytes the tar reader consumes. archive/tar takes a
+// stream that stops between two entries for a normal end, so a cut-off
+// download would import as a smaller image. A complete archive ends with two
+// zero blocks (POSIX ustar), so that is what we look for.
+type tarEnd struct{ n, zeros int64 }
+
+func (e *tarEnd) Write(p []byte) (int, error) {
+	i := len(p) - 1
+	for i >= 0 && p[i] == 0 {
+		i--
+	}
+	if i >= 0 {
+		e.zeros = 0
+	}
+	e.n, e.zeros = e.n+int64(len(p)), e.zeros+int64(len(p)-1-i)
+	return len(p), nil
+}
+
+func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
+
+// unpacker holds the state of one Unpack call.
+type unpacker struct {
+	dir  string                 // the layer directory everything must stay under
+	dirs map[string]*tar.Header // directories, to get their times once all entries are written
+}
+
+func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
+
+func (u *unpacker) extractAll(tr *tar.Reader) error {
+	for first := true; ; first = false {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil && first {
+			return fmt.Errorf("archive: not a tar or gzip stream: %w", err)
+		}
+		if err != nil {
+			return fmt.Errorf("archive: reading tar: %w", err)
+		}
+		if err := u.extract(hdr, tr); err != nil {
+			return fmt.Errorf("archive: %q: %w", hdr.Name, err)
+		}
+	}
+}
+
+// extract writes one entry; any refusal aborts the whole import.
+func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeFifo:
+	case tar.TypeXGlobalHeader:
+		return nil // archive-wide PAX metadata (e.g. git archive's commit id), not a file
+	case tar.TypeChar, tar.TypeBlock:
+		// A device node in an image would give containers (and anyone who
+		// can read the layer dir) raw access to host hardware. Containers
+		// get their /dev from the engine instead.
+		return errors.New("device nodes are not allowed")
+	default:
+		return fmt.Errorf("unsupported entry type %q", hdr.Typeflag)
+	}
+	name, err := cleanEntryName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(path.Base(name), ".wh.") {
+		return u.whiteout(name)
+	}
+	if err := u.checkParents(name, true); err != nil {
+		return err
+	}
+	dirExists, err := u.clearPath(name, hdr.Typeflag == tar.TypeDir)
+	if err != nil {
+		return err
+	}
+	p := u.path(name)
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		if !dirExists {
+			err = os.Mkdir(p, 0o700) // applyMetadata sets the real mode
+		}
+	case tar.TypeReg:
+		err = writeFile(p, data)
+	case tar.TypeSymlink:
+		// Any target is fine: it is never followed while unpacking, only
+		// resolved later inside the container's root.
+		err = os.Symlink(hdr.Linkname, p)
+	case tar.TypeLink:
+		// A hardlink shares its target's inode, so it has no metadata of its
+		// own to apply.
+		return u.makeHardlink(p, hdr.Linkname)
+	case tar.TypeFifo:
+		err = unix.Mkfifo(p, 0o600)
+	}
+	if err != nil {
+		return err
+	}
+	return u.applyMetadata(name, hdr)
+}
+
+// cleanEntryName turns an archive name into a clean path relative to the
+// layer dir, "." being the dir itself. Absolute names and ".." components
+// are the classic "tar slip" escapes, so they are refused.
+func cleanEntryName(raw string) (string, error) {
+	name := raw
+	for strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", errors.New("absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", errors.New(`path contains ".."`)
+		}
+	}
+	return path.Clean(name), nil // "" becomes "."
+}
+
+// checkParents refuses a path whose parents go through a symlink, which an
+// earlier entry could have pointed at "/etc" or "../..". With create, it
+// also makes missing parents, since archives may list "a/b/c" before, or
+// without, "a/".
+//
+// Lstat on each component is enough; openat2(RESOLVE_BENEATH) is not needed:
+// dir started empty and only we write to it, so every symlink in it comes
+// from this archive, and nothing can change between the check and the use.
+func (u *unpacker) checkParents(name string, create bool) error {
+	cur := ""
+	for _, part := range strings.Split(path.Dir(name), "/") {
+		if part == "." {
+			continue
+		}
+		cur = path.Join(cur, part)
+		fi, err := os.Lstat(u.path(cur))
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && create:
+			if err := os.Mkdir(u.path(cur), 0o755); err != nil {
+				return err
+			}
+			if err := os.Chmod(u.path(cur), 0o755); err != nil { // whatever the umask
+				return err
+			}
+		case err != nil:
+			return err
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("path escapes through symlink %q", cur)
+		case !fi.IsDir():
+			return fmt.Errorf("parent %q is not a directory", cur)
+		}
+	}
+	return nil
+}
+
+// clearPath makes room for a new entry. As in tar, a later entry replaces an
+// earlier one of the same name, so an old file, symlink or fifo is removed;
+// removing a symlink, rather than opening it, is what keeps us from writing
+// through it. An existing directory is kept for a directory entry (tar merges
+// them) and never replaced by anything else, which would silently drop
+// everything under it.
+func (u *unpacker) clearPath(name string, isDir bool) (dirExists bool, err error) {
+	fi, err := os.Lstat(u.path(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case fi.IsDir() && isDir:
+		return true, nil
+	case fi.IsDir():
+		return false, fmt.Errorf("would replace directory %q", name)
+	}
+	return false, os.Remove(u.path(name))
+}
+
+// writeFile creates a regular file. clearPath removed whatever was there;
+// O_EXCL|O_NOFOLLOW make sure we fail, rather than follow a symlink, if
+// something is there anyway.
+func writeFile(p string, data io.Reader) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// makeHardlink links p to an earlier entry. The target gets the same checks
+// as entry names, or a link could pull a host file such as /etc/shadow into
+// the layer. Directories cannot be hardlinked. A target that is itself a
+// symlink is fine: link(2) links the symlink, not what it points to.
+func (u *unpacker) makeHardlink(p, linkname string) error {
+	target, err := cleanEntryName(linkname)
+	if err == nil {
+		err = u.checkParents(target, false)
+	}
+	if err != nil {
+		return fmt.Errorf("hardlink target %q: %w", linkname, err)
+	}
+	fi, err := os.Lstat(u.path(target))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("hardlink target %q does not exist", linkname)
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("hardlink target %q is a directory", linkname)
+	}
+	return os.Link(u.path(target), p)
+}
+
+// whiteout turns an OCI whiteout (image-spec layer.md) into the form
+// overlayfs reads in a lowerdir. ".wh.name", which deletes "name" from the
+// layers below, becomes a 0:0 character device "name"; ".wh..wh..opq", which
+// hides everything below in its directory, becomes the xattr
+// trusted.overlay.opaque=y on that directory. The .wh. file is never written.
+func (u *unpacker) whiteout(name string) error {
+	const prefix, meta, opaque = ".wh.", ".wh..wh.", ".wh..wh..opq"
+	// This also creates name's directory, which an opaque marker may imply.
+	if err := u.checkParents(name, true); err != nil {
+		return err
+	}
+	dir, base := path.Split(name)
+	if base == opaque {
+		return unix.Lsetxattr(u.path(dir), "trusted.overlay.opaque", []byte("y"), 0)
+	}
+	if strings.HasPrefix(base, meta) {
+		return nil // other ".wh..wh." names are aufs bookkeeping, meaningless here
+	}
+	hidden := strings.TrimPrefix(base, prefix)
+	if hidden == "" || hidden == "." || hidden == ".." {
+		return fmt.Errorf("invalid whiteout name %q", base)
+	}
+	// A whiteout only hides lower layers, never an entry of its own layer
+	// (per the spec); a later entry of this layer simply replaces the device.
+	target := u.path(path.Join(dir, hidden))
+	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
+		return err // nil if the entry exists
+	}
+	return unix.Mknod(target, unix.S_IFCHR, 0)
+}
+
+// applyMetadata gives a new entry the owner, mode, xattrs and times recorded
+// in the archive. Chown comes first because it clears setuid/setgid bits and
+// file capabilities.
+func (u *unpacker) applyMetadata(name string, hdr *tar.Header) error {
+	p := u.path(name)
+	if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
+		return err
+	}
+	// Symlinks have no mode of their own, and chmod would follow them.
+	if hdr.Typeflag != tar.TypeSymlink {
+		if err := unix.Chmod(p, uint32(hdr.Mode)&0o7777); err != nil {
+			return err
+		}
+	}
+	if err := restoreXattrs(p, hdr.PAXRecords); err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeDir {
+		// Creating the children would change the directory's mtime again.
+		u.dirs[name] = hdr
+		return nil
+	}
+	return restoreTimes(p, hdr)
+}
+
+// restoreXattrs restores extended attributes carried as PAX records
+// "SCHILY.xattr.<name>" (the GNU tar and Docker convention). Only user.* and
+// security.capability are honoured: trusted.* would let an image forge
+// overlayfs metadata, and other security.* names set LSM labels. It is best
+// effort: filesystems without xattrs (ENOTSUP) and user.* on symlinks
+// (EPERM) are skipped.
+func restoreXattrs(p string, records map[string]string) error {
+	for key, value := range records {
+		attr, ok := strings.CutPrefix(key, "SCHILY.xattr.")
+		if !ok || !(strings.HasPrefix(attr, "user.") || attr == "security.capability") {
+			continue
+		}
+		err := unix.Lsetxattr(p, attr, []byte(value), 0)
+		if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("setting xattr %s: %w", attr, err)
+		}
+	}
+	return nil
+}
+
+// restoreTimes sets atime and mtime without following a symlink, so that a
+// symlink gets its own times and never touches its target's.
+func restoreTimes(p string, hdr *tar.Header) error {
+	atime := hdr.AccessTime
+	if atime.IsZero() {
+		atime = hdr.ModTime // plain ustar headers carry no atime
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
