@@ -1,4 +1,4 @@
-// Unpacking image layers.
+// archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
 // `engine import rootfs.tar name` calls Graph.Import, which creates an empty
@@ -10,7 +10,6 @@
 // directory, plant device nodes, or clobber files through symlinks. Unpack
 // refuses such archives outright rather than quietly "fixing" them, so a bad
 // image fails loudly at import time and never half-works.
-
 package main
 
 import (

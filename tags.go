@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-		"sort"
+	"sort"
 	"strings"
 	"sync"
 )
