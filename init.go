@@ -7,7 +7,8 @@
 //
 //  1. waits on the sync pipe until the daemon has finished its side (network, later cgroups);
 //  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
-//     /etc files mounted under the root, the default devices, pivot_root, hostname, loopback, user, cwd;
+//     /etc files mounted under the root, the default devices, pivot_root, hostname, loopback, cwd,
+//     user and capabilities;
 //  3. execve()s the user's command, which so becomes PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
@@ -74,7 +75,13 @@ func initContainer() (int, error) {
 	if err := enterWorkdir(spec.Process.Cwd); err != nil {
 		return 125, err
 	}
+	if err := limitBoundingSet(spec.Process.Capabilities); err != nil {
+		return 125, err
+	}
 	if err := switchUser(spec.Process.User); err != nil {
+		return 125, err
+	}
+	if err := applyCapabilities(spec.Process.Capabilities); err != nil {
 		return 125, err
 	}
 	return execCommand(spec.Process)
@@ -88,6 +95,9 @@ func readSpec(path string) (*Spec, error) {
 	var spec Spec
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if spec.Process.Capabilities == nil { // absent means none, as runc and crun read it
+		spec.Process.Capabilities = &Capabilities{}
 	}
 	return &spec, nil
 }
@@ -121,7 +131,7 @@ func setupRootfs(spec *Spec) error {
 			return fmt.Errorf("mounting %s: %w", m.Destination, err)
 		}
 	}
-	if err := createDevices(rootfs, spec.Linux.Devices); err != nil {
+	if err := createDevices(rootfs, append(defaultDevices, spec.Linux.Devices...)); err != nil {
 		return err
 	}
 	if err := pivotRoot(rootfs); err != nil {
@@ -223,6 +233,9 @@ func createDevices(rootfs string, devices []Device) error {
 		}
 	}
 	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"}}
+	if _, err := os.Stat("/proc/kcore"); err == nil { // as runc: no dangling link on kernels without it
+		links = append(links, [2]string{"/proc/kcore", "core"})
+	}
 	for _, link := range links {
 		if err := os.Symlink(link[0], filepath.Join(rootfs, "dev", link[1])); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err

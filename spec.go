@@ -30,10 +30,11 @@ type Spec struct {
 }
 
 type Process struct {
-	User User     `json:"user"`
-	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Cwd  string   `json:"cwd"`
+	User         User          `json:"user"`
+	Args         []string      `json:"args"`
+	Env          []string      `json:"env"`
+	Cwd          string        `json:"cwd"`
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
 }
 
 type User struct {
@@ -56,7 +57,7 @@ type Mount struct {
 
 type Linux struct {
 	Namespaces        []Namespace `json:"namespaces"`
-	Devices           []Device    `json:"devices"`
+	Devices           []Device    `json:"devices,omitempty"` // beyond defaultDevices, which are implied
 	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
 }
 
@@ -75,8 +76,9 @@ type Device struct {
 	GID      uint32      `json:"gid"`
 }
 
-// defaultDevices is the minimal /dev the runtime spec requires every container to get ("Default
-// Devices"); a container sees no other device node of the host.
+// defaultDevices is the minimal /dev the runtime spec requires every runtime to supply without being
+// asked ("Default Devices"), so the generated config does not list them; a container sees no other
+// device node of the host.
 var defaultDevices = []Device{
 	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3, FileMode: 0666},
 	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5, FileMode: 0666},
@@ -115,13 +117,14 @@ func (c *Container) generateSpec(rootfs string) (*Spec, error) {
 			Args: append([]string{c.Path}, c.Args...),
 			Env:  containerEnv(c.Config.Env, c.Config.Hostname, home),
 			Cwd:  c.Config.WorkingDir,
+
+			Capabilities: containerCapabilities(user.UID),
 		},
 		Root:     Root{Path: "rootfs"},
 		Hostname: c.Config.Hostname,
 		Mounts:   append(defaultMounts(), c.etcMounts()...),
 		Linux: Linux{
 			Namespaces:        c.runtime.network.Namespaces(c.HostConfig.NetworkMode, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}}),
-			Devices:           defaultDevices,
 			RootfsPropagation: "private",
 		},
 	}
