@@ -114,7 +114,11 @@ func (srv *Server) startAttached(session *Session, c *Container) error {
 	if err := srv.start(c); err != nil {
 		return err
 	}
-	if status := session.attach(c, logs); status != 0 {
+	status, err := session.attach(c, logs)
+	if err != nil {
+		return err
+	}
+	if status != 0 {
 		return &StatusError{Status: status}
 	}
 	return nil

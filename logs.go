@@ -11,6 +11,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -67,7 +68,7 @@ func (l *containerLogs) stream(session *Session, follow <-chan struct{}) error {
 func streamLog(conn *Conn, kind byte, f *os.File, follow <-chan struct{}) error {
 	var grew <-chan struct{}
 	if follow != nil {
-		watch, err := watchFile(f.Name())
+		watch, err := watchFile(f)
 		if err != nil {
 			return err
 		}
@@ -107,12 +108,14 @@ type fileWatch struct {
 	changed chan struct{}
 }
 
-func watchFile(path string) (*fileWatch, error) {
+// watchFile watches an open file. It names the file by its descriptor, not its path: a `run --rm` client
+// may still be draining the log of a container that is already removed.
+func watchFile(f *os.File) (*fileWatch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_MODIFY); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.IN_MODIFY); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -140,7 +143,7 @@ func (w *fileWatch) Close() { w.inotify.Close() }
 // attach is `run` and `start -a` after the container started: the client's stdin goes to the container
 // (with -i) and the container's output, from the given logs, to the client, until the run ends. It
 // returns the container's exit status.
-func (session *Session) attach(c *Container, logs *containerLogs) int {
+func (session *Session) attach(c *Container, logs *containerLogs) (int, error) {
 	exited := c.exitedChan()
 	if exited == nil { // it has already finished
 		exited = make(chan struct{})
@@ -153,7 +156,7 @@ func (session *Session) attach(c *Container, logs *containerLogs) int {
 		}()
 	}
 	if err := logs.stream(session, exited); err != nil {
-		return 125 // the client is gone; the container runs on
+		return 0, err // most likely the client is gone; the container runs on
 	}
-	return c.Wait()
+	return c.Wait(), nil
 }
