@@ -148,7 +148,7 @@ func (f *Flags) PrintUsage() {
 		} else if o.long == "" {
 			names = "-" + o.short
 		}
-		fmt.Fprintf(f.out, "  %-28s %s\n", strings.TrimSpace(names+" "+o.value), o.usage)
+		fmt.Fprintf(f.out, "  %-28s %s\n", strings.TrimRight(names+" "+o.value, " "), o.usage)
 	}
 }
 

@@ -350,7 +350,8 @@ func (r *Runtime) DeleteImage(ref string, force bool) ([]string, error) {
 		return nil, fmt.Errorf("conflict: unable to delete %s (must force): image is referenced in %d tags", image.ID[:12], len(tags))
 	}
 	if byTag {
-		tags = []string{ref}
+		repository, tag, _ := ParseReference(ref)
+		tags = []string{repository + ":" + tag}
 	}
 	var messages []string
 	for _, tag := range tags {

@@ -22,6 +22,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"time"
 )
 
 type Server struct {
@@ -91,7 +92,13 @@ func (srv *Server) handle(conn *Conn) {
 	conn.WriteFrame(frameExit, exitPayload(status))
 }
 
+// requestTimeout bounds how long a connection may take to say what it wants, so idle or half-open
+// connections cannot pile up in the daemon.
+const requestTimeout = 30 * time.Second
+
 func (srv *Server) readRequest(conn *Conn) ([]string, error) {
+	conn.SetReadDeadline(time.Now().Add(requestTimeout))
+	defer conn.SetReadDeadline(time.Time{})
 	kind, length, err := conn.ReadHeader()
 	if err != nil {
 		return nil, fmt.Errorf("engine: reading the request: %w", err)
@@ -187,7 +194,7 @@ func (e *StatusError) Unwrap() error { return e.Err }
 
 // status turns a command's result into an exit status, telling the client why when it failed.
 func (s *Session) status(name string, err error) int {
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return 0
 	}
 	var se *StatusError
