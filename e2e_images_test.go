@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -292,4 +294,91 @@ func mountImage(t *testing.T, imageID, dir string) func() {
 		t.Fatalf("mount: %v %s", err, out)
 	}
 	return func() { exec.Command("umount", dir).Run() }
+}
+
+// TestE2EDaemonKilled kills the daemon with SIGKILL while imports and creations are under way. The
+// restarted daemon shows only whole images and containers, tells the truth about the container that was
+// running, and has cleared what was half done.
+func TestE2EDaemonKilled(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.run("", "run", "-d", "--name", "survivor", "base", "sh", "-c", "echo before; exec sleep 1000")
+	d.run("", "run", "--name", "seven", "base", "sh", "-c", "exit 7")
+	survivorPid := d.inspectPid(t, "survivor")
+
+	stop := make(chan struct{})
+	busy := make(chan struct{})
+	for worker := 0; worker < 4; worker++ {
+		go func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					busy <- struct{}{}
+					return
+				default:
+				}
+				layer := tarball(t, map[string]string{fmt.Sprintf("file-%d-%d", worker, i): strings.Repeat("x", 1<<16)})
+				d.run(string(layer), "import", "-", fmt.Sprintf("crash%d:%d", worker, i))
+				d.run("", "create", "base", "true")
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	close(stop)
+	for worker := 0; worker < 4; worker++ {
+		<-busy
+	}
+
+	d, err = startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stop()
+	for _, name := range graphEntries(t, root) {
+		if strings.HasPrefix(name, ".") {
+			t.Errorf("leftover in graph/: %s", name)
+		} else if _, err := os.Stat(filepath.Join(root, "graph", name, "layer")); err != nil {
+			t.Errorf("image %s has no layer", name)
+		}
+	}
+	images, _, code := d.run("", "images")
+	if code != 0 || !strings.Contains(images, "crash") {
+		t.Errorf("images after the crash (exit %d):\n%s", code, images)
+	}
+	ids, _, _ := d.run("", "ps", "-aq")
+	for _, id := range strings.Fields(ids) {
+		if _, stderr, code := d.run("", "inspect", id); code != 0 {
+			t.Errorf("container %s listed but not inspectable: %s", id, stderr)
+		}
+	}
+	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=survivor"); !strings.Contains(out, "Exited (255)") {
+		t.Errorf("the container running at the crash: %q", out)
+	}
+	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=seven"); !strings.Contains(out, "Exited (7)") {
+		t.Errorf("the container that had exited: %q", out)
+	}
+	if logs, _, _ := d.run("", "logs", "survivor"); logs != "before\n" {
+		t.Errorf("survivor's logs: %q", logs)
+	}
+	if processStartTime(survivorPid) != 0 {
+		t.Errorf("the survivor's process %d still runs", survivorPid)
+	}
+	if _, stderr, code := d.run("", "rm", "survivor"); code != 0 {
+		t.Errorf("rm of the survivor: %s", stderr)
+	}
+}
+
+func (d *daemon) inspectPid(t *testing.T, name string) int {
+	t.Helper()
+	out, _, _ := d.run("", "inspect", name)
+	var c struct{ State struct{ Pid int } }
+	if err := json.Unmarshal([]byte(out), &c); err != nil || c.State.Pid == 0 {
+		t.Fatalf("inspect %s: %v %q", name, err, out)
+	}
+	return c.State.Pid
 }

@@ -73,6 +73,10 @@ func (r *Runtime) restore() error {
 			removeContainerDir(path)
 			continue
 		}
+		if c.HostConfig.AutoRemove && c.State.Status == "exited" { // its --rm was due when the daemon stopped
+			removeContainerDir(path)
+			continue
+		}
 		r.containers = append(r.containers, c)
 	}
 	sortByCreation(r.containers)

@@ -1,0 +1,387 @@
+// Command bench measures the engine against its peers and prints the numbers. It never fails because
+// something is slow; it fails only when a run does not work.
+//
+//   - start: `engine run --rm --net none base true`, end to end through the daemon, against `runc run` and
+//     `crun run` of a bundle holding a copy of the same busybox rootfs. crun needs a private mount
+//     namespace without /sys/fs/cgroup/unified on hybrid-cgroup hosts, so it runs inside an `unshare -m`
+//     wrapper; the wrapper alone is timed too, and crun is also shown with the wrapper's median removed.
+//   - stdout: how fast a container's stdout reaches an attached client (the log is kept on the way),
+//     against the same bytes through a plain pipe on the host.
+//   - logs: `engine logs` of a 512 MiB log, against `cat` of the log file itself.
+//
+// It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
+// root and a free port, imports the busybox `base` image, measures, and removes everything again, also on
+// error or Ctrl-C. It needs root:
+//
+//	sudo go run ./bench [-runs 30] [-only start|stdout|logs] [-stdout-mb 1024] [-engine PATH]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var (
+	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
+	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
+	only       = flag.String("only", "all", "measure only start, stdout or logs")
+	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
+)
+
+const (
+	warmups  = 3
+	rates    = 3         // runs of each bandwidth measurement; the median is kept
+	logBytes = 512 << 20 // size of the log `engine logs` sends
+)
+
+// unshareWrapper runs argv in a private mount namespace without /sys/fs/cgroup/unified: on hybrid-cgroup
+// hosts crun refuses to run while cgroup2 is mounted beside cgroup1, and this hides it from crun alone.
+func unshareWrapper(argv ...string) []string {
+	return append([]string{"unshare", "-m", "sh", "-c", `umount /sys/fs/cgroup/unified 2>/dev/null; exec "$@"`, "sh"}, argv...)
+}
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = errors.New("interrupted; cleaned up")
+		}
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// bench is one session: a private daemon on a temporary directory that also holds the runc/crun bundle.
+type bench struct {
+	ctx    context.Context // cancelled by Ctrl-C, which kills the command being timed
+	tmp    string          // removed at the end, with everything in it
+	root   string          // the daemon's root, tmp/root
+	addr   string          // the daemon's address, 127.0.0.1:PORT
+	engine string
+	daemon *exec.Cmd
+}
+
+func run(ctx context.Context) error {
+	if !slices.Contains([]string{"all", "start", "stdout", "logs"}, *only) {
+		return fmt.Errorf("-only %q: want start, stdout or logs", *only)
+	}
+	if *runs < 1 || *stdoutMB < 1 {
+		return errors.New("-runs and -stdout-mb must be at least 1")
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("containers need root: sudo go run ./bench")
+	}
+	tmp, err := os.MkdirTemp("", "engine-bench-")
+	if err != nil {
+		return err
+	}
+	b := &bench{ctx: ctx, tmp: tmp, root: filepath.Join(tmp, "root")}
+	defer b.cleanup()
+	if err := b.setUp(); err != nil {
+		return err
+	}
+	var table []string
+	for _, m := range []struct {
+		name    string
+		measure func() (string, error)
+	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}} {
+		if *only == "all" || *only == m.name {
+			line, err := m.measure()
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			table = append(table, line)
+		}
+	}
+	fmt.Printf("\n%s\n", strings.Join(table, "\n"))
+	return nil
+}
+
+// command is exec.Command of argv, killed by Ctrl-C.
+func (b *bench) command(argv ...string) *exec.Cmd {
+	return exec.CommandContext(b.ctx, argv[0], argv[1:]...)
+}
+
+// client is an engine client command for our daemon; -r lets it read the daemon's token.
+func (b *bench) client(args ...string) *exec.Cmd {
+	return b.command(append([]string{b.engine, "-r", b.root, "-H", b.addr}, args...)...)
+}
+
+// output runs cmd and returns its stdout (unless the caller took it); a failure carries its stderr.
+func (b *bench) output(cmd *exec.Cmd) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	if cmd.Stdout == nil {
+		cmd.Stdout = &stdout
+	}
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: %v %s", strings.Join(cmd.Args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// setUp builds the engine (unless -engine names one), starts its daemon and imports `base`.
+func (b *bench) setUp() error {
+	repo := "." // outside the module we assume we were started at its root
+	gomod, _ := exec.Command("go", "env", "GOMOD").Output()
+	if gomod := strings.TrimSpace(string(gomod)); gomod != "" && gomod != os.DevNull {
+		repo = filepath.Dir(gomod)
+	}
+	b.engine, _ = filepath.Abs(*enginePath)
+	if *enginePath == "" {
+		progress("building engine")
+		b.engine = filepath.Join(b.tmp, "engine")
+		build := b.command("go", "build", "-o", b.engine, ".")
+		build.Dir = repo
+		if _, err := b.output(build); err != nil {
+			return err
+		}
+	}
+	if err := b.startDaemon(); err != nil {
+		return err
+	}
+	progress("importing the busybox base image")
+	mkimage := b.command(filepath.Join(repo, "contrib", "mkimage-busybox.sh"))
+	mkimage.Env = append(os.Environ(), "ENGINE="+b.engine, "ENGINE_ROOT="+b.root, "ENGINE_HOST="+b.addr)
+	_, err := b.output(mkimage)
+	return err
+}
+
+// startDaemon starts `engine -d` on a free port and waits until a client gets an answer.
+func (b *bench) startDaemon() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	b.addr = l.Addr().String()
+	l.Close()
+	// Not CommandContext, and a process group of its own: Ctrl-C must not kill the daemon before it has
+	// stopped its containers; cleanup stops it with SIGTERM, as a person would. Its few lines (and any
+	// panic) go to our stderr.
+	b.daemon = exec.Command(b.engine, "-d", "-r", b.root, "-H", b.addr)
+	b.daemon.Stderr = os.Stderr
+	b.daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := b.daemon.Start(); err != nil {
+		return err
+	}
+	for range 100 {
+		if b.client("version").Run() == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the daemon did not answer on %s", b.addr)
+}
+
+// cleanup stops the daemon (which stops its containers), deletes what runc and crun left, unmounts what is
+// still mounted under tmp, deepest first, so RemoveAll cannot reach through a mount, and removes tmp.
+func (b *bench) cleanup() {
+	if b.daemon != nil && b.daemon.Process != nil {
+		b.daemon.Process.Signal(syscall.SIGTERM)
+		timer := time.AfterFunc(30*time.Second, func() { b.daemon.Process.Kill() })
+		b.daemon.Wait()
+		timer.Stop()
+	}
+	for _, runtime := range []string{"runc", "crun"} {
+		state := filepath.Join(b.tmp, runtime+"-state")
+		ids, _ := exec.Command(runtime, "--root", state, "list", "-q").Output()
+		for _, id := range strings.Fields(string(ids)) {
+			del := []string{runtime, "--root", state, "delete", "-f", id}
+			if runtime == "crun" {
+				del = unshareWrapper(del...)
+			}
+			exec.Command(del[0], del[1:]...).Run()
+		}
+	}
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	var mounts []string
+	for line := range strings.Lines(string(mountinfo)) {
+		if fields := strings.Fields(line); len(fields) > 4 && strings.HasPrefix(fields[4], b.tmp+"/") {
+			mounts = append(mounts, fields[4])
+		}
+	}
+	for _, dir := range slices.Backward(mounts) {
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	}
+	os.RemoveAll(b.tmp)
+}
+
+// inspectID is a container's or image's full ID, from `engine inspect`.
+func (b *bench) inspectID(name string) (string, error) {
+	out, err := b.output(b.client("inspect", name))
+	if err != nil {
+		return "", err
+	}
+	var object struct{ Id string }
+	if err := json.Unmarshal(out, &object); err != nil || object.Id == "" {
+		return "", fmt.Errorf("engine inspect %s: no Id in %.200q", name, out)
+	}
+	return object.Id, nil
+}
+
+// makeBundle makes the runc/crun bundle: a copy of base's layer and `runc spec`, edited to run `true`
+// with a writable root and no terminal, the rest as runc writes it.
+func (b *bench) makeBundle() (string, error) {
+	id, err := b.inspectID("base")
+	if err != nil {
+		return "", err
+	}
+	layer := filepath.Join(b.root, "graph", strings.TrimPrefix(id, "sha256:"), "layer")
+	bundle := filepath.Join(b.tmp, "bundle")
+	_, err = b.output(b.command("sh", "-c", `mkdir "$2" && cp -a "$1" "$2/rootfs" && cd "$2" && runc spec &&
+		jq '.process.terminal=false | .process.args=["true"] | .root.readonly=false' config.json >spec.json &&
+		mv spec.json config.json`, "sh", layer, bundle))
+	return bundle, err
+}
+
+func (b *bench) benchStart() (string, error) {
+	bundle, err := b.makeBundle()
+	if err != nil {
+		return "", err
+	}
+	runcState, crunState := filepath.Join(b.tmp, "runc-state"), filepath.Join(b.tmp, "crun-state")
+	peers := []func(id string) *exec.Cmd{ // runc and crun want a fresh container ID each time
+		func(string) *exec.Cmd { return b.client("run", "--rm", "--net", "none", "base", "true") },
+		func(id string) *exec.Cmd {
+			return b.command("runc", "--root", runcState, "run", "--bundle", bundle, id)
+		},
+		func(id string) *exec.Cmd {
+			return b.command(unshareWrapper("crun", "--root", crunState, "run", "--bundle", bundle, id)...)
+		},
+		func(string) *exec.Cmd { return b.command(unshareWrapper("true")...) },
+	}
+	progress(fmt.Sprintf("start: %d rounds of engine, runc, crun, unshare wrapper", warmups+*runs))
+	// Peers alternate within each round, so a slow spell of the machine hits all of them alike.
+	times := make([][]float64, len(peers))
+	for round := range warmups + *runs {
+		for i, peer := range peers {
+			start := time.Now()
+			if _, err := b.output(peer("bench-" + strconv.Itoa(round))); err != nil {
+				return "", err // a failed run is not a number
+			}
+			if round >= warmups {
+				times[i] = append(times[i], float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	adjusted := make([]float64, *runs)
+	for i, ms := range times[2] {
+		adjusted[i] = ms - median(times[3])
+	}
+	times = append(times, adjusted)
+	fmt.Printf("start, ms over %d runs after %d warm-ups     median    p10    p90\n", *runs, warmups)
+	for i, name := range []string{"engine run --rm", "runc run", "crun run, in the unshare wrapper",
+		"unshare wrapper alone", "crun run, wrapper median subtracted"} {
+		fmt.Printf("  %-38s %7.1f %6.1f %6.1f\n", name, median(times[i]), quantile(times[i], 0.1), quantile(times[i], 0.9))
+	}
+	e, r, c, ca := median(times[0]), median(times[1]), median(times[2]), median(adjusted)
+	return fmt.Sprintf("start (median of %d, ms)   engine %.1f   runc %.1f   crun %.1f (%.1f without unshare wrapper)   engine/runc %.2f  engine/crun %.2f",
+		*runs, e, r, c, ca, e/r, e/ca), nil
+}
+
+// counter is the reader at the end of every pipe: it counts the bytes and drops them.
+type counter struct{ n int64 }
+
+func (c *counter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// rate runs cmd with its stdout going to a counter (exec gives it a pipe and io.Copy's that into the
+// counter) and returns MB/s from start to exit, checking that exactly want bytes arrived.
+func (b *bench) rate(cmd *exec.Cmd, want int64) (float64, error) {
+	var c counter
+	cmd.Stdout = &c
+	start := time.Now()
+	if _, err := b.output(cmd); err != nil {
+		return 0, err
+	}
+	seconds := time.Since(start).Seconds()
+	if c.n != want {
+		return 0, fmt.Errorf("%s: %d bytes, want %d", strings.Join(cmd.Args, " "), c.n, want)
+	}
+	return float64(want) / 1e6 / seconds, nil
+}
+
+// compareRates alternates the measured command and its reference, and returns the median MB/s of each.
+func (b *bench) compareRates(want int64, measured, reference func() *exec.Cmd) (float64, float64, error) {
+	var m, r []float64
+	for range rates {
+		mbps, err := b.rate(measured(), want)
+		if err != nil {
+			return 0, 0, err
+		}
+		ref, err := b.rate(reference(), want)
+		if err != nil {
+			return 0, 0, err
+		}
+		m, r = append(m, mbps), append(r, ref)
+	}
+	return median(m), median(r), nil
+}
+
+func (b *bench) benchStdout() (string, error) {
+	n := *stdoutMB << 20
+	script := fmt.Sprintf("head -c %d /dev/zero", n)
+	progress(fmt.Sprintf("stdout: %d MiB to an attached client and through a plain pipe, %d times each", *stdoutMB, rates))
+	engine, pipe, err := b.compareRates(n,
+		func() *exec.Cmd { return b.client("run", "--rm", "--net", "none", "base", "sh", "-c", script) },
+		func() *exec.Cmd { return b.command("sh", "-c", script) })
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("stdout to attached client  engine %.0f MB/s   plain pipe %.0f MB/s   ratio %.2f", engine, pipe, engine/pipe), nil
+}
+
+func (b *bench) benchLogs() (string, error) {
+	progress(fmt.Sprintf("logs: writing %d MiB of log, then reading it %d times each way", logBytes>>20, rates))
+	script := fmt.Sprintf("head -c %d /dev/zero", logBytes)
+	if _, err := b.output(b.client("run", "-d", "--name", "logsrc", "--net", "none", "base", "sh", "-c", script)); err != nil {
+		return "", err
+	}
+	defer b.output(b.client("rm", "-f", "logsrc"))
+	if out, err := b.output(b.client("wait", "logsrc")); err != nil || string(bytes.TrimSpace(out)) != "0" {
+		return "", fmt.Errorf("engine wait logsrc: %q %v", out, err)
+	}
+	id, err := b.inspectID("logsrc")
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(b.root, "containers", id, "stdout.log")
+	engine, cat, err := b.compareRates(logBytes,
+		func() *exec.Cmd { return b.client("logs", "logsrc") },
+		func() *exec.Cmd { return b.command("cat", file) })
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("logs of 512 MiB            engine %.0f MB/s   cat of the log file %.0f MB/s", engine, cat), nil
+}
+
+// quantile is the q-quantile of xs (not empty), interpolating between the two nearest samples.
+func quantile(xs []float64, q float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	pos := q * float64(len(s)-1)
+	i, frac := int(pos), pos-math.Floor(pos)
+	if frac == 0 {
+		return s[i]
+	}
+	return s[i] + frac*(s[i+1]-s[i])
+}
+
+func median(xs []float64) float64 { return quantile(xs, 0.5) }
+
+func progress(msg string) { fmt.Fprintf(os.Stderr, "bench: %s\n", msg) }

@@ -1,0 +1,407 @@
+// tcp_test.go covers tcp.go: frames, frameWriter, SendFrom, stdinReader, exit payloads and importSource.
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+// frameTestPair is the two ends of one loopback TCP connection: what the client writes, the daemon
+// reads. (net.Pipe would not do: an empty write on it waits for a reader, where TCP's returns at once.)
+func frameTestPair(t *testing.T) (client, daemon *Conn) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := listener.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-accepted
+	if b == nil {
+		a.Close()
+		t.Fatal("accept failed")
+	}
+	deadline := time.Now().Add(10 * time.Second) // a bug blocks a test for seconds, not forever
+	a.SetDeadline(deadline)
+	b.SetDeadline(deadline)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return &Conn{Conn: a}, &Conn{Conn: b}
+}
+
+// sendFrames writes frames from a goroutine (large ones wait for the reader) and reports the
+// first write error on the returned channel once all are written.
+func sendFrames(conn *Conn, frames ...testFrame) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		for _, f := range frames {
+			if err := conn.WriteFrame(f.kind, f.payload); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	return done
+}
+
+type testFrame struct {
+	kind    byte
+	payload []byte
+}
+
+func readTestFrame(t *testing.T, conn *Conn) testFrame {
+	t.Helper()
+	kind, length, err := conn.ReadHeader()
+	if err != nil {
+		t.Fatalf("ReadHeader: %v", err)
+	}
+	payload, err := conn.ReadPayload(length)
+	if err != nil {
+		t.Fatalf("ReadPayload(%d): %v", length, err)
+	}
+	return testFrame{kind, payload}
+}
+
+func TestFrameRoundTrip(t *testing.T) {
+	frames := []testFrame{
+		{frameRequest, []byte(`{"args":["ps"],"token":"t"}`)},
+		{frameStdout, []byte("hello\n")},
+		{frameStderr, nil},
+		{frameError, bytes.Repeat([]byte{0, 0xff}, 1000)},
+		{frameExit, exitPayload(7)},
+		{frameStdout, bytes.Repeat([]byte("x"), maxPayload)},
+	}
+	client, daemon := frameTestPair(t)
+	done := sendFrames(client, frames...)
+	for i, want := range frames {
+		got := readTestFrame(t, daemon)
+		if got.kind != want.kind || !bytes.Equal(got.payload, want.payload) {
+			t.Errorf("frame %d = %q with %d bytes, want %q with %d bytes", i, got.kind, len(got.payload), want.kind, len(want.payload))
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFrameWriterSplitsLargePayloads(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	data := make([]byte, 2*maxPayload+10)
+	for i := range data {
+		data[i] = byte(i % 251)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := frameWriter{client, frameStderr}.Write(data)
+		done <- result{n, err}
+	}()
+	var lengths []int
+	var got []byte
+	for len(got) < len(data) {
+		f := readTestFrame(t, daemon)
+		if f.kind != frameStderr {
+			t.Fatalf("frame kind %q, want stderr", f.kind)
+		}
+		lengths = append(lengths, len(f.payload))
+		got = append(got, f.payload...)
+	}
+	if r := <-done; r.err != nil || r.n != len(data) {
+		t.Errorf("Write = %d, %v; want %d, nil", r.n, r.err, len(data))
+	}
+	if want := []int{maxPayload, maxPayload, 10}; !slices.Equal(lengths, want) {
+		t.Errorf("frame lengths = %v, want %v", lengths, want)
+	}
+	if !bytes.Equal(got, data) {
+		t.Error("payload changed on the way")
+	}
+}
+
+func TestFrameWriteFrameRejectsOversize(t *testing.T) {
+	client, _ := frameTestPair(t)
+	err := client.WriteFrame(frameStdout, make([]byte, maxPayload+1))
+	if err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Errorf("WriteFrame(maxPayload+1) = %v, want a size error", err)
+	}
+}
+
+func TestFrameReadHeaderRejectsOversize(t *testing.T) {
+	tests := []struct {
+		length uint32
+		ok     bool
+	}{{0, true}, {maxPayload, true}, {maxPayload + 1, false}, {1<<32 - 1, false}}
+	for _, tt := range tests {
+		client, daemon := frameTestPair(t)
+		header := binary.BigEndian.AppendUint32([]byte{frameStdout}, tt.length)
+		go client.Conn.Write(header)
+		kind, length, err := daemon.ReadHeader()
+		if tt.ok && (err != nil || kind != frameStdout || length != int64(tt.length)) {
+			t.Errorf("ReadHeader of length %d = %q, %d, %v", tt.length, kind, length, err)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "exceeds")) {
+			t.Errorf("ReadHeader of length %d = %v, want a size error", tt.length, err)
+		}
+	}
+}
+
+func TestFrameReadHeaderShortInput(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	go func() {
+		client.Conn.Write([]byte{frameStdout, 0, 0})
+		client.Close()
+	}()
+	if _, _, err := daemon.ReadHeader(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("ReadHeader of a cut header = %v, want ErrUnexpectedEOF", err)
+	}
+}
+
+func TestFrameSendFrom(t *testing.T) {
+	data := bytes.Repeat([]byte("log line\n"), maxPayload/9+100) // a little over maxPayload
+	path := filepath.Join(t.TempDir(), "stdout.log")
+	if err := os.WriteFile(path, data, 0600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	client, daemon := frameTestPair(t)
+	done := make(chan error, 1)
+	go func() { done <- daemon.SendFrom(frameStdout, f, int64(len(data))) }()
+	first, second := readTestFrame(t, client), readTestFrame(t, client)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(first.payload) != maxPayload || first.kind != frameStdout || second.kind != frameStdout {
+		t.Errorf("frames %q of %d bytes and %q of %d bytes", first.kind, len(first.payload), second.kind, len(second.payload))
+	}
+	if !bytes.Equal(append(first.payload, second.payload...), data) {
+		t.Error("payload changed on the way")
+	}
+}
+
+// stdinTestFrames is what a client sends for the input "hello world": several stdin frames, an empty one,
+// a resize frame (ignored without a terminal), then stdin-closed.
+var stdinTestFrames = []testFrame{
+	{frameStdin, []byte("hel")},
+	{frameResize, []byte{0, 24, 0, 80}},
+	{frameStdin, nil},
+	{frameStdin, []byte("lo ")},
+	{frameStdin, []byte("world")},
+	{frameStdinClosed, nil},
+}
+
+func TestStdinReaderRead(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	done := sendFrames(client, stdinTestFrames...)
+	r := &stdinReader{conn: daemon}
+	got, err := io.ReadAll(iotest.OneByteReader(r)) // one byte at a time, across frame boundaries
+	if err != nil || string(got) != "hello world" {
+		t.Errorf("ReadAll = %q, %v; want hello world", got, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Errorf("Read after stdin-closed = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+func TestStdinReaderWriteTo(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	done := sendFrames(client, stdinTestFrames...)
+	r := &stdinReader{conn: daemon}
+	var buf bytes.Buffer
+	n, err := r.WriteTo(&buf)
+	if err != nil || n != 11 || buf.String() != "hello world" {
+		t.Errorf("WriteTo = %d, %v, %q; want 11, nil, hello world", n, err, buf.String())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.WriteTo(&buf); n != 0 || err != nil {
+		t.Errorf("WriteTo after stdin-closed = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// A partly read frame is finished by WriteTo: the two ways of reading mix.
+func TestStdinReaderReadThenWriteTo(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	done := sendFrames(client, stdinTestFrames...)
+	r := &stdinReader{conn: daemon}
+	first := make([]byte, 2)
+	if _, err := io.ReadFull(r, first); err != nil {
+		t.Fatal(err)
+	}
+	var rest bytes.Buffer
+	if _, err := r.WriteTo(&rest); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(first) + rest.String(); got != "hello world" {
+		t.Errorf("read %q", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStdinReaderUnexpectedFrame(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	sendFrames(client, testFrame{frameStdin, []byte("ok")}, testFrame{frameStdout, []byte("??")})
+	r := &stdinReader{conn: daemon}
+	got, err := io.ReadAll(r)
+	if string(got) != "ok" || err == nil || !strings.Contains(err.Error(), "unexpected frame") {
+		t.Errorf("ReadAll = %q, %v; want ok and an unexpected frame error", got, err)
+	}
+}
+
+// A client that goes away without stdin-closed ends the input too.
+func TestStdinReaderClientGone(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	go func() {
+		client.WriteFrame(frameStdin, []byte("partial"))
+		client.Close()
+	}()
+	got, err := io.ReadAll(&stdinReader{conn: daemon})
+	if string(got) != "partial" || err != nil {
+		t.Errorf("ReadAll = %q, %v; want partial, nil", got, err)
+	}
+}
+
+func TestFrameExitPayload(t *testing.T) {
+	tests := []struct {
+		status int
+		wire   []byte
+	}{
+		{0, []byte{0, 0, 0, 0}},
+		{1, []byte{0, 0, 0, 1}},
+		{125, []byte{0, 0, 0, 125}},
+		{255, []byte{0, 0, 0, 255}},
+		{256, []byte{0, 0, 1, 0}},
+		{-1, []byte{0xff, 0xff, 0xff, 0xff}},
+		{-2, []byte{0xff, 0xff, 0xff, 0xfe}},
+	}
+	for _, tt := range tests {
+		if got := exitPayload(tt.status); !bytes.Equal(got, tt.wire) {
+			t.Errorf("exitPayload(%d) = % x, want % x", tt.status, got, tt.wire)
+		}
+		// The client reads the status back from an exit frame.
+		client, daemon := frameTestPair(t)
+		sendFrames(daemon, testFrame{frameExit, exitPayload(tt.status)})
+		if got, err := receive(client, nil); err != nil || got != tt.status {
+			t.Errorf("receive(exit frame of %d) = %d, %v", tt.status, got, err)
+		}
+	}
+}
+
+func TestFrameReceiveErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		frames []testFrame
+		want   string
+	}{
+		{"short exit frame", []testFrame{{frameExit, []byte{0, 0, 1}}}, "bad exit frame"},
+		{"unknown frame", []testFrame{{'?', nil}}, "unexpected frame"},
+		{"connection closed", nil, io.ErrUnexpectedEOF.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, daemon := frameTestPair(t)
+			go func() {
+				<-sendFrames(daemon, tt.frames...)
+				daemon.Close()
+			}()
+			if status, err := receive(client, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestImportSourceRewritesFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "rootfs.tar")
+	if err := os.WriteFile(file, []byte("tarball"), 0600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args, want []string
+	}{
+		{[]string{"import", file}, []string{"import", "-"}},
+		{[]string{"import", file, "name:1"}, []string{"import", "-", "name:1"}},
+		{[]string{"import", "-m", "msg", file, "x"}, []string{"import", "-m", "msg", "-", "x"}},
+		{[]string{"import", "--message", "-", file}, []string{"import", "--message", "-", "-"}},
+		{[]string{"import", "--message=hi", file}, []string{"import", "--message=hi", "-"}},
+		{[]string{"import", "--", file}, []string{"import", "--", "-"}},
+	}
+	for _, tt := range tests {
+		original := slices.Clone(tt.args)
+		got, input, err := importSource(tt.args)
+		if err != nil {
+			t.Errorf("importSource(%q): %v", tt.args, err)
+			continue
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("importSource(%q) = %q, want %q", tt.args, got, tt.want)
+		}
+		if !slices.Equal(tt.args, original) {
+			t.Errorf("importSource changed its argument to %q", tt.args)
+		}
+		if input == os.Stdin {
+			t.Errorf("importSource(%q) reads stdin, want %s", tt.args, file)
+			continue
+		}
+		content, _ := io.ReadAll(input)
+		input.Close()
+		if input.Name() != file || string(content) != "tarball" {
+			t.Errorf("importSource(%q) opened %s holding %q", tt.args, input.Name(), content)
+		}
+	}
+}
+
+func TestImportSourceLeavesOthersAlone(t *testing.T) {
+	for _, args := range [][]string{
+		{"import", "-", "x"},
+		{"import", "-m", "msg", "-"},
+		{"import", "--help"},
+		{"import"},
+		{"ps", "-a"},
+		{"run", "base", "/etc/passwd"},
+		{"images", "import"},
+	} {
+		got, input, err := importSource(args)
+		if err != nil || input != os.Stdin || !slices.Equal(got, args) {
+			t.Errorf("importSource(%q) = %q, stdin %v, %v; want it unchanged, reading stdin", args, got, input == os.Stdin, err)
+		}
+	}
+}
+
+func TestImportSourceMissingFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.tar")
+	if _, _, err := importSource([]string{"import", missing, "x"}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("importSource of a missing file = %v, want ErrNotExist", err)
+	}
+}
