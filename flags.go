@@ -26,6 +26,7 @@ type Flags struct {
 	out         io.Writer
 	options     []option
 	bools       map[string]bool // single-letter boolean flags, which may be run together
+	valued      map[string]bool // flags followed by a value ("-w /tmp"), which expandShorts steps over
 }
 
 type option struct {
@@ -35,13 +36,14 @@ type option struct {
 func newFlags(session *Session, name, usage, description string) *Flags {
 	set := flag.NewFlagSet(name, flag.ContinueOnError)
 	set.SetOutput(io.Discard)
-	return &Flags{set: set, name: name, usage: usage, description: description, out: session.Stdout, bools: map[string]bool{}}
+	return &Flags{set: set, name: name, usage: usage, description: description, out: session.Stdout, bools: map[string]bool{}, valued: map[string]bool{}}
 }
 
 func (f *Flags) define(short, long, value, usage string, define func(name string)) {
 	for _, name := range []string{short, long} {
 		if name != "" {
 			define(name)
+			f.valued[name] = value != ""
 		}
 	}
 	f.options = append(f.options, option{short, long, value, usage})
@@ -82,8 +84,10 @@ func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([
 			}
 			return nil, fmt.Errorf("%v (see 'engine %s --help')", err, f.name)
 		}
+		consumed := len(args) - len(f.set.Args())
+		endOfFlags := consumed > 0 && args[consumed-1] == "--"
 		args = f.set.Args()
-		if !interspersed || len(args) == 0 {
+		if !interspersed || len(args) == 0 || endOfFlags {
 			positional = append(positional, args...)
 			break
 		}
@@ -91,16 +95,16 @@ func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([
 		args = f.expandShorts(args[1:])
 	}
 	if len(positional) < minArgs || (maxArgs >= 0 && len(positional) > maxArgs) {
-		return nil, fmt.Errorf("%q requires %s (see 'engine %s --help')", "engine "+f.name, argCount(minArgs, maxArgs), f.name)
+		return nil, fmt.Errorf("%q requires %s (see 'engine %s --help')", "engine "+f.name, argCount(minArgs, maxArgs, len(positional)), f.name)
 	}
 	return positional, nil
 }
 
-func argCount(min, max int) string {
+func argCount(min, max, given int) string {
 	switch {
 	case min == max:
 		return fmt.Sprintf("exactly %d argument(s)", min)
-	case max < 0:
+	case given < min:
 		return fmt.Sprintf("at least %d argument(s)", min)
 	default:
 		return fmt.Sprintf("at most %d argument(s)", max)
@@ -110,9 +114,15 @@ func argCount(min, max int) string {
 // expandShorts turns "-aq" into "-a -q" when every letter is a boolean flag, up to the first argument.
 func (f *Flags) expandShorts(args []string) []string {
 	var out []string
-	for i, arg := range args {
-		if arg == "--" || !strings.HasPrefix(arg, "-") {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" || arg == "-" || !strings.HasPrefix(arg, "-") {
 			return append(out, args[i:]...)
+		}
+		if f.valued[strings.TrimLeft(arg, "-")] && i+1 < len(args) {
+			out = append(out, arg, args[i+1])
+			i++
+			continue
 		}
 		letters := arg[1:]
 		if len(letters) > 1 && !strings.HasPrefix(letters, "-") && !strings.Contains(letters, "=") && f.allBools(letters) {

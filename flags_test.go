@@ -66,6 +66,8 @@ func TestFlagsParse(t *testing.T) {
 		{name: "interspersed run-together after argument", args: []string{"web", "-aq"}, interspersed: true, positional: []string{"web"}, all: true, quiet: true, time: 10},
 		{name: "not interspersed keeps the command's flags", args: []string{"-a", "img", "cmd", "-q", "--all"}, positional: []string{"img", "cmd", "-q", "--all"}, all: true, time: 10},
 		{name: "not interspersed keeps run-together flags", args: []string{"img", "-aq"}, positional: []string{"img", "-aq"}, time: 10},
+		{name: "run-together shorts after a flag's value", args: []string{"-n", "web", "-aq", "x"}, positional: []string{"x"}, all: true, quiet: true, flagName: "web", time: 10},
+		{name: "double dash after an argument, interspersed", args: []string{"a", "--", "b", "-a"}, interspersed: true, positional: []string{"a", "b", "-a"}, time: 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +120,7 @@ func TestFlagsArgumentCount(t *testing.T) {
 		{[]string{"a"}, 0, 0, "exactly 0 argument(s)"},
 		{nil, 1, -1, "at least 1 argument(s)"},
 		{[]string{"a", "b", "c"}, 1, 2, "at most 2 argument(s)"},
+		{[]string{}, 1, 2, "at least 1 argument(s)"},
 	}
 	for _, tt := range tests {
 		s := newFlagsTestSet()

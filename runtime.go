@@ -353,6 +353,12 @@ func (r *Runtime) DeleteImage(ref string, force bool) ([]string, error) {
 	if !byTag && len(tags) > 1 && !force {
 		return nil, fmt.Errorf("conflict: unable to delete %s (must force): image is referenced in %d tags", image.ID[:12], len(tags))
 	}
+	if children, err := r.graph.Children(image.ID); err != nil || (!byTag && len(children) > 0) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced): image has dependent child images", image.ID[:12])
+	}
 	if byTag {
 		repository, tag, _ := ParseReference(ref)
 		tags = []string{repository + ":" + tag}

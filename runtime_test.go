@@ -553,3 +553,18 @@ func rtUnusedPID(t *testing.T) int {
 	}
 	return pidMax
 }
+
+// By ID, an image other images are built on cannot be deleted, forced or not.
+func TestRuntimeDeleteImageWithChildren(t *testing.T) {
+	r := rtNew(t, t.TempDir())
+	parent := rtImage(t, r, "parent", nil)
+	rtImage(t, r, "child", parent, "child:1")
+	for _, force := range []bool{false, true} {
+		if _, err := r.DeleteImage(parent.ID, force); err == nil || !strings.Contains(err.Error(), "dependent child images") {
+			t.Errorf("DeleteImage(parent, force=%v) = %v, want a conflict", force, err)
+		}
+	}
+	if !rtImageExists(r, parent.ID) {
+		t.Error("the parent was deleted")
+	}
+}

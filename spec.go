@@ -170,7 +170,8 @@ func setEnv(env []string, kv string) []string {
 
 // resolveUser turns `-u` (name, uid, name:group or uid:gid; empty is root) into numeric ids by reading
 // the container's own /etc/passwd and /etc/group, as Docker does: the names mean what they mean inside
-// the image, not on the host. The runtime spec wants numbers only.
+// the image, not on the host. A uid the image does not know runs with gid 0, as with Docker and runc.
+// The runtime spec wants numbers only.
 func resolveUser(rootfs, spec string) (User, string, error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	if userPart == "" {
@@ -178,25 +179,16 @@ func resolveUser(rootfs, spec string) (User, string, error) {
 	}
 	passwd, _ := readColonFile(rootfs, "/etc/passwd")
 	var user User
-	home := ""
-	uid, err := strconv.ParseUint(userPart, 10, 32)
-	found := false
-	for _, fields := range passwd {
-		if len(fields) < 6 {
-			continue
-		}
-		if fields[0] == userPart || (err == nil && fields[2] == userPart) {
-			u, _ := strconv.ParseUint(fields[2], 10, 32)
-			g, _ := strconv.ParseUint(fields[3], 10, 32)
-			user.UID, user.GID, home, found = uint32(u), uint32(g), fields[5], true
-			break
-		}
-	}
-	if !found {
-		if err != nil {
-			return User{}, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
-		}
-		user.UID, user.GID, home = uint32(uid), uint32(uid), "/"
+	name, home := "", "/"
+	uid, numeric := strconv.ParseUint(userPart, 10, 32)
+	if entry := findPasswdEntry(passwd, userPart, numeric == nil); entry != nil {
+		u, _ := strconv.ParseUint(entry[2], 10, 32)
+		g, _ := strconv.ParseUint(entry[3], 10, 32)
+		user.UID, user.GID, name, home = uint32(u), uint32(g), entry[0], entry[5]
+	} else if numeric != nil {
+		return User{}, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
+	} else {
+		user.UID = uint32(uid)
 		if uid == 0 {
 			home = "/root"
 		}
@@ -209,8 +201,18 @@ func resolveUser(rootfs, spec string) (User, string, error) {
 		}
 		user.GID = gid
 	}
-	user.AdditionalGids = supplementaryGroups(groups, passwdName(passwd, user.UID), user.GID)
+	user.AdditionalGids = supplementaryGroups(groups, name, user.GID)
 	return user, home, nil
+}
+
+// findPasswdEntry finds a user by name or, for a number, by uid; nil if the image has no such user.
+func findPasswdEntry(passwd [][]string, user string, numeric bool) []string {
+	for _, fields := range passwd {
+		if len(fields) >= 6 && (fields[0] == user || (numeric && fields[2] == user)) {
+			return fields
+		}
+	}
+	return nil
 }
 
 func lookupGroup(groups [][]string, name string) (uint32, error) {
@@ -225,15 +227,6 @@ func lookupGroup(groups [][]string, name string) (uint32, error) {
 		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
 	}
 	return uint32(gid), nil
-}
-
-func passwdName(passwd [][]string, uid uint32) string {
-	for _, fields := range passwd {
-		if len(fields) >= 3 && fields[2] == strconv.FormatUint(uint64(uid), 10) {
-			return fields[0]
-		}
-	}
-	return ""
 }
 
 // supplementaryGroups lists the groups whose member list names the user, as login(1) would set them.

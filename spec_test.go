@@ -73,6 +73,7 @@ func TestResolveUser(t *testing.T) {
 		{"bob:root", User{UID: 1001, GID: 0, AdditionalGids: []uint32{10, 29}}, "/home/bob"},
 		{":staff", User{UID: 0, GID: 50}, "/root"},
 		{"4242:4242", User{UID: 4242, GID: 4242}, "/"}, // a uid the image does not know: home is /
+		{"4242", User{UID: 4242, GID: 0}, "/"},         // ... and group 0, as with Docker and runc
 	}
 	for _, tt := range tests {
 		user, home, err := resolveUser(rootfs, tt.spec)
@@ -267,4 +268,16 @@ func specHasNamespace(spec *Spec, kind string) bool {
 		}
 	}
 	return false
+}
+
+// Two names for one uid: the groups are those of the name given.
+func TestResolveUserGroupsOfTheNameGiven(t *testing.T) {
+	rootfs := specTestRootfs(t, map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0:toor:/root:/bin/sh\n",
+		"etc/group":  "root:x:0:\nwheel:x:10:toor\n",
+	}, nil)
+	user, _, err := resolveUser(rootfs, "toor")
+	if err != nil || !slices.Equal(user.AdditionalGids, []uint32{10}) {
+		t.Errorf("resolveUser(toor) = %+v, %v; want additional group 10", user, err)
+	}
 }

@@ -46,8 +46,10 @@ func ParseReference(ref string) (repository, tag string, err error) {
 		repository, tag = ref[:i], ref[i+1:]
 	}
 	registry, rest, hasRegistry := strings.Cut(repository, "/")
-	if !hasRegistry || !strings.ContainsAny(registry, ".:") {
+	if !hasRegistry || !strings.ContainsAny(registry, ".:") && registry != "localhost" {
 		rest = repository
+	} else if !validRegistry(registry) {
+		return "", "", fmt.Errorf("invalid reference format: %q (bad registry address %q)", ref, registry)
 	}
 	if !validRepository(rest) {
 		return "", "", fmt.Errorf("invalid reference format: %q (a name is lowercase letters, digits and separators)", ref)
@@ -139,6 +141,15 @@ func validRepository(path string) bool {
 		}
 	}
 	return true
+}
+
+// validRegistry checks "host[:port]": letters, digits, dots and dashes, then digits.
+func validRegistry(address string) bool {
+	host, port, hasPort := strings.Cut(address, ":")
+	if host == "" || strings.Trim(strings.ToLower(host), "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
+		return false
+	}
+	return !hasPort || (port != "" && strings.Trim(port, "0123456789") == "")
 }
 
 // validWord checks a name or tag: letters, digits, "_", "." and "-", not starting with a separator

@@ -35,6 +35,7 @@ func TestTagParseReferenceInvalid(t *testing.T) {
 	for _, ref := range []string{
 		"", "Busybox", "busyBox:1", "ba d", "a:b:c", ":tag", "/a", "a/", "a//b", "-a", "a-", "a..b", "a___b",
 		"a/B", "example.com/Foo", "a:", "a:-x", "a:.x", "a:x y", "a:" + strings.Repeat("t", 129), "a@b",
+		"a b.com/foo:1", "a:x/y", "example.com:port/x",
 	} {
 		if repository, tag, err := ParseReference(ref); err == nil {
 			t.Errorf("ParseReference(%q) = %q, %q; want an error", ref, repository, tag)

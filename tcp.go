@@ -301,12 +301,13 @@ func importSource(args []string) ([]string, *os.File, error) {
 		switch arg := args[i]; {
 		case arg == "-m" || arg == "--message":
 			i++ // its value
-		case arg == "-" || arg == "--" || strings.HasPrefix(arg, "-"):
-			if arg == "-" {
-				return args, os.Stdin, nil
-			}
-		default:
-			file, err := os.Open(arg)
+		case arg == "-":
+			return args, os.Stdin, nil
+		case arg == "--" && i+1 < len(args) && args[i+1] != "-":
+			i++
+			fallthrough // what follows "--" is the file, even if it starts with "-"
+		case !strings.HasPrefix(args[i], "-"):
+			file, err := os.Open(args[i])
 			if err != nil {
 				return nil, nil, err
 			}

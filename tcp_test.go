@@ -405,3 +405,17 @@ func TestImportSourceMissingFile(t *testing.T) {
 		t.Errorf("importSource of a missing file = %v, want ErrNotExist", err)
 	}
 }
+
+// After "--", a file whose name starts with "-" is still the file to send.
+func TestImportSourceDashFile(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "-x.tar"), []byte("tarball"), 0600); err != nil {
+		t.Fatal(err)
+	}
+	got, input, err := importSource([]string{"import", "--", "-x.tar", "name"})
+	if err != nil || !slices.Equal(got, []string{"import", "--", "-", "name"}) || input == os.Stdin {
+		t.Fatalf("importSource = %q, %v", got, err)
+	}
+	input.Close()
+}
