@@ -12,8 +12,9 @@
 // client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
 // shell loop never swallows the loop's input.
 //
-// Payload bytes are moved with io.CopyN between the socket and files, never through a buffer we own:
-// Go turns that into sendfile(2) from a log file to the socket and splice(2) from the socket to a pipe.
+// The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
+// sendfile(2): they never pass through the daemon's memory. The client copies them out through one
+// buffer (see receive).
 package main
 
 import (
@@ -235,9 +236,11 @@ func Client(addr, root string, args []string) int {
 	return status
 }
 
-// receive copies the daemon's frames to our stdout and stderr until the exit frame.
+// receive copies the daemon's frames to our stdout and stderr until the exit frame, through one buffer
+// of the largest payload.
 func receive(conn *Conn, input *os.File) (int, error) {
 	sendingStdin := false
+	buf := make([]byte, maxPayload)
 	for {
 		kind, length, err := conn.ReadHeader()
 		if err != nil {
@@ -248,9 +251,9 @@ func receive(conn *Conn, input *os.File) (int, error) {
 		}
 		switch kind {
 		case frameStdout:
-			_, err = io.CopyN(os.Stdout, conn.Conn, length)
+			_, err = io.CopyBuffer(plainWriter{os.Stdout}, io.LimitReader(conn.Conn, length), buf)
 		case frameStderr, frameError:
-			_, err = io.CopyN(os.Stderr, conn.Conn, length)
+			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
 		case frameStdin:
 			if !sendingStdin {
 				sendingStdin = true
@@ -317,3 +320,8 @@ func importSource(args []string) ([]string, *os.File, error) {
 	}
 	return args, os.Stdin, nil
 }
+
+// plainWriter hides os.File's ReadFrom, so io.CopyBuffer really copies through our buffer. Go would
+// otherwise splice(2) from the socket to a pipe: fewer copies, yet measured 1.3 times slower here
+// (many small splices, each toggling interrupts in the kernel).
+type plainWriter struct{ io.Writer }
