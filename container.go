@@ -4,9 +4,9 @@
 // Container.Start, which is the heart of the engine:
 //
 //  1. ensureMounted  overlayfs: the image's layers (graph.go) as lowerdirs, the container's rw dir as upper
-//  2. network        the NetworkManager's settings and the /etc files (network.go)
-//  3. generateSpec   the OCI runtime config, written to bundle/config.json (spec.go)
-//  4. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs
+//  2. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs
+//  3. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
+//  4. toDisk         the record says "running", with the process's PID
 //  5. release        tell init to go on, and learn from the sync pipe whether execve succeeded
 //  6. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
 //
@@ -110,6 +110,39 @@ func (c *Container) start() error {
 	if err != nil {
 		return err
 	}
+	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
+	// the Go runtime starts up in the child, the daemon prepares the rest of the container.
+	cmd, syncPipe, err := c.execInit(c.namespaces())
+	if err != nil {
+		return err
+	}
+	defer syncPipe.Close()
+	previous := c.State
+	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	// Recorded as running before init is released: a daemon killed from here on finds the process.
+	err = c.prepare(rootfs)
+	if err == nil {
+		err = c.toDisk()
+	}
+	if err == nil {
+		err = c.release(cmd, syncPipe)
+	}
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		c.closeStdin()
+		c.State = previous
+		return err
+	}
+	c.cmd = cmd
+	c.exited = make(chan struct{})
+	go c.monitor(cmd, c.exited)
+	return nil
+}
+
+// prepare does the daemon's side of a start: the network, the /etc files and the generated config.
+func (c *Container) prepare(rootfs string) error {
+	var err error
 	if c.NetworkSettings, err = c.runtime.network.Allocate(c); err != nil {
 		return err
 	}
@@ -121,29 +154,16 @@ func (c *Container) start() error {
 		return err
 	}
 	specJSON, _ := json.MarshalIndent(spec, "", "\t")
-	if err := os.WriteFile(filepath.Join(c.bundle(), "config.json"), specJSON, 0600); err != nil {
-		return err
-	}
-	cmd, syncPipe, err := c.execInit(spec)
-	if err != nil {
-		return err
-	}
-	defer syncPipe.Close()
-	if err := c.release(cmd, syncPipe); err != nil {
-		return err
-	}
-	c.cmd = cmd
-	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
-	c.exited = make(chan struct{})
-	if err := c.toDisk(); err != nil {
-		cmd.Process.Kill()
-	}
-	go c.monitor(cmd, c.exited)
-	return nil
+	return os.WriteFile(filepath.Join(c.bundle(), "config.json"), specJSON, 0600)
+}
+
+// namespaces are the namespaces the container's process gets, for clone(2) and for its config.
+func (c *Container) namespaces() []Namespace {
+	return c.runtime.network.Namespaces(c.HostConfig.NetworkMode, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}})
 }
 
 // execInit starts `engine init` in the container's new namespaces, held on the sync pipe.
-func (c *Container) execInit(spec *Spec) (*exec.Cmd, *os.File, error) {
+func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sync pipe: %w", err)
@@ -166,7 +186,7 @@ func (c *Container) execInit(spec *Spec) (*exec.Cmd, *os.File, error) {
 		Stderr:     stderr,
 		ExtraFiles: []*os.File{child},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(spec.Linux.Namespaces),
+			Cloneflags: cloneFlags(namespaces),
 			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's
 		},
 	}
@@ -227,8 +247,6 @@ func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
 	if err == nil && len(report) == 0 {
 		return nil
 	}
-	cmd.Wait()
-	c.closeStdin()
 	var failure initError
 	if json.Unmarshal(report, &failure) != nil {
 		return fmt.Errorf("init died before starting the command (%v)", cmd.ProcessState)

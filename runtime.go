@@ -266,12 +266,14 @@ func (r *Runtime) Destroy(c *Container) error {
 	}
 	r.mu.Unlock()
 	c.unmount()
-	// Renamed first, so a daemon killed during RemoveAll leaves no half-removed container behind.
+	// The rename removes the container in one step; its files go in the background (a daemon killed
+	// meanwhile finishes the job at restore), so `run --rm` need not wait for a large rw dir.
 	hidden := filepath.Join(r.root, "containers", ".removing-"+c.ID)
 	if err := os.Rename(c.root, hidden); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return removeContainerDir(hidden)
+	go removeContainerDir(hidden)
+	return nil
 }
 
 // removeContainerDir deletes a container directory, after making sure no root filesystem is still

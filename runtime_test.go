@@ -325,7 +325,14 @@ func TestRuntimeDestroy(t *testing.T) {
 	if _, err := r.Get("web"); err == nil {
 		t.Error("a destroyed container is still found")
 	}
-	entries, _ := os.ReadDir(filepath.Join(r.root, "containers"))
+	// The directory is renamed away at once and its files removed in the background.
+	var entries []os.DirEntry
+	for i := 0; i < 100; i++ {
+		if entries, _ = os.ReadDir(filepath.Join(r.root, "containers")); len(entries) == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(entries) != 1 || entries[0].Name() != db.ID {
 		t.Errorf("containers/ holds %d entries, want only %s", len(entries), db.ShortID())
 	}

@@ -5,7 +5,7 @@
 // our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args.
 // Because it is the standard format, `runc run` or `crun run` can start the very same bundle; a test does.
 //
-// Flow: Container.Start → generateSpec (here) → bundle/config.json → exec `engine init` → Init reads it.
+// Flow: Container.Start → prepare → generateSpec (here) → bundle/config.json → release → Init reads it.
 // Only the fields we honour are defined: a field present here is a field our init obeys.
 package main
 
@@ -124,7 +124,7 @@ func (c *Container) generateSpec(rootfs string) (*Spec, error) {
 		Hostname: c.Config.Hostname,
 		Mounts:   append(defaultMounts(), c.etcMounts()...),
 		Linux: Linux{
-			Namespaces:        c.runtime.network.Namespaces(c.HostConfig.NetworkMode, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}}),
+			Namespaces:        c.namespaces(),
 			RootfsPropagation: "private",
 		},
 	}
