@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,8 +37,9 @@ var capabilityNumbers = map[string]int{
 }
 
 // allCapabilities lists every capability the daemon itself may hold (its bounding set), in number order:
-// a container cannot be given one its engine lacks (a sandboxed host may have dropped some).
-func allCapabilities() []string {
+// a container cannot be given one its engine lacks (a sandboxed host may have dropped some). The set does
+// not change while the daemon runs, so it is read once.
+var allCapabilities = sync.OnceValue(func() []string {
 	names := make([]string, len(capabilityNumbers))
 	for name, number := range capabilityNumbers {
 		names[number] = name
@@ -49,7 +51,7 @@ func allCapabilities() []string {
 		}
 	}
 	return held
-}
+})
 
 func lastCapability() int {
 	for number := len(capabilityNumbers) - 1; number > 0; number-- {
@@ -85,7 +87,8 @@ func limitBoundingSet(caps *Capabilities) error {
 	if err != nil {
 		return err
 	}
-	for number := 0; number <= lastCapability(); number++ {
+	last := lastCapability()
+	for number := 0; number <= last; number++ {
 		if bounding&(1<<number) == 0 {
 			if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(number), 0, 0, 0); err != nil {
 				return fmt.Errorf("dropping capability %d from the bounding set: %w", number, err)
