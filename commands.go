@@ -10,6 +10,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,8 +28,8 @@ type runOptions struct {
 
 // parseRunFlags reads the flags `run` and `create` share: everything that describes the container.
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
-	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode}}
-	var env, labels []string
+	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
+	var env, labels, ports []string
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
 	if command == "run" {
 		f.Bool(&opts.detach, "d", "detach", "Run the container in the background and print its ID")
@@ -40,7 +42,8 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.Bool(&opts.hostConfig.AutoRemove, "", "rm", "Remove the container when it exits")
 	f.String(&opts.config.Hostname, "h", "hostname", "string", "Container host name (default: its short ID)")
 	f.List(&labels, "l", "label", "Set a label (key=value) on the container")
-	f.String(&opts.hostConfig.NetworkMode, "", "net", "string", "Network mode: none (default) or host")
+	f.String(&opts.hostConfig.NetworkMode, "", "net", "string", "Network: bridge (default), none, host or container:NAME")
+	f.List(&ports, "p", "publish", "Publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp]")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
@@ -54,6 +57,20 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	opts.config.Env = env
 	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
 		return nil, fmt.Errorf("the working directory %q is not an absolute path", opts.config.WorkingDir)
+	}
+	for _, spec := range ports {
+		port, err := ParsePortSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		if opts.hostConfig.NetworkMode != "bridge" {
+			return nil, fmt.Errorf("-p needs the bridge network, not --net %s", opts.hostConfig.NetworkMode)
+		}
+		hostPort := ""
+		if port.HostPort != 0 {
+			hostPort = strconv.Itoa(port.HostPort)
+		}
+		opts.hostConfig.PortBindings[port.Key()] = append(opts.hostConfig.PortBindings[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: hostPort})
 	}
 	opts.config.Labels = map[string]string{}
 	for _, label := range labels {
@@ -301,7 +318,7 @@ func (srv *Server) CmdPs(session *Session, args []string) error {
 	}
 	for _, c := range srv.runtime.List() {
 		c.mu.Lock()
-		state := c.State
+		state, ports := c.State, portsSummary(c.NetworkSettings)
 		c.mu.Unlock()
 		if (!all && !state.Running) || !filters.match(c, &state) {
 			continue
@@ -316,9 +333,23 @@ func (srv *Server) CmdPs(session *Session, args []string) error {
 			fmt.Fprintln(w, id)
 			continue
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t\t%s\n", id, c.Config.Image, command, humanDuration(time.Since(c.Created)), state.String(), c.ShortName())
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", id, c.Config.Image, command, humanDuration(time.Since(c.Created)), state.String(), ports, c.ShortName())
 	}
 	return w.Flush()
+}
+
+// portsSummary is the PORTS column of `ps`: "0.0.0.0:8080->80/tcp, ...".
+func portsSummary(settings *NetworkSettings) string {
+	var ports []string
+	if settings != nil {
+		for key, bindings := range settings.Ports {
+			for _, b := range bindings {
+				ports = append(ports, net.JoinHostPort(b.HostIp, b.HostPort)+"->"+key)
+			}
+		}
+	}
+	sort.Strings(ports)
+	return strings.Join(ports, ", ")
 }
 
 type containerFilters map[string][]string
@@ -374,6 +405,31 @@ func filterMatches(key, value string, c *Container, state *State) bool {
 		return ok && (!hasValue || actual == labelValue)
 	}
 	return false
+}
+
+func (srv *Server) CmdPort(session *Session, args []string) error {
+	f := newFlags(session, "port", "CONTAINER", "List a container's published ports")
+	names, err := f.Parse(args, 1, 1, true)
+	if err != nil {
+		return err
+	}
+	c, err := srv.runtime.Get(names[0])
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var lines []string
+	for key, bindings := range c.NetworkSettings.Ports {
+		for _, b := range bindings {
+			lines = append(lines, key+" -> "+net.JoinHostPort(b.HostIp, b.HostPort))
+		}
+	}
+	sort.Strings(lines)
+	for _, line := range lines {
+		fmt.Fprintln(session.Stdout, line)
+	}
+	return nil
 }
 
 // CmdInspect prints one JSON document per name, for containers and images alike. Docker wraps them in an

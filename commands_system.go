@@ -23,6 +23,7 @@ var commands = [][2]string{
 	{"rm", "Remove one or more containers"},
 	{"ps", "List containers"},
 	{"logs", "Print a container's output"},
+	{"port", "List a container's published ports"},
 	{"inspect", "Print low-level information on containers or images"},
 	{"import", "Import a root filesystem tarball as an image"},
 	{"images", "List images"},
@@ -74,7 +75,7 @@ func (srv *Server) CmdInfo(session *Session, args []string) error {
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(session.Stdout, "Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(containers), running, len(containers)-running, len(images))
 	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: files (stdout.log, stderr.log)\n", version)
-	fmt.Fprintf(session.Stdout, "Network modes: none (default), host\nKernel Version: %s\nOSType: linux\nArchitecture: %s\nCPUs: %d\n", kernelRelease(), runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(session.Stdout, "Network: %s\nKernel Version: %s\nOSType: linux\nArchitecture: %s\nCPUs: %d\n", srv.runtime.network, kernelRelease(), runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(session.Stdout, "Name: %s\nEngine Root Dir: %s\nListening: %s\n", hostname, srv.runtime.root, srv.Addr())
 	return nil
 }

@@ -46,8 +46,9 @@ type Config struct {
 
 // HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).
 type HostConfig struct {
-	NetworkMode string
-	AutoRemove  bool // --rm
+	NetworkMode  string
+	PortBindings map[string][]PortBinding // -p, as asked: "80/tcp" → host address and port ("" for any)
+	AutoRemove   bool                     // --rm
 }
 
 type Container struct {
@@ -106,13 +107,17 @@ func (c *Container) Start() error {
 }
 
 func (c *Container) start() error {
+	namespaces, err := c.runtime.network.Namespaces(c, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}})
+	if err != nil {
+		return err
+	}
 	rootfs, err := c.ensureMounted()
 	if err != nil {
 		return err
 	}
 	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
 	// the Go runtime starts up in the child, the daemon prepares the rest of the container.
-	cmd, syncPipe, err := c.execInit(c.namespaces())
+	cmd, syncPipe, err := c.execInit(namespaces)
 	if err != nil {
 		return err
 	}
@@ -120,7 +125,7 @@ func (c *Container) start() error {
 	previous := c.State
 	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
-	err = c.prepare(rootfs)
+	err = c.prepare(rootfs, namespaces, cmd.Process.Pid)
 	if err == nil {
 		err = c.toDisk()
 	}
@@ -131,6 +136,8 @@ func (c *Container) start() error {
 		cmd.Process.Kill()
 		cmd.Wait()
 		c.closeStdin()
+		c.runtime.network.Release(c)
+		c.NetworkSettings = &NetworkSettings{}
 		c.State = previous
 		return err
 	}
@@ -140,26 +147,22 @@ func (c *Container) start() error {
 	return nil
 }
 
-// prepare does the daemon's side of a start: the network, the /etc files and the generated config.
-func (c *Container) prepare(rootfs string) error {
+// prepare does the daemon's side of a start while init boots: the network (the veth pair goes into the
+// namespace of the process pid), the /etc files and the generated config.
+func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) error {
 	var err error
-	if c.NetworkSettings, err = c.runtime.network.Allocate(c); err != nil {
+	if c.NetworkSettings, err = c.runtime.network.Allocate(c, pid); err != nil {
 		return err
 	}
 	if err := c.runtime.network.WriteEtcFiles(c); err != nil {
 		return err
 	}
-	spec, err := c.generateSpec(rootfs)
+	spec, err := c.generateSpec(rootfs, namespaces)
 	if err != nil {
 		return err
 	}
 	specJSON, _ := json.MarshalIndent(spec, "", "\t")
 	return os.WriteFile(filepath.Join(c.bundle(), "config.json"), specJSON, 0600)
-}
-
-// namespaces are the namespaces the container's process gets, for clone(2) and for its config.
-func (c *Container) namespaces() []Namespace {
-	return c.runtime.network.Namespaces(c.HostConfig.NetworkMode, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}})
 }
 
 // execInit starts `engine init` in the container's new namespaces, held on the sync pipe.
@@ -261,6 +264,8 @@ func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	c.State.setStopped(exitStatus(cmd.ProcessState))
 	c.cmd = nil
 	c.closeStdin()
+	c.runtime.network.Release(c)
+	c.NetworkSettings = &NetworkSettings{}
 	c.unmount()
 	remove := c.HostConfig.AutoRemove
 	if remove {
@@ -342,6 +347,16 @@ func (c *Container) Wait() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.State.ExitCode
+}
+
+// runningPid is the PID of the container's first process, or 0 if it is not running.
+func (c *Container) runningPid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.State.Running {
+		return 0
+	}
+	return c.State.Pid
 }
 
 // exitedChan is the channel closed at the end of the current run, or nil if the container is not running.

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"os"
 	"os/exec"
@@ -64,16 +65,19 @@ func runTests(m *testing.M) int {
 }
 
 type daemon struct {
-	root, addr string
-	cmd        *exec.Cmd
-	log        *bytes.Buffer
+	root, addr, bridge string
+	cmd                *exec.Cmd
+	log                *bytes.Buffer
 }
 
 // startDaemon runs `engine -d` on root and a free port and waits until it answers; the first daemon on
 // a root also makes the base image.
 func startDaemon(root string) (*daemon, error) {
 	d := &daemon{root: root, addr: freePort(), log: &bytes.Buffer{}}
-	d.cmd = exec.Command(engineBin, "-d", "-r", root, "-H", d.addr)
+	// A bridge of its own, named after the root: test daemons never share one, and a daemon restarted
+	// on the same root finds the bridge its killed predecessor left.
+	d.bridge = fmt.Sprintf("et%08x", crc32.ChecksumIEEE([]byte(root)))
+	d.cmd = exec.Command(engineBin, "-d", "-r", root, "-H", d.addr, "--bridge", d.bridge)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
@@ -108,6 +112,12 @@ func (d *daemon) stop() error {
 	case err := <-done:
 		if err != nil {
 			return fmt.Errorf("daemon exited with %v: %s", err, d.log)
+		}
+		if _, err := net.InterfaceByName(d.bridge); err == nil {
+			return fmt.Errorf("the daemon left its bridge %s", d.bridge)
+		}
+		if rules, _ := exec.Command("iptables-save").Output(); bytes.Contains(rules, []byte(d.bridge)) {
+			return fmt.Errorf("the daemon left rules for %s", d.bridge)
 		}
 		return nil
 	case <-time.After(30 * time.Second):
@@ -331,7 +341,7 @@ func TestE2EIsolation(t *testing.T) {
 	marker.Close()
 	defer os.Remove(marker.Name())
 	hostMounts := mountCount()
-	id := strings.TrimSpace(engine(t, "create", "base", "sh", "-c", strings.Join([]string{
+	id := strings.TrimSpace(engine(t, "create", "--net", "none", "base", "sh", "-c", strings.Join([]string{
 		"hostname", "cat /etc/hostname", "ps -o pid | wc -l", "tr '\\0' ' ' </proc/1/cmdline; echo",
 		"test -e " + marker.Name() + " && echo host-visible || echo host-invisible",
 		"mkdir /mnt && mount -t tmpfs none /mnt && echo mounted", "touch /sys/x 2>/dev/null && echo sys-writable || echo sys-readonly",
@@ -376,7 +386,7 @@ func mountCount() int {
 }
 
 func TestE2ENetworkModes(t *testing.T) {
-	if out := engine(t, "run", "--rm", "base", "ip", "-o", "link"); strings.Count(out, "\n") != 1 || !strings.Contains(out, "lo:") || !strings.Contains(out, "UP") {
+	if out := engine(t, "run", "--rm", "--net", "none", "base", "ip", "-o", "link"); strings.Count(out, "\n") != 1 || !strings.Contains(out, "lo:") || !strings.Contains(out, "UP") {
 		t.Errorf("--net none: %q, want only lo, up", out)
 	}
 	hostLinks, _ := net.Interfaces()

@@ -5,10 +5,10 @@
 // is the container's OCI bundle, and fd 3 is one end of a socket pair shared with the daemon: the sync
 // pipe. Init then
 //
-//  1. waits on the sync pipe until the daemon has finished its side (network, later cgroups);
+//  1. waits on the sync pipe until the daemon has finished its side (the veth pair, later cgroups);
 //  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
-//     /etc files mounted under the root, the default devices, pivot_root, hostname, loopback, cwd,
-//     user and capabilities;
+//     /etc files mounted under the root, the default devices, pivot_root, hostname, eth0 and lo (or
+//     another container's network), cwd, user and capabilities;
 //  3. execve()s the user's command, which so becomes PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
@@ -61,6 +61,9 @@ func initContainer() (int, error) {
 	if err != nil {
 		return 125, err
 	}
+	if err := joinNamespaces(spec); err != nil {
+		return 125, err
+	}
 	if err := setupRootfs(spec); err != nil {
 		return 125, err
 	}
@@ -68,7 +71,7 @@ func initContainer() (int, error) {
 		return 125, fmt.Errorf("sethostname: %w", err)
 	}
 	if hasNamespace(spec, "network") {
-		if err := bringUpLoopback(); err != nil {
+		if err := setupContainerNetwork(spec); err != nil {
 			return 125, err
 		}
 	}
@@ -100,6 +103,29 @@ func readSpec(path string) (*Spec, error) {
 		spec.Process.Capabilities = &Capabilities{}
 	}
 	return &spec, nil
+}
+
+// joinNamespaces enters the namespaces the spec names by path (`--net container:X`). setns(2) of a
+// network namespace is per thread, which is enough: this locked thread mounts /sys and execs the command.
+func joinNamespaces(spec *Spec) error {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			continue
+		}
+		if ns.Type != "network" {
+			return fmt.Errorf("joining a %s namespace is not supported", ns.Type)
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("joining %s: %w", ns.Path, err)
+		}
+		err = unix.Setns(fd, unix.CLONE_NEWNET)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("joining %s: %w", ns.Path, err)
+		}
+	}
+	return nil
 }
 
 func hasNamespace(spec *Spec, kind string) bool {

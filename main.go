@@ -2,7 +2,8 @@
 //
 // One binary plays three parts:
 //
-//	engine -d [-H ADDR] [-r DIR]           the daemon: owns ROOT, serves commands over TCP (server.go)
+//	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
+//	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
 //	engine [-H ADDR] [-r DIR] COMMAND ...   the client: sends COMMAND to the daemon, relays its streams
 //	                                        and exits with the status it gets back (tcp.go)
 //	engine init                             the first process of a container, started by the daemon
@@ -35,6 +36,8 @@ func main() {
 	daemon := flags.Bool("d", false, "run the daemon")
 	addr := flags.String("H", envOr("ENGINE_HOST", defaultAddr), "the daemon's TCP address (also $ENGINE_HOST)")
 	root := flags.String("r", envOr("ENGINE_ROOT", defaultRoot), "the daemon's root directory (also $ENGINE_ROOT)")
+	bridge := flags.String("bridge", defaultBridge, "with -d: the bridge containers are attached to")
+	subnet := flags.String("subnet", "", "with -d: the bridge's subnet, e.g. 172.30.0.0/16 (default: a free one)")
 	flags.Usage = func() { printUsage(flags) }
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -45,7 +48,7 @@ func main() {
 	address := strings.TrimPrefix(*addr, "tcp://")
 	switch {
 	case *daemon:
-		os.Exit(runDaemon(address, *root))
+		os.Exit(runDaemon(address, *root, *bridge, *subnet))
 	case flags.NArg() == 0:
 		printUsage(flags)
 		os.Exit(0)
@@ -55,8 +58,8 @@ func main() {
 }
 
 // runDaemon serves until SIGTERM or SIGINT, then stops the running containers and leaves.
-func runDaemon(addr, root string) int {
-	runtime, err := NewRuntime(root)
+func runDaemon(addr, root, bridge, subnet string) int {
+	runtime, err := NewRuntime(root, bridge, subnet)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
 		return 1
@@ -79,7 +82,7 @@ func runDaemon(addr, root string) int {
 }
 
 func printUsage(flags *flag.FlagSet) {
-	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR]\n\n")
+	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]\n\n")
 	flags.PrintDefaults()
 	fmt.Fprintf(os.Stderr, "\nCommands:\n%s\nRun 'engine COMMAND --help' for more on a command.\n", commandList())
 }

@@ -1,32 +1,46 @@
 // network.go: what network a container sees.
 //
-// Container.Start asks the NetworkManager for the container's network before it generates the config:
-// which network namespace the container gets (Namespaces) and which /etc/hosts, /etc/hostname and
-// /etc/resolv.conf it finds (WriteEtcFiles). Inside the container, init calls bringUpLoopback.
-//
 // Modes, named as Docker names them (`--net`):
 //
-//	none   a new, empty network namespace: only lo, which init brings up (the default for now)
-//	host   no network namespace of its own: the host's interfaces, hostname files and DNS
+//	bridge        (the default) a network namespace of its own with eth0 on the engine's bridge
+//	none          a network namespace of its own with only lo
+//	host          the host's network namespace
+//	container:X   the network namespace of the running container X (the pattern of a Kubernetes pod)
 //
-// The bridge (engine0, an IPAllocator, veth pairs, port maps) is not here yet: it is its own issue.
+// When the daemon starts, NewNetworkManager makes the bridge (engine0, with the first address of a subnet
+// that overlaps nothing on the host) and installs the firewall rules (iptables.go). Container.Start then
+// asks for the container's namespaces (Namespaces), and once the container's first process exists,
+// Allocate gives it an address (ipallocator.go), a veth pair whose host end is on the bridge and whose
+// other end is already eth0 (with a MAC derived from the address) inside the container, and its
+// published ports (portmap.go). Init, inside, finishes the container's side (setupContainerNetwork):
+// eth0 up with its address, the default route, lo. Release undoes all of it when the container stops.
 package main
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
 // NetworkSettings is what `engine inspect` shows under .NetworkSettings.
 type NetworkSettings struct {
-	IPAddress  string
-	Gateway    string
-	MacAddress string
-	Ports      map[string][]PortBinding
+	Bridge      string
+	IPAddress   string
+	IPPrefixLen int
+	Gateway     string
+	MacAddress  string
+	Ports       map[string][]PortBinding
 }
 
 type PortBinding struct {
@@ -34,45 +48,337 @@ type PortBinding struct {
 	HostPort string
 }
 
-type NetworkManager struct{}
+const (
+	defaultNetworkMode = "bridge"
+	defaultBridge      = "engine0"
+	networkAnnotation  = "engine.network.eth0" // in the generated config: how init sets up eth0
+)
 
-func NewNetworkManager() *NetworkManager { return &NetworkManager{} }
+type NetworkManager struct {
+	bridge      string
+	bridgeIndex int
+	subnet      *net.IPNet
+	ipam        *IPAllocator
+	firewall    *firewall
 
-const defaultNetworkMode = "none"
+	mu        sync.Mutex
+	endpoints map[string]*endpoint // by container ID
+	deleting  sync.WaitGroup       // veth pairs being deleted in the background
+}
+
+// endpoint is what Allocate set up for one container, so that Release can take it all back.
+type endpoint struct {
+	ip      net.IP
+	veth    string
+	ports   []PortMapping
+	holders []io.Closer
+}
+
+// NewNetworkManager makes (or finds) the bridge and installs the firewall rules. subnet may be "" to
+// let the engine choose; bridge "none" turns bridge networking off (Docker's `-b none`).
+func NewNetworkManager(bridge, subnet string) (*NetworkManager, error) {
+	m := &NetworkManager{bridge: bridge, endpoints: map[string]*endpoint{}}
+	if bridge == "none" {
+		return m, nil
+	}
+	var err error
+	if m.subnet, err = bridgeSubnet(bridge, subnet); err != nil {
+		return nil, err
+	}
+	if m.ipam, err = NewIPAllocator(m.subnet); err != nil {
+		return nil, err
+	}
+	if err := m.ensureBridge(); err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	m.firewall = newFirewall(bridge, m.subnet)
+	if err := m.firewall.install(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close removes the firewall rules and the bridge: a stopped engine leaves the host's network as it was.
+func (m *NetworkManager) Close() {
+	if m.ipam == nil {
+		return
+	}
+	m.deleting.Wait()
+	if m.firewall != nil {
+		m.firewall.remove()
+	}
+	deleteLink(m.bridge)
+}
+
+// bridgeSubnet is the subnet of an existing bridge (one a killed daemon left), the one asked for, or the
+// first candidate that overlaps no address or route of the host.
+func bridgeSubnet(bridge, wanted string) (*net.IPNet, error) {
+	if link, err := net.InterfaceByName(bridge); err == nil {
+		addresses, _ := link.Addrs()
+		for _, address := range addresses {
+			if ipnet, ok := address.(*net.IPNet); ok && ipnet.IP.To4() != nil {
+				ipnet.IP = ipnet.IP.Mask(ipnet.Mask)
+				if wanted != "" && wanted != ipnet.String() {
+					return nil, fmt.Errorf("bridge %s exists with %s, not %s: delete it or choose another name", bridge, ipnet, wanted)
+				}
+				return ipnet, nil
+			}
+		}
+	}
+	if wanted != "" {
+		_, subnet, err := net.ParseCIDR(wanted)
+		return subnet, err
+	}
+	taken := hostNetworks()
+	for _, candidate := range subnetCandidates() {
+		if !overlapsAny(candidate, taken) {
+			return candidate, nil
+		}
+	}
+	return nil, errors.New("no free private subnet for the bridge: choose one with --subnet")
+}
+
+// subnetCandidates are the private ranges tried in turn: Docker's 172.17-31.0.0/16, then smaller ones.
+func subnetCandidates() []*net.IPNet {
+	var candidates []*net.IPNet
+	for i := 17; i <= 31; i++ {
+		candidates = append(candidates, &net.IPNet{IP: net.IPv4(172, byte(i), 0, 0).To4(), Mask: net.CIDRMask(16, 32)})
+	}
+	for i := 200; i <= 254; i++ {
+		candidates = append(candidates, &net.IPNet{IP: net.IPv4(192, 168, byte(i), 0).To4(), Mask: net.CIDRMask(24, 32)})
+	}
+	return candidates
+}
+
+// hostNetworks lists the networks of the host's IPv4 addresses and routes (the default route aside).
+func hostNetworks() []*net.IPNet {
+	var networks []*net.IPNet
+	addresses, _ := net.InterfaceAddrs()
+	for _, address := range addresses {
+		if ipnet, ok := address.(*net.IPNet); ok && ipnet.IP.To4() != nil {
+			networks = append(networks, ipnet)
+		}
+	}
+	routes, _ := os.ReadFile("/proc/net/route")
+	for _, line := range strings.Split(string(routes), "\n")[1:] {
+		fields := strings.Fields(line)
+		if len(fields) < 8 || fields[1] == "00000000" {
+			continue
+		}
+		destination, _ := strconv.ParseUint(fields[1], 16, 32)
+		mask, _ := strconv.ParseUint(fields[7], 16, 32)
+		ip, ones := binary.LittleEndian.AppendUint32(nil, uint32(destination)), binary.LittleEndian.AppendUint32(nil, uint32(mask))
+		networks = append(networks, &net.IPNet{IP: ip, Mask: ones})
+	}
+	return networks
+}
+
+func overlapsAny(candidate *net.IPNet, networks []*net.IPNet) bool {
+	for _, n := range networks {
+		if n.Contains(candidate.IP) || candidate.Contains(n.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureBridge creates the bridge with the gateway address, or completes one that exists.
+func (m *NetworkManager) ensureBridge() error {
+	if _, err := net.InterfaceByName(m.bridge); err != nil {
+		if err := addBridge(m.bridge); err != nil {
+			return err
+		}
+	}
+	gateway := &net.IPNet{IP: m.ipam.Gateway(), Mask: m.subnet.Mask}
+	if err := addAddress(m.bridge, gateway); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if err := setLinkUp(m.bridge); err != nil {
+		return err
+	}
+	link, err := net.InterfaceByName(m.bridge)
+	if err != nil {
+		return err
+	}
+	m.bridgeIndex = link.Index
+	return nil
+}
+
+// String sums the network up for `engine info`, addresses in use included.
+func (m *NetworkManager) String() string {
+	if m.ipam == nil {
+		return "bridge off; none, host, container:NAME"
+	}
+	return fmt.Sprintf("bridge %s %s (default, %d addresses in use); none, host, container:NAME", m.bridge, m.subnet, m.ipam.InUse())
+}
 
 // CheckMode rejects a `--net` value early, at create, rather than at start.
 func (m *NetworkManager) CheckMode(mode string) error {
-	switch mode {
-	case "none", "host":
+	switch {
+	case mode == "bridge" && m.ipam == nil:
+		return errors.New("bridge networking is off (the daemon runs with --bridge none): use --net none or host")
+	case mode == "bridge", mode == "none", mode == "host":
+		return nil
+	case strings.HasPrefix(mode, "container:") && len(mode) > len("container:"):
 		return nil
 	}
-	return fmt.Errorf("unknown network mode %q (use none or host)", mode)
+	return fmt.Errorf("unknown network mode %q (use bridge, none, host or container:NAME)", mode)
 }
 
-// Namespaces adds the network namespace to a container's namespaces, unless it shares the host's.
-func (m *NetworkManager) Namespaces(mode string, namespaces []Namespace) []Namespace {
-	if mode == "host" {
-		return namespaces
+// Namespaces are the namespaces a container's process is made with: with host, the host's network; with
+// container:X, X's, which init joins by its path.
+func (m *NetworkManager) Namespaces(c *Container, namespaces []Namespace) ([]Namespace, error) {
+	mode := c.HostConfig.NetworkMode
+	switch {
+	case mode == "host":
+		return namespaces, nil
+	case strings.HasPrefix(mode, "container:"):
+		other, err := c.runtime.Get(strings.TrimPrefix(mode, "container:"))
+		if err != nil {
+			return nil, err
+		}
+		pid := other.runningPid()
+		if pid == 0 || other == c {
+			return nil, fmt.Errorf("cannot join the network of container %s: it is not running", other.ShortName())
+		}
+		return append(namespaces, Namespace{Type: "network", Path: fmt.Sprintf("/proc/%d/ns/net", pid)}), nil
 	}
-	return append(namespaces, Namespace{Type: "network"})
+	return append(namespaces, Namespace{Type: "network"}), nil
 }
 
-// Allocate gives a container its network settings. With none and host there is nothing to hand out;
-// the bridge will allocate an address here.
-func (m *NetworkManager) Allocate(c *Container) (*NetworkSettings, error) {
-	return &NetworkSettings{Ports: map[string][]PortBinding{}}, nil
+// Allocate gives a bridged container, whose first process is pid, its address, veth pair and ports.
+// Whatever fails is undone before the error returns.
+func (m *NetworkManager) Allocate(c *Container, pid int) (*NetworkSettings, error) {
+	settings := &NetworkSettings{Ports: map[string][]PortBinding{}}
+	if c.HostConfig.NetworkMode != "bridge" {
+		return settings, nil
+	}
+	ip, err := m.ipam.Allocate()
+	if err != nil {
+		return nil, err
+	}
+	ep := &endpoint{ip: ip, veth: "veth" + c.ID[:8]}
+	m.mu.Lock()
+	m.endpoints[c.ID] = ep
+	m.mu.Unlock()
+	if err := m.connect(c, ep, pid); err != nil {
+		m.Release(c)
+		return nil, err
+	}
+	prefix, _ := m.subnet.Mask.Size()
+	settings.Bridge, settings.IPAddress, settings.IPPrefixLen = m.bridge, ip.String(), prefix
+	settings.Gateway, settings.MacAddress = m.ipam.Gateway().String(), macAddress(ip).String()
+	for _, port := range ep.ports {
+		settings.Ports[port.Key()] = append(settings.Ports[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: strconv.Itoa(port.HostPort)})
+	}
+	return settings, nil
+}
+
+// connect makes the veth pair, then publishes the ports.
+func (m *NetworkManager) connect(c *Container, ep *endpoint, pid int) error {
+	if err := addVethPair(ep.veth, m.bridgeIndex, "eth0", macAddress(ep.ip), pid); err != nil {
+		return fmt.Errorf("veth pair: %w", err)
+	}
+	for _, port := range requestedPorts(c.HostConfig.PortBindings) {
+		holder, err := reservePort(&port)
+		if err != nil {
+			return err
+		}
+		ep.holders = append(ep.holders, holder)
+		if err := m.firewall.addPort(port, ep.ip); err != nil {
+			return err
+		}
+		ep.ports = append(ep.ports, port)
+	}
+	return nil
+}
+
+// requestedPorts turns the container's PortBindings (Docker's shape) into mappings, in a stable order.
+func requestedPorts(bindings map[string][]PortBinding) []PortMapping {
+	var ports []PortMapping
+	for key, list := range bindings {
+		port, proto, _ := strings.Cut(key, "/")
+		containerPort, _ := strconv.Atoi(port)
+		for _, b := range list {
+			hostPort, _ := strconv.Atoi(b.HostPort)
+			ports = append(ports, PortMapping{HostIP: b.HostIp, HostPort: hostPort, ContainerPort: containerPort, Proto: proto})
+		}
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].String() < ports[j].String() })
+	return ports
+}
+
+// Release takes back what Allocate gave a container. It is safe to call for any container, any time.
+func (m *NetworkManager) Release(c *Container) {
+	m.mu.Lock()
+	ep := m.endpoints[c.ID]
+	delete(m.endpoints, c.ID)
+	m.mu.Unlock()
+	if ep == nil {
+		return
+	}
+	for _, port := range ep.ports {
+		m.firewall.deletePort(port, ep.ip)
+	}
+	for _, holder := range ep.holders {
+		holder.Close()
+	}
+	// Deleting a veth pair waits for the kernel's RCU grace periods, ~10 ms here: too long to make a
+	// stopping container wait, so it happens in the background, and the address is free once it is done.
+	// (The pair would also vanish with the container's namespace, but only whenever the kernel gets to it.)
+	m.deleting.Add(1)
+	go func() {
+		defer m.deleting.Done()
+		deleteLink(ep.veth)
+		m.ipam.Release(ep.ip)
+	}()
+}
+
+// macAddress derives a MAC from an IPv4 address as Docker does: 02:42 (locally administered) and the
+// address's four bytes, so two containers never share one.
+func macAddress(ip net.IP) net.HardwareAddr {
+	return append(net.HardwareAddr{0x02, 0x42}, ip.To4()...)
+}
+
+// containerInterface is how init must set up eth0, as the generated config carries it.
+type containerInterface struct {
+	Address string // 172.17.0.2/16
+	Gateway string
+}
+
+// Annotations are the generated config's instructions for init's side of the network.
+func (m *NetworkManager) Annotations(c *Container) map[string]string {
+	s := c.NetworkSettings
+	if s == nil || s.IPAddress == "" {
+		return nil
+	}
+	eth0, _ := json.Marshal(containerInterface{Address: fmt.Sprintf("%s/%d", s.IPAddress, s.IPPrefixLen), Gateway: s.Gateway})
+	return map[string]string{networkAnnotation: string(eth0)}
 }
 
 // WriteEtcFiles writes the files spec.go bind-mounts over the container's /etc/hosts, /etc/hostname and
 // /etc/resolv.conf.
 func (m *NetworkManager) WriteEtcFiles(c *Container) error {
-	hosts := "127.0.0.1\tlocalhost " + c.Config.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	resolv := hostResolvConf(false)
-	if c.HostConfig.NetworkMode == "host" {
+	switch mode := c.HostConfig.NetworkMode; {
+	case c.NetworkSettings != nil && c.NetworkSettings.IPAddress != "":
+		hosts += c.NetworkSettings.IPAddress + "\t" + c.Config.Hostname + " " + c.ShortName() + "\n"
+	case mode == "host":
 		if data, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(data)
 		}
 		resolv = hostResolvConf(true)
+	case strings.HasPrefix(mode, "container:"):
+		// The same network, so the same names, as the container it joins.
+		if other, err := c.runtime.Get(strings.TrimPrefix(mode, "container:")); err == nil {
+			if data, err := os.ReadFile(filepath.Join(other.root, "hosts")); err == nil {
+				hosts = string(data)
+			}
+		}
+	default:
+		hosts = "127.0.0.1\tlocalhost " + c.Config.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	}
 	// Plain writes, not writeFileAtomic: these files are derived and written again at every start.
 	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts, "resolv.conf": resolv}
@@ -103,23 +409,43 @@ func hostResolvConf(keepLoopback bool) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// bringUpLoopback runs inside a new network namespace (from init), where lo exists but is down.
-func bringUpLoopback() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("loopback: %w", err)
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
+// setupContainerNetwork runs in init, inside the container's new network namespace, where the daemon
+// has put eth0 with its MAC: lo and eth0 up, eth0's address and the default route as the generated
+// config says. One netlink socket carries the requests.
+func setupContainerNetwork(spec *Spec) error {
+	fd, err := openNetlink()
 	if err != nil {
 		return err
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback: %w", err)
+	defer unix.Close(fd)
+	if err := linkUpRequest("lo").sendOn(fd); err != nil {
+		return fmt.Errorf("lo: %w", err)
 	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
-		return fmt.Errorf("loopback: %w", err)
+	config, ok := spec.Annotations[networkAnnotation]
+	if !ok {
+		return nil
+	}
+	var eth0 containerInterface
+	if err := json.Unmarshal([]byte(config), &eth0); err != nil {
+		return fmt.Errorf("eth0: %w", err)
+	}
+	ip, address, err := net.ParseCIDR(eth0.Address)
+	if err != nil {
+		return fmt.Errorf("eth0: %w", err)
+	}
+	address.IP = ip
+	if err := linkUpRequest("eth0").sendOn(fd); err != nil {
+		return fmt.Errorf("eth0: %w", err)
+	}
+	index, err := linkIndex("eth0")
+	if err != nil {
+		return err
+	}
+	if err := addAddressRequest(index, address).sendOn(fd); err != nil {
+		return fmt.Errorf("eth0: %w", err)
+	}
+	if err := defaultRouteRequest(index, net.ParseIP(eth0.Gateway)).sendOn(fd); err != nil {
+		return fmt.Errorf("eth0: default route: %w", err)
 	}
 	return nil
 }

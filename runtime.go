@@ -34,7 +34,7 @@ type Runtime struct {
 	containers []*Container // in order of creation
 }
 
-func NewRuntime(root string) (*Runtime, error) {
+func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -50,9 +50,13 @@ func NewRuntime(root string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{root: root, graph: graph, tags: tags, network: NewNetworkManager()}
+	r := &Runtime{root: root, graph: graph, tags: tags}
 	if err := r.restore(); err != nil {
 		return nil, err
+	}
+	// After restore, which stopped what was left running: nothing holds an address yet.
+	if r.network, err = NewNetworkManager(bridge, subnet); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
 	}
 	return r, nil
 }
@@ -283,8 +287,10 @@ func removeContainerDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving).
+// Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving),
+// then takes down the bridge and the firewall rules.
 func (r *Runtime) Shutdown() {
+	defer r.network.Close()
 	var wg sync.WaitGroup
 	for _, c := range r.List() {
 		wg.Add(1)

@@ -17,7 +17,7 @@ import (
 
 func rtNew(t *testing.T, root string) *Runtime {
 	t.Helper()
-	r, err := NewRuntime(root)
+	r, err := NewRuntime(root, "none", "")
 	if err != nil {
 		t.Fatalf("NewRuntime(%s): %v", root, err)
 	}
@@ -225,7 +225,8 @@ func TestRuntimeCreateErrors(t *testing.T) {
 	}{
 		{Config{Image: "missing", Cmd: []string{"true"}}, "none", "", "no such image"},
 		{Config{Image: "base"}, "none", "", "no command specified"},
-		{Config{Image: "base", Cmd: []string{"true"}}, "bridge", "", "unknown network mode"},
+		{Config{Image: "base", Cmd: []string{"true"}}, "bridge", "", "bridge networking is off"},
+		{Config{Image: "base", Cmd: []string{"true"}}, "bridge0", "", "unknown network mode"},
 		{Config{Image: "base", Cmd: []string{"true"}}, "none", "-bad", "invalid container name"},
 	}
 	for _, tt := range tests {

@@ -27,6 +27,9 @@ type Spec struct {
 	Hostname string  `json:"hostname,omitempty"`
 	Mounts   []Mount `json:"mounts"`
 	Linux    Linux   `json:"linux"`
+
+	// Annotations carry what the runtime spec has no field for: how init sets up eth0 (network.go).
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 type Process struct {
@@ -105,7 +108,7 @@ func defaultMounts() []Mount {
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // generateSpec builds the runtime config of a container whose root filesystem is mounted at rootfs.
-func (c *Container) generateSpec(rootfs string) (*Spec, error) {
+func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, error) {
 	user, home, err := resolveUser(rootfs, c.Config.User)
 	if err != nil {
 		return nil, err
@@ -124,9 +127,10 @@ func (c *Container) generateSpec(rootfs string) (*Spec, error) {
 		Hostname: c.Config.Hostname,
 		Mounts:   append(defaultMounts(), c.etcMounts()...),
 		Linux: Linux{
-			Namespaces:        c.namespaces(),
+			Namespaces:        namespaces,
 			RootfsPropagation: "private",
 		},
+		Annotations: c.runtime.network.Annotations(c),
 	}
 	if spec.Process.Cwd == "" {
 		spec.Process.Cwd = "/"

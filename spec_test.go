@@ -212,12 +212,19 @@ func TestSpecGenerate(t *testing.T) {
 			ID: strings.Repeat("c", 64), Path: config.Cmd[0], Args: config.Cmd[1:], Config: config,
 			HostConfig: &HostConfig{NetworkMode: network},
 			root:       "/var/lib/engine/containers/" + strings.Repeat("c", 64),
-			runtime:    &Runtime{network: NewNetworkManager()},
+			runtime:    &Runtime{network: &NetworkManager{}},
 		}
 	}
 
+	generate := func(c *Container) (*Spec, error) {
+		namespaces, err := c.runtime.network.Namespaces(c, []Namespace{{Type: "pid"}, {Type: "mount"}})
+		if err != nil {
+			return nil, err
+		}
+		return c.generateSpec(rootfs, namespaces)
+	}
 	c := newContainer(&Config{Hostname: "box", User: "alice", Env: []string{"X=1"}, Cmd: []string{"sh", "-c", "echo hi"}}, "none")
-	spec, err := c.generateSpec(rootfs)
+	spec, err := generate(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +255,7 @@ func TestSpecGenerate(t *testing.T) {
 	}
 
 	host := newContainer(&Config{Hostname: "h", WorkingDir: "/srv", Cmd: []string{"true"}}, "host")
-	spec, err = host.generateSpec(rootfs)
+	spec, err = generate(host)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +263,7 @@ func TestSpecGenerate(t *testing.T) {
 		t.Errorf("host network: cwd %q, namespaces %+v, user %+v", spec.Process.Cwd, spec.Linux.Namespaces, spec.Process.User)
 	}
 
-	if _, err := newContainer(&Config{User: "nobody", Cmd: []string{"true"}}, "none").generateSpec(rootfs); err == nil {
+	if _, err := generate(newContainer(&Config{User: "nobody", Cmd: []string{"true"}}, "none")); err == nil {
 		t.Error("generateSpec with an unknown user succeeded")
 	}
 }

@@ -1,0 +1,129 @@
+// iptables.go: the engine's firewall rules, in chains of its own.
+//
+// NetworkManager (network.go) installs them when the daemon starts and removes them when it stops; port
+// maps (portmap.go) add and delete one DNAT rule each. Every rule lives in a chain named after the
+// bridge, so one daemon's rules can be removed whole without touching anything else on the host. The only
+// rules in the built-in chains are the jumps into ours:
+//
+//	nat    PREROUTING  (to a local address) → ENGINE-DNAT-<bridge>   published ports, from other hosts and containers
+//	nat    OUTPUT      (to a local address) → ENGINE-DNAT-<bridge>   published ports, from the host itself
+//	nat    POSTROUTING                      → ENGINE-POST-<bridge>   MASQUERADE: containers out, localhost in
+//	filter FORWARD                          → ENGINE-FWD-<bridge>    accept what goes through the bridge
+//
+// iptables is forked here: these rules change at daemon start and for `-p` only, never on the path of a
+// plain `engine run`.
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+type firewall struct {
+	bridge, subnet      string
+	dnat, post, forward string     // our chains
+	jumps               [][]string // {"-t", table, chain, rule...}
+	chainRules          [][]string
+}
+
+func newFirewall(bridge string, subnet *net.IPNet) *firewall {
+	fw := &firewall{
+		bridge: bridge, subnet: subnet.String(),
+		dnat: "ENGINE-DNAT-" + bridge, post: "ENGINE-POST-" + bridge, forward: "ENGINE-FWD-" + bridge,
+	}
+	fw.jumps = [][]string{
+		{"-t", "nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", fw.dnat},
+		{"-t", "nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", fw.dnat},
+		{"-t", "nat", "POSTROUTING", "-j", fw.post},
+		{"-t", "filter", "FORWARD", "-j", fw.forward},
+	}
+	fw.chainRules = [][]string{
+		// Containers reach out with the host's address.
+		{"-t", "nat", fw.post, "-s", fw.subnet, "!", "-o", bridge, "-j", "MASQUERADE"},
+		// A published port reached on 127.0.0.1: the reply must come back to the host, not to the
+		// container's own loopback.
+		{"-t", "nat", fw.post, "-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE"},
+		// A container reaching another one through a published port: without this, the reply would
+		// go straight across the bridge, from an address the client never wrote to.
+		{"-t", "nat", fw.post, "-s", fw.subnet, "-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"},
+		{"-t", "filter", fw.forward, "-i", bridge, "-j", "ACCEPT"},
+		{"-t", "filter", fw.forward, "-o", bridge, "-j", "ACCEPT"},
+	}
+	return fw
+}
+
+func iptables(args ...string) error {
+	out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("iptables %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// install creates our chains, their rules and the jumps into them, after clearing what a daemon that
+// died may have left. It also turns on what the rules need from the kernel: forwarding between
+// interfaces, and 127.0.0.1 as a source on the bridge (route_localnet), as Docker does.
+func (fw *firewall) install() error {
+	fw.remove()
+	for _, setting := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/" + fw.bridge + "/route_localnet"} {
+		if err := os.WriteFile(setting, []byte("1"), 0644); err != nil {
+			return err
+		}
+	}
+	for _, chain := range [][2]string{{"nat", fw.dnat}, {"nat", fw.post}, {"filter", fw.forward}} {
+		if err := iptables("-t", chain[0], "-N", chain[1]); err != nil {
+			return err
+		}
+	}
+	for _, rule := range fw.chainRules {
+		if err := iptables(withAction(rule, "-A")...); err != nil {
+			return err
+		}
+	}
+	for _, jump := range fw.jumps {
+		// At the top of the built-in chain, so no rule of the host's decides before ours.
+		if err := iptables(withAction(jump, "-I")...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remove deletes the jumps and our chains; whatever is not there is skipped.
+func (fw *firewall) remove() {
+	for _, jump := range fw.jumps {
+		for iptables(withAction(jump, "-D")...) == nil { // a jump added twice by two crashes is deleted twice
+		}
+	}
+	for _, chain := range [][2]string{{"nat", fw.dnat}, {"nat", fw.post}, {"filter", fw.forward}} {
+		iptables("-t", chain[0], "-F", chain[1])
+		iptables("-t", chain[0], "-X", chain[1])
+	}
+}
+
+// withAction turns {"-t", table, chain, rule...} into {"-t", table, action, chain, rule...}.
+func withAction(rule []string, action string) []string {
+	return append([]string{rule[0], rule[1], action, rule[2]}, rule[3:]...)
+}
+
+// dnatRule is the rule that sends a published port to the container.
+func (fw *firewall) dnatRule(m PortMapping, containerIP net.IP) []string {
+	rule := []string{"-t", "nat", fw.dnat, "-p", m.Proto}
+	if m.HostIP != "0.0.0.0" {
+		rule = append(rule, "-d", m.HostIP)
+	}
+	return append(rule, "--dport", strconv.Itoa(m.HostPort), "-j", "DNAT",
+		"--to-destination", net.JoinHostPort(containerIP.String(), strconv.Itoa(m.ContainerPort)))
+}
+
+func (fw *firewall) addPort(m PortMapping, containerIP net.IP) error {
+	return iptables(withAction(fw.dnatRule(m, containerIP), "-A")...)
+}
+
+func (fw *firewall) deletePort(m PortMapping, containerIP net.IP) error {
+	return iptables(withAction(fw.dnatRule(m, containerIP), "-D")...)
+}
