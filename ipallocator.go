@@ -56,11 +56,12 @@ func (a *IPAllocator) offset(ip net.IP) (uint32, bool) {
 func (a *IPAllocator) Gateway() net.IP { return a.ip(1) }
 
 // Allocate returns a free address. It goes round the subnet from the last one handed out, so an address
-// just released is not reused at once, while other hosts' ARP caches may still remember it.
+// just released is not reused at once, while other hosts' ARP caches may still remember it; the last
+// one comes round again only at the end of the circle.
 func (a *IPAllocator) Allocate() (net.IP, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i := uint32(1); i < a.size; i++ {
+	for i := uint32(1); i <= a.size; i++ {
 		offset := (a.last + i) % a.size
 		if offset > 1 && offset < a.size-1 && !a.inUse[offset] {
 			a.inUse[offset] = true

@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -63,7 +64,8 @@ type NetworkManager struct {
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // by container ID
-	deleting  sync.WaitGroup       // veth pairs being deleted in the background
+	joiners   map[string]int       // by container ID: running containers that joined its network
+	leaving   sync.WaitGroup       // veth pairs on their way out
 }
 
 // endpoint is what Allocate set up for one container, so that Release can take it all back.
@@ -72,12 +74,13 @@ type endpoint struct {
 	veth    string
 	ports   []PortMapping
 	holders []io.Closer
+	joined  string // with --net container:X, X's ID
 }
 
 // NewNetworkManager makes (or finds) the bridge and installs the firewall rules. subnet may be "" to
 // let the engine choose; bridge "none" turns bridge networking off (Docker's `-b none`).
 func NewNetworkManager(bridge, subnet string) (*NetworkManager, error) {
-	m := &NetworkManager{bridge: bridge, endpoints: map[string]*endpoint{}}
+	m := &NetworkManager{bridge: bridge, endpoints: map[string]*endpoint{}, joiners: map[string]int{}}
 	if bridge == "none" {
 		return m, nil
 	}
@@ -104,7 +107,7 @@ func (m *NetworkManager) Close() {
 	if m.ipam == nil {
 		return
 	}
-	m.deleting.Wait()
+	m.leaving.Wait()
 	if m.firewall != nil {
 		m.firewall.remove()
 	}
@@ -251,14 +254,17 @@ func (m *NetworkManager) Namespaces(c *Container, namespaces []Namespace) ([]Nam
 // Whatever fails is undone before the error returns.
 func (m *NetworkManager) Allocate(c *Container, pid int) (*NetworkSettings, error) {
 	settings := &NetworkSettings{Ports: map[string][]PortBinding{}}
-	if c.HostConfig.NetworkMode != "bridge" {
+	if mode := c.HostConfig.NetworkMode; strings.HasPrefix(mode, "container:") {
+		return settings, m.join(c, strings.TrimPrefix(mode, "container:"))
+	} else if mode != "bridge" {
 		return settings, nil
 	}
 	ip, err := m.ipam.Allocate()
 	if err != nil {
 		return nil, err
 	}
-	ep := &endpoint{ip: ip, veth: "veth" + c.ID[:8]}
+	// A fresh name each start, as Docker's: the pair of the previous run may still be on its way out.
+	ep := &endpoint{ip: ip, veth: "veth" + newID()[:8]}
 	m.mu.Lock()
 	m.endpoints[c.ID] = ep
 	m.mu.Unlock()
@@ -273,6 +279,20 @@ func (m *NetworkManager) Allocate(c *Container, pid int) (*NetworkSettings, erro
 		settings.Ports[port.Key()] = append(settings.Ports[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: strconv.Itoa(port.HostPort)})
 	}
 	return settings, nil
+}
+
+// join records that c shares the network of the container ref names, so that container's veth pair is
+// deleted at once when it stops (c loses the network then, as with Docker).
+func (m *NetworkManager) join(c *Container, ref string) error {
+	other, err := c.runtime.Get(ref)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.endpoints[c.ID] = &endpoint{joined: other.ID}
+	m.joiners[other.ID]++
+	return nil
 }
 
 // connect makes the veth pair, then publishes the ports.
@@ -314,8 +334,14 @@ func (m *NetworkManager) Release(c *Container) {
 	m.mu.Lock()
 	ep := m.endpoints[c.ID]
 	delete(m.endpoints, c.ID)
+	joined := m.joiners[c.ID] > 0
+	if ep != nil && ep.joined != "" {
+		if m.joiners[ep.joined]--; m.joiners[ep.joined] == 0 {
+			delete(m.joiners, ep.joined)
+		}
+	}
 	m.mu.Unlock()
-	if ep == nil {
+	if ep == nil || ep.joined != "" {
 		return
 	}
 	for _, port := range ep.ports {
@@ -324,15 +350,30 @@ func (m *NetworkManager) Release(c *Container) {
 	for _, holder := range ep.holders {
 		holder.Close()
 	}
-	// Deleting a veth pair waits for the kernel's RCU grace periods, ~10 ms here: too long to make a
-	// stopping container wait, so it happens in the background, and the address is free once it is done.
-	// (The pair would also vanish with the container's namespace, but only whenever the kernel gets to it.)
-	m.deleting.Add(1)
-	go func() {
-		defer m.deleting.Done()
+	if joined { // others still hold the namespace: take eth0 away now
 		deleteLink(ep.veth)
 		m.ipam.Release(ep.ip)
-	}()
+		return
+	}
+	m.leaving.Add(1)
+	go m.awaitVethGone(ep)
+}
+
+// awaitVethGone frees the address once the veth pair is gone. The kernel deletes the pair itself when
+// the container's network namespace dies with its last process. Deleting it ourselves would cost the
+// same ~10 ms of RCU grace periods, with the rtnl lock held, so the next container's veth would wait.
+// Only a pair still there after a second (a namespace someone holds) is deleted here.
+func (m *NetworkManager) awaitVethGone(ep *endpoint) {
+	defer m.leaving.Done()
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat("/sys/class/net/" + ep.veth); err != nil {
+			m.ipam.Release(ep.ip)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	deleteLink(ep.veth)
+	m.ipam.Release(ep.ip)
 }
 
 // macAddress derives a MAC from an IPv4 address as Docker does: 02:42 (locally administered) and the

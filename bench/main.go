@@ -266,8 +266,9 @@ func (b *bench) benchStart() (string, error) {
 			return b.command(unshareWrapper("crun", "--root", crunState, "run", "--bundle", bundle, id)...)
 		},
 		func(string) *exec.Cmd { return b.command(unshareWrapper("true")...) },
+		func(string) *exec.Cmd { return b.client("run", "--rm", "base", "true") }, // the default: bridge
 	}
-	progress(fmt.Sprintf("start: %d rounds of engine, runc, crun, unshare wrapper", warmups+*runs))
+	progress(fmt.Sprintf("start: %d rounds of engine, runc, crun, unshare wrapper, engine with the bridge", warmups+*runs))
 	// Peers alternate within each round, so a slow spell of the machine hits all of them alike.
 	times := make([][]float64, len(peers))
 	for round := range warmups + *runs {
@@ -287,13 +288,14 @@ func (b *bench) benchStart() (string, error) {
 	}
 	times = append(times, adjusted)
 	fmt.Printf("start, ms over %d runs after %d warm-ups     median    p10    p90\n", *runs, warmups)
-	for i, name := range []string{"engine run --rm", "runc run", "crun run, in the unshare wrapper",
-		"unshare wrapper alone", "crun run, wrapper median subtracted"} {
+	for i, name := range []string{"engine run --rm --net none", "runc run", "crun run, in the unshare wrapper",
+		"unshare wrapper alone", "engine run --rm (bridge)", "crun run, wrapper median subtracted"} {
 		fmt.Printf("  %-38s %7.1f %6.1f %6.1f\n", name, median(times[i]), quantile(times[i], 0.1), quantile(times[i], 0.9))
 	}
-	e, r, c, ca := median(times[0]), median(times[1]), median(times[2]), median(adjusted)
-	return fmt.Sprintf("start (median of %d, ms)   engine %.1f   runc %.1f   crun %.1f (%.1f without unshare wrapper)   engine/runc %.2f  engine/crun %.2f",
-		*runs, e, r, c, ca, e/r, e/ca), nil
+	e, r, c, ca, bridged := median(times[0]), median(times[1]), median(times[2]), median(adjusted), median(times[4])
+	return fmt.Sprintf("start (median of %d, ms)   engine %.1f   runc %.1f   crun %.1f (%.1f without unshare wrapper)   engine/runc %.2f  engine/crun %.2f\n"+
+		"bridge vs none (median)    engine %.1f with the bridge   %+.1f ms over --net none",
+		*runs, e, r, c, ca, e/r, e/ca, bridged, bridged-e), nil
 }
 
 // counter is the reader at the end of every pipe: it counts the bytes and drops them.
