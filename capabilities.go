@@ -1,14 +1,21 @@
 // capabilities.go: which of root's powers the container's process keeps.
 //
+// Root in a container is root on the host, held back by namespaces and by capabilities(7). As Docker
+// does, a container's root keeps only defaultCapabilities, a set that lets the usual programs of an image
+// work (chown files, bind port 80, setuid to a service user) but not the ones that reach past the
+// namespaces: no CAP_SYS_ADMIN (mount, sethostname, setns), CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_TIME,
+// CAP_SYS_BOOT, CAP_NET_ADMIN, CAP_SYS_PTRACE... `--cap-add` and `--cap-drop` change the set.
+//
 // The runtime spec's process.capabilities lists, per set (bounding, effective, permitted), the
 // capabilities the process has; a runtime reads a missing list as "none", so spec.go always writes them
-// out, and init (applyCapabilities, just before execve) makes them true. For now every container's root
-// keeps every capability and other users get none effective; Docker's reduced default set is the
-// hardening issue's to choose.
+// out, and init (limitBoundingSet and applyCapabilities, just before execve) makes them true. The
+// bounding set is the ceiling: nothing the process later executes, setuid binaries included, can get more.
 package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -62,15 +69,76 @@ func lastCapability() int {
 	return 0
 }
 
-// containerCapabilities are the sets spec.go writes: root keeps everything; another user starts with
-// no effective or permitted capabilities, as after a plain setuid(2) from root.
-func containerCapabilities(uid uint32) *Capabilities {
-	all := allCapabilities()
-	caps := &Capabilities{Bounding: all, Effective: []string{}, Permitted: []string{}, Inheritable: []string{}, Ambient: []string{}}
+// defaultCapabilities is Docker's default set (moby's oci/caps/defaults.go), in number order.
+var defaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+	"CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_AUDIT_WRITE",
+	"CAP_SETFCAP",
+}
+
+// containerCapabilities are the sets spec.go writes. The bounding set is the default set with the user's
+// additions and removals, limited to what the daemon holds. Root has all of it effective; another user
+// starts with nothing effective or permitted, as after a plain setuid(2) from root (and as Docker does
+// since 20.10). Inheritable and ambient stay empty for everyone, so no capability survives an execve
+// of a program that is not root's (the fix for CVE-2022-24769).
+func containerCapabilities(uid uint32, add, drop []string) *Capabilities {
+	bounding := capabilitySet(add, drop)
+	caps := &Capabilities{Bounding: bounding, Effective: []string{}, Permitted: []string{}, Inheritable: []string{}, Ambient: []string{}}
 	if uid == 0 {
-		caps.Effective, caps.Permitted = all, all
+		caps.Effective, caps.Permitted = bounding, bounding
 	}
 	return caps
+}
+
+// capabilitySet applies --cap-add and --cap-drop to the default set, as docker does: "ALL" stands for
+// every capability, an added one wins over dropping ALL (`--cap-drop ALL --cap-add NET_BIND_SERVICE`
+// keeps just that one), and a dropped one wins over adding ALL. The names were checked by
+// parseCapabilities when the container was created.
+func capabilitySet(add, drop []string) []string {
+	wanted := map[string]bool{}
+	switch {
+	case slices.Contains(drop, "ALL"):
+	case slices.Contains(add, "ALL"):
+		for _, name := range allCapabilities() {
+			wanted[name] = true
+		}
+	default:
+		for _, name := range defaultCapabilities {
+			wanted[name] = true
+		}
+	}
+	for _, name := range drop {
+		delete(wanted, name)
+	}
+	for _, name := range add {
+		if name != "ALL" && (slices.Contains(drop, "ALL") || !slices.Contains(drop, name)) {
+			wanted[name] = true
+		}
+	}
+	var set []string
+	for _, name := range allCapabilities() {
+		if wanted[name] {
+			set = append(set, name)
+		}
+	}
+	return set
+}
+
+// parseCapabilities reads `--cap-add`/`--cap-drop` values as docker does: case does not matter and the
+// CAP_ prefix is optional ("net_admin", "CAP_NET_ADMIN"), plus "ALL".
+func parseCapabilities(names []string) ([]string, error) {
+	var result []string
+	for _, name := range names {
+		name = strings.ToUpper(name)
+		if name != "ALL" && !strings.HasPrefix(name, "CAP_") {
+			name = "CAP_" + name
+		}
+		if _, ok := capabilityNumbers[name]; !ok && name != "ALL" {
+			return nil, fmt.Errorf("unknown capability %q", name)
+		}
+		result = append(result, name)
+	}
+	return result, nil
 }
 
 // The capability calls below act on the calling thread only, like the credentials in switchUser: init

@@ -29,7 +29,7 @@ type runOptions struct {
 // parseRunFlags reads the flags `run` and `create` share: everything that describes the container.
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
-	var env, labels, ports []string
+	var env, labels, ports, capAdd, capDrop []string
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
 	if command == "run" {
 		f.Bool(&opts.detach, "d", "detach", "Run the container in the background and print its ID")
@@ -44,6 +44,9 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&labels, "l", "label", "Set a label (key=value) on the container")
 	f.String(&opts.hostConfig.NetworkMode, "", "net", "string", "Network: bridge (default), none, host or container:NAME")
 	f.List(&ports, "p", "publish", "Publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp]")
+	f.List(&capAdd, "", "cap-add", "Add a Linux capability (NET_ADMIN, ..., or ALL)")
+	f.List(&capDrop, "", "cap-drop", "Drop a Linux capability (CHOWN, ..., or ALL)")
+	f.Bool(&opts.hostConfig.ReadonlyRootfs, "", "read-only", "Mount the container's root filesystem read-only")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
@@ -71,6 +74,12 @@ func parseRunFlags(session *Session, command, description string, args []string)
 			hostPort = strconv.Itoa(port.HostPort)
 		}
 		opts.hostConfig.PortBindings[port.Key()] = append(opts.hostConfig.PortBindings[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: hostPort})
+	}
+	if opts.hostConfig.CapAdd, err = parseCapabilities(capAdd); err != nil {
+		return nil, err
+	}
+	if opts.hostConfig.CapDrop, err = parseCapabilities(capDrop); err != nil {
+		return nil, err
 	}
 	opts.config.Labels = map[string]string{}
 	for _, label := range labels {

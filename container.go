@@ -46,9 +46,12 @@ type Config struct {
 
 // HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).
 type HostConfig struct {
-	NetworkMode  string
-	PortBindings map[string][]PortBinding // -p, as asked: "80/tcp" → host address and port ("" for any)
-	AutoRemove   bool                     // --rm
+	NetworkMode    string
+	PortBindings   map[string][]PortBinding // -p, as asked: "80/tcp" → host address and port ("" for any)
+	AutoRemove     bool                     // --rm
+	CapAdd         []string                 // --cap-add, as CAP_ names (capabilities.go)
+	CapDrop        []string                 // --cap-drop
+	ReadonlyRootfs bool                     // --read-only
 }
 
 type Container struct {

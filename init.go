@@ -7,8 +7,9 @@
 //
 //  1. waits on the sync pipe until the daemon has finished its side (the veth pair, later cgroups);
 //  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
-//     /etc files mounted under the root, the default devices, pivot_root, hostname, eth0 and lo (or
-//     another container's network), cwd, user and capabilities;
+//     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
+//     files, hostname, eth0 and lo (or another container's network), cwd, user, capabilities and
+//     no_new_privs;
 //  3. execve()s the user's command, which so becomes PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
@@ -87,6 +88,11 @@ func initContainer() (int, error) {
 	if err := applyCapabilities(spec.Process.Capabilities); err != nil {
 		return 125, err
 	}
+	if spec.Process.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return 125, fmt.Errorf("no_new_privs: %w", err)
+		}
+	}
 	return execCommand(spec.Process)
 }
 
@@ -163,8 +169,55 @@ func setupRootfs(spec *Spec) error {
 	if err := pivotRoot(rootfs); err != nil {
 		return err
 	}
-	if spec.Root.Readonly {
+	if err := makeReadonly(spec.Linux.ReadonlyPaths); err != nil {
+		return err
+	}
+	if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
+		return err
+	}
+	if spec.Root.Readonly { // `--read-only`: the root itself; /dev, /proc and the /etc files stay as mounted
 		return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	}
+	return nil
+}
+
+// makeReadonly bind-mounts each path onto itself and remounts the bind read-only: the files stay
+// readable, and writing to them fails with EROFS whatever the process's capabilities. A path this kernel
+// lacks is skipped, as runc does.
+func makeReadonly(paths []string) error {
+	for _, path := range paths {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := unix.Mount(path, path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", path, err)
+		}
+		if err := unix.Mount("", path, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// maskPaths hides each path: /dev/null is bind-mounted over a file (it reads as empty), an empty
+// read-only tmpfs over a directory. Both are done after pivot_root, on the container's fresh /proc
+// and /sys, so no path can lead outside.
+func maskPaths(paths []string) error {
+	for _, path := range paths {
+		info, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("masking %s: %w", path, err)
+		}
+		if info.IsDir() {
+			err = unix.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "")
+		} else {
+			err = unix.Mount("/dev/null", path, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return fmt.Errorf("masking %s: %w", path, err)
+		}
 	}
 	return nil
 }

@@ -38,6 +38,10 @@ type Process struct {
 	Env          []string      `json:"env"`
 	Cwd          string        `json:"cwd"`
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
+
+	// NoNewPrivileges sets the kernel's no_new_privs bit: no execve can gain privileges any more, not
+	// through a setuid binary nor file capabilities (PR_SET_NO_NEW_PRIVS in prctl(2)).
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 }
 
 type User struct {
@@ -62,6 +66,8 @@ type Linux struct {
 	Namespaces        []Namespace `json:"namespaces"`
 	Devices           []Device    `json:"devices,omitempty"` // beyond defaultDevices, which are implied
 	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
+	MaskedPaths       []string    `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string    `json:"readonlyPaths,omitempty"`
 }
 
 type Namespace struct {
@@ -105,6 +111,18 @@ func defaultMounts() []Mount {
 	}
 }
 
+// defaultMaskedPaths and defaultReadonlyPaths are Docker's: kernel files a container could use to read
+// the host's memory, keys or timing secrets (masked: /dev/null over a file, an empty read-only tmpfs over
+// a directory), or to change the host's kernel settings (read-only: /proc/sys is not namespaced, so
+// writing there would set the host's sysctls; /proc/sysrq-trigger could reboot the host).
+var defaultMaskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+	"/sys/devices/virtual/powercap",
+}
+
+var defaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // generateSpec builds the runtime config of a container whose root filesystem is mounted at rootfs.
@@ -121,14 +139,17 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 			Env:  containerEnv(c.Config.Env, c.Config.Hostname, home),
 			Cwd:  c.Config.WorkingDir,
 
-			Capabilities: containerCapabilities(user.UID),
+			Capabilities:    containerCapabilities(user.UID, c.HostConfig.CapAdd, c.HostConfig.CapDrop),
+			NoNewPrivileges: true,
 		},
-		Root:     Root{Path: "rootfs"},
+		Root:     Root{Path: "rootfs", Readonly: c.HostConfig.ReadonlyRootfs},
 		Hostname: c.Config.Hostname,
 		Mounts:   append(defaultMounts(), c.etcMounts()...),
 		Linux: Linux{
 			Namespaces:        namespaces,
 			RootfsPropagation: "private",
+			MaskedPaths:       defaultMaskedPaths,
+			ReadonlyPaths:     defaultReadonlyPaths,
 		},
 		Annotations: c.runtime.network.Annotations(c),
 	}
