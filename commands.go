@@ -52,10 +52,8 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
-	for _, kv := range env {
-		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-			return nil, fmt.Errorf("invalid environment variable %q: expected NAME=VALUE", kv)
-		}
+	if err := checkEnv(env); err != nil {
+		return nil, err
 	}
 	opts.config.Env = env
 	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
@@ -87,6 +85,15 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		opts.config.Labels[key] = value
 	}
 	return opts, nil
+}
+
+func checkEnv(env []string) error {
+	for _, kv := range env {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return fmt.Errorf("invalid environment variable %q: expected NAME=VALUE", kv)
+		}
+	}
+	return nil
 }
 
 func (srv *Server) CmdRun(session *Session, args []string) error {
@@ -175,6 +182,40 @@ func (srv *Server) CmdStart(session *Session, args []string) error {
 		}
 		return srv.start(c)
 	})
+}
+
+func (srv *Server) CmdExec(session *Session, args []string) error {
+	var config ExecConfig
+	var detach, interactive bool
+	f := newFlags(session, "exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Run a command in a running container")
+	f.Bool(&detach, "d", "detach", "Run the command in the background")
+	f.Bool(&interactive, "i", "interactive", "Pass the client's input to the command")
+	f.List(&config.Env, "e", "env", "Set an environment variable (NAME=VALUE)")
+	f.String(&config.WorkingDir, "w", "workdir", "string", "Working directory inside the container")
+	f.String(&config.User, "u", "user", "string", "User to run as: name|uid[:group|gid]")
+	positional, err := f.Parse(args, 2, -1, false)
+	if err != nil {
+		return err
+	}
+	if err := checkEnv(config.Env); err != nil {
+		return err
+	}
+	if config.WorkingDir != "" && !strings.HasPrefix(config.WorkingDir, "/") {
+		return fmt.Errorf("the working directory %q is not an absolute path", config.WorkingDir)
+	}
+	c, err := srv.runtime.Get(positional[0])
+	if err != nil {
+		return err
+	}
+	config.Cmd = positional[1:]
+	if detach {
+		return c.execDetached(&config)
+	}
+	status, err := c.execAttached(session, &config, interactive)
+	if err == nil && status != 0 {
+		err = &StatusError{Status: status}
+	}
+	return err
 }
 
 func (srv *Server) CmdStop(session *Session, args []string) error {

@@ -16,6 +16,7 @@ var commands = [][2]string{
 	{"run", "Create and run a new container from an image"},
 	{"create", "Create a new container"},
 	{"start", "Start one or more stopped containers"},
+	{"exec", "Run a command in a running container"},
 	{"stop", "Stop one or more running containers"},
 	{"restart", "Restart one or more containers"},
 	{"kill", "Send a signal to one or more running containers"},

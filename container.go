@@ -182,8 +182,14 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 		return nil, nil, err
 	}
 	defer closeAll(stdin, stdout, stderr)
+	binary, err := sealedBinary()
+	if err != nil {
+		parent.Close()
+		return nil, nil, err
+	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path: binary, // never the host's file: see binary.go
+
 		Args:       []string{"engine", "init"},
 		Dir:        c.bundle(),
 		Env:        []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},

@@ -43,7 +43,9 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	engineBin = filepath.Join(dir, "engine")
-	if out, err := exec.Command("go", "build", "-o", engineBin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", engineBin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building engine: %v\n%s", err, out)
 		return 1
 	}

@@ -8,6 +8,8 @@
 //	                                        and exits with the status it gets back (tcp.go)
 //	engine init                             the first process of a container, started by the daemon
 //	                                        inside the new namespaces (init.go); not for people
+//	engine init exec                        the helper that starts `engine exec`'s process inside a
+//	                                        running container (exec.go); not for people either
 //
 // `engine run base echo hi` starts here, becomes a Request in tcp.go and is answered by server.go.
 package main
@@ -29,6 +31,9 @@ const (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initPipeEnv) != "" {
+		if len(os.Args) > 2 && os.Args[2] == "exec" {
+			os.Exit(ExecInit()) // exec.go
+		}
 		os.Exit(Init())
 	}
 	flags := flag.NewFlagSet("engine", flag.ContinueOnError)

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type Runtime struct {
@@ -49,6 +51,13 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	tags, err := NewTagStore(filepath.Join(root, "repositories.json"))
 	if err != nil {
 		return nil, err
+	}
+	if _, err := sealedBinary(); err != nil { // made now, so that no start waits for it (binary.go)
+		return nil, err
+	}
+	// Processes started by `engine exec` are orphaned by their helper on purpose and must become ours.
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("becoming a child subreaper: %w", err)
 	}
 	r := &Runtime{root: root, graph: graph, tags: tags}
 	if err := r.restore(); err != nil {

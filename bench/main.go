@@ -150,6 +150,7 @@ func (b *bench) setUp() error {
 		b.engine = filepath.Join(b.tmp, "engine")
 		build := b.command("go", "build", "-o", b.engine, ".")
 		build.Dir = repo
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
 		if _, err := b.output(build); err != nil {
 			return err
 		}
