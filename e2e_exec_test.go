@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,19 +136,13 @@ func fileHash(t *testing.T, path string) [32]byte {
 // the engine client, and the two scripts that run an engine binary as their interpreter.
 func cveImage(t *testing.T) string {
 	t.Helper()
-	attacker := filepath.Join(t.TempDir(), "cve5736")
-	build := exec.Command("go", "build", "-o", attacker, "./testdata/cve5736")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the attacker: %v\n%s", err, out)
+	engineData, err := os.ReadFile(engineBin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	files := map[string]string{"token/engine.token": "not-a-secret\n", "via-self": "#!/proc/self/exe ps\n", "via-victim": "#!/victim ps\n"}
-	for name, path := range map[string]string{"attack": attacker, "victim": engineBin} {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[name] = string(data)
+	files := map[string]string{
+		"attack": string(buildStatic(t, "./testdata/cve5736")), "victim": string(engineData),
+		"token/engine.token": "not-a-secret\n", "via-self": "#!/proc/self/exe ps\n", "via-victim": "#!/victim ps\n",
 	}
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)

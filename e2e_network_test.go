@@ -185,18 +185,25 @@ func freeUDPPort(t *testing.T) string {
 }
 
 // udpEchoImage builds testdata/udpecho statically and imports it as an image of its own.
-func udpEchoImage(t *testing.T) string {
+// buildStatic builds one of the test programs under testdata/ as a static binary and returns it.
+func buildStatic(t *testing.T, pkg string) []byte {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "udpecho")
-	build := exec.Command("go", "build", "-o", bin, "./testdata/udpecho")
+	bin := filepath.Join(t.TempDir(), "program")
+	build := exec.Command("go", "build", "-o", bin, pkg)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building udpecho: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", pkg, err, out)
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data
+}
+
+func udpEchoImage(t *testing.T) string {
+	t.Helper()
+	data := buildStatic(t, "./testdata/udpecho")
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
 	tw.WriteHeader(&tar.Header{Name: "udpecho", Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
