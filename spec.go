@@ -33,11 +33,19 @@ type Spec struct {
 }
 
 type Process struct {
+	Terminal     bool          `json:"terminal,omitempty"`    // -t: init makes a pty (console.go)
+	ConsoleSize  *Box          `json:"consoleSize,omitempty"` // the client's terminal's, at start
 	User         User          `json:"user"`
 	Args         []string      `json:"args"`
 	Env          []string      `json:"env"`
 	Cwd          string        `json:"cwd"`
 	Capabilities *Capabilities `json:"capabilities,omitempty"`
+}
+
+// Box is a terminal's size in character cells.
+type Box struct {
+	Height uint `json:"height"`
+	Width  uint `json:"width"`
 }
 
 type User struct {
@@ -135,6 +143,7 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	if spec.Process.Cwd == "" {
 		spec.Process.Cwd = "/"
 	}
+	spec.Process.Terminal, spec.Process.ConsoleSize = c.Config.Tty, c.consoleSize
 	return spec, nil
 }
 

@@ -311,7 +311,7 @@ func TestFrameExitPayload(t *testing.T) {
 		// The client reads the status back from an exit frame.
 		client, daemon := frameTestPair(t)
 		sendFrames(daemon, testFrame{frameExit, exitPayload(tt.status)})
-		if got, err := receive(client, nil); err != nil || got != tt.status {
+		if got, err := receive(client, &clientTerminal{conn: client}); err != nil || got != tt.status {
 			t.Errorf("receive(exit frame of %d) = %d, %v", tt.status, got, err)
 		}
 	}
@@ -334,7 +334,7 @@ func TestFrameReceiveErrors(t *testing.T) {
 				<-sendFrames(daemon, tt.frames...)
 				daemon.Close()
 			}()
-			if status, err := receive(client, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if status, err := receive(client, &clientTerminal{conn: client}); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
 			}
 		})
