@@ -44,9 +44,15 @@ type attachOptions struct {
 type attachment struct {
 	input      io.Writer                  // where stdin goes; nil: it is not asked for
 	closeInput func()                     // called at the client's EOF; nil: nothing is closed
-	console    *Console                   // the terminal, for resizes and detach keys; nil without one
+	console    terminal                   // for resizes and detach keys; nil without a terminal
 	signal     func(syscall.Signal) error // the signal proxy; nil: signals are not asked for
 	detachKeys []byte
+}
+
+// terminal is where a client's keystrokes and resizes go: a Console.
+type terminal interface {
+	io.Writer
+	Resize(rows, cols uint16) error
 }
 
 // attachment is the container's side of an attached client, as the options ask.
