@@ -26,6 +26,8 @@ import (
 
 const defaultDetachKeys = "ctrl-p,ctrl-q"
 
+var ctrlPCtrlQ = []byte{16, 17} // defaultDetachKeys, parsed
+
 // errDetached ends an attachment whose client typed the detach keys; the client exits 0.
 var errDetached = errors.New("read escape sequence")
 

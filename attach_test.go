@@ -16,7 +16,7 @@ func TestParseDetachKeys(t *testing.T) {
 		spec string
 		want []byte
 	}{
-		{"ctrl-p,ctrl-q", []byte{16, 17}},
+		{defaultDetachKeys, ctrlPCtrlQ},
 		{"ctrl-a,x", []byte{1, 'x'}},
 		{"CTRL-P,Ctrl-Q", []byte{16, 17}},
 		{"ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_", []byte{0, 27, 28, 29, 30, 31}},

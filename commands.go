@@ -181,8 +181,7 @@ func (srv *Server) CmdStart(session *Session, args []string) error {
 		if err != nil {
 			return err
 		}
-		keys, _ := parseDetachKeys(defaultDetachKeys)
-		return srv.startAttached(session, c, attachOptions{stdin: interactive, sigProxy: true, detachKeys: keys})
+		return srv.startAttached(session, c, attachOptions{stdin: interactive, sigProxy: true, detachKeys: ctrlPCtrlQ})
 	}
 	return srv.eachContainer(session, "start", names, func(c *Container) error {
 		if c.exitedChan() != nil {

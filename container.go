@@ -11,8 +11,8 @@
 //  6. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
 //
 // The container's stdout and stderr go straight to its log files, so its output never depends on the
-// daemon being alive. Every change of state is written to ROOT/containers/<id>/config.json before
-// anyone is told about it.
+// daemon being alive (with -t, a terminal's output passes through the daemon: console.go). Every
+// change of state is written to ROOT/containers/<id>/config.json before anyone is told about it.
 package main
 
 import (
