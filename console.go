@@ -31,6 +31,9 @@ import (
 // least one byte of data to travel with).
 const consoleMarker = 'T'
 
+// errNoConsole is a start whose init closed the sync pipe without sending the terminal.
+var errNoConsole = errors.New("init sent no terminal")
+
 // Console is the daemon's end of a container's terminal: the pty master.
 type Console struct {
 	master *os.File
@@ -232,5 +235,3 @@ func setupConsole(process Process) error {
 	}
 	return nil
 }
-
-var errNoConsole = errors.New("init sent no terminal")

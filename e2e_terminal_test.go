@@ -2,7 +2,7 @@
 //
 // The first tests need no terminal of their own: `run -t` whose output is a pty's, input piped through
 // the container's terminal, several clients attached at once, a client that vanishes, and signals
-// passed on. The last drives a real terminal: a tmux server on a private socket runs a shell in a
+// passed on. The last drives a real terminal: a tmux server of its own runs a shell in a
 // window, the test types into it with send-keys and reads the screen with capture-pane, polling until
 // the expected text shows (never a fixed sleep as an assertion).
 package main
@@ -177,7 +177,8 @@ func TestE2ESignalProxy(t *testing.T) {
 	}
 }
 
-// tmuxSession is a tmux server on a private socket with one window of a shell.
+// tmuxSession is a tmux server with one window of a shell. Its socket is private to the test (-S in
+// the test's temporary directory rather than -L, whose socket file tmux leaves in /tmp/tmux-UID).
 type tmuxSession struct {
 	t      *testing.T
 	socket string
@@ -185,16 +186,16 @@ type tmuxSession struct {
 
 func newTmux(t *testing.T, cols, rows int) *tmuxSession {
 	t.Helper()
-	tm := &tmuxSession{t: t, socket: fmt.Sprintf("engine-test-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	tm := &tmuxSession{t: t, socket: filepath.Join(t.TempDir(), "tmux")}
 	tm.run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", fmt.Sprint(cols), "-y", fmt.Sprint(rows), "sh")
-	t.Cleanup(func() { exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", tm.socket, "kill-server").Run() })
 	tm.run("set-option", "-g", "window-size", "manual") // resize-window, not a client, decides the size
 	return tm
 }
 
 func (tm *tmuxSession) run(args ...string) string {
 	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-S", tm.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		tm.t.Fatalf("tmux %v: %v: %s", args, err, out)
 	}
