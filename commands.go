@@ -24,17 +24,23 @@ type runOptions struct {
 	hostConfig *HostConfig
 	name       string
 	detach     bool
+	attach     attachOptions // run in the foreground (attach.go)
 }
 
 // parseRunFlags reads the flags `run` and `create` share: everything that describes the container.
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
+	opts.attach.sigProxy = true
 	var env, labels, ports, capAdd, capDrop []string
+	detachKeys := defaultDetachKeys
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
 	if command == "run" {
 		f.Bool(&opts.detach, "d", "detach", "Run the container in the background and print its ID")
+		f.String(&detachKeys, "", "detach-keys", "string", "The keys that detach from a container with a terminal (default ctrl-p,ctrl-q)")
+		f.Bool(&opts.attach.sigProxy, "", "sig-proxy", "Pass SIGINT and SIGTERM on to the container, without a terminal (default true)")
 	}
 	f.Bool(&opts.config.OpenStdin, "i", "interactive", "Keep STDIN open and pass the client's input to the container")
+	f.Bool(&opts.config.Tty, "t", "tty", "Give the container a terminal (the client's, in raw mode, with -i)")
 	f.List(&env, "e", "env", "Set an environment variable (NAME=VALUE)")
 	f.String(&opts.config.WorkingDir, "w", "workdir", "string", "Working directory inside the container")
 	f.String(&opts.config.User, "u", "user", "string", "User to run as: name|uid[:group|gid]")
@@ -52,6 +58,13 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	if opts.attach.detachKeys, err = parseDetachKeys(detachKeys); err != nil {
+		return nil, err
+	}
+	// As docker's client sets it: the stdin of a container run in the foreground (or created to be
+	// started so) ends with its first client's input.
+	opts.config.StdinOnce = opts.config.OpenStdin && !opts.detach
+	opts.attach.stdin = opts.config.OpenStdin
 	if err := checkEnv(env); err != nil {
 		return nil, err
 	}
@@ -106,7 +119,7 @@ func (srv *Server) CmdRun(session *Session, args []string) error {
 		return err
 	}
 	if !opts.detach {
-		return srv.startAttached(session, c)
+		return srv.startAttached(session, c, opts.attach)
 	}
 	if err := srv.start(c); err != nil {
 		return err
@@ -138,16 +151,26 @@ func (srv *Server) start(c *Container) error {
 }
 
 // startAttached starts a container and relays its streams until it exits: `run` = create + `start -a`.
-func (srv *Server) startAttached(session *Session, c *Container) error {
+func (srv *Server) startAttached(session *Session, c *Container, opts attachOptions) error {
 	logs, err := c.openLogs(true) // opened before the start, so no output is missed
 	if err != nil {
 		return err
 	}
 	defer logs.Close()
+	if c.Config.Tty { // the terminal opens with the client's size
+		rows, cols, err := session.askTerminal()
+		if err != nil {
+			if c.HostConfig.AutoRemove {
+				srv.runtime.Destroy(c)
+			}
+			return err
+		}
+		c.setConsoleSize(rows, cols)
+	}
 	if err := srv.start(c); err != nil {
 		return err
 	}
-	status, err := session.attach(c, logs)
+	status, err := session.attach(c, logs, opts)
 	if err != nil {
 		return err
 	}
@@ -174,7 +197,7 @@ func (srv *Server) CmdStart(session *Session, args []string) error {
 		if err != nil {
 			return err
 		}
-		return srv.startAttached(session, c)
+		return srv.startAttached(session, c, attachOptions{stdin: interactive, sigProxy: true, detachKeys: ctrlPCtrlQ})
 	}
 	return srv.eachContainer(session, "start", names, func(c *Container) error {
 		if c.exitedChan() != nil {
@@ -341,7 +364,7 @@ func (srv *Server) CmdLogs(session *Session, args []string) error {
 	if follow {
 		until = c.exitedChan()
 	}
-	return logs.stream(session, until)
+	return logs.stream(session, until, nil)
 }
 
 func (srv *Server) CmdPs(session *Session, args []string) error {

@@ -20,6 +20,7 @@ var commands = [][2]string{
 	{"stop", "Stop one or more running containers"},
 	{"restart", "Restart one or more containers"},
 	{"kill", "Send a signal to one or more running containers"},
+	{"attach", "Attach to a running container's input and output"},
 	{"wait", "Block until containers stop, then print their exit codes"},
 	{"rm", "Remove one or more containers"},
 	{"ps", "List containers"},

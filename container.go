@@ -11,8 +11,8 @@
 //  6. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
 //
 // The container's stdout and stderr go straight to its log files, so its output never depends on the
-// daemon being alive. Every change of state is written to ROOT/containers/<id>/config.json before
-// anyone is told about it.
+// daemon being alive (with -t, a terminal's output passes through the daemon: console.go). Every
+// change of state is written to ROOT/containers/<id>/config.json before anyone is told about it.
 package main
 
 import (
@@ -42,6 +42,8 @@ type Config struct {
 	WorkingDir string
 	Labels     map[string]string
 	OpenStdin  bool // -i
+	StdinOnce  bool // the first attached client's EOF closes stdin (-i, not -d)
+	Tty        bool // -t: the command's stdio is a terminal (console.go)
 }
 
 // HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).
@@ -73,6 +75,9 @@ type Container struct {
 	cmd    *exec.Cmd     // the running process
 	stdin  *os.File      // our end of the container's stdin pipe (-i)
 	exited chan struct{} // closed when the current run has ended and been recorded
+
+	console     *Console // the terminal's master while running with -t (console.go)
+	consoleSize *Box     // the size the next start's terminal opens with, if the client has one
 }
 
 func (c *Container) ShortID() string { return c.ID[:12] }
@@ -219,7 +224,7 @@ func (c *Container) openStdio() (stdin, stdout, stderr *os.File, err error) {
 		stdout.Close()
 		return nil, nil, nil, err
 	}
-	if c.Config.OpenStdin {
+	if c.Config.OpenStdin && !c.Config.Tty { // a terminal's input goes through its master instead
 		if stdin, c.stdin, err = os.Pipe(); err != nil {
 			closeAll(stdout, stderr)
 			return nil, nil, nil, err
@@ -252,13 +257,24 @@ func cloneFlags(namespaces []Namespace) uintptr {
 }
 
 // release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
-// close-on-exec), or the error init reported.
+// close-on-exec), or the error init reported. With a terminal, the pty master comes first (console.go).
 func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
 	_, err := syncPipe.Write([]byte{0})
-	report, _ := io.ReadAll(syncPipe)
+	var report []byte
+	if err == nil && c.Config.Tty {
+		if report, err = c.receiveConsole(syncPipe); err != nil {
+			return err
+		}
+	}
+	rest, _ := io.ReadAll(syncPipe)
+	report = append(report, rest...)
 	if err == nil && len(report) == 0 {
+		if c.Config.Tty && c.console == nil {
+			return errNoConsole
+		}
 		return nil
 	}
+	c.closeConsole()
 	var failure initError
 	if json.Unmarshal(report, &failure) != nil {
 		return fmt.Errorf("init died before starting the command (%v)", cmd.ProcessState)
@@ -269,6 +285,7 @@ func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
 // monitor waits for the container's process to end and records it, like Docker 0.1's Container.monitor.
 func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	cmd.Wait()
+	c.drainConsole() // every byte written to the terminal is in the log before anyone hears of the end
 	c.mu.Lock()
 	c.State.setStopped(exitStatus(cmd.ProcessState))
 	c.cmd = nil

@@ -8,8 +8,8 @@
 //  1. waits on the sync pipe until the daemon has finished its side (the veth pair, later cgroups);
 //  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
 //     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
-//     files, hostname, eth0 and lo (or another container's network), cwd, user, capabilities and
-//     no_new_privs;
+//     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
+//     another container's network), cwd, user, capabilities and no_new_privs;
 //  3. execve()s the user's command, which so becomes PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
@@ -67,6 +67,11 @@ func initContainer() (int, error) {
 	}
 	if err := setupRootfs(spec); err != nil {
 		return 125, err
+	}
+	if spec.Process.Terminal { // after pivot_root: the pty must come from the container's own devpts
+		if err := setupConsole(spec.Process); err != nil {
+			return 125, err
+		}
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil && spec.Hostname != "" {
 		return 125, fmt.Errorf("sethostname: %w", err)

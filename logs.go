@@ -2,8 +2,9 @@
 //
 // A container writes its stdout and stderr straight into ROOT/containers/<id>/stdout.log and stderr.log
 // (Container.openStdio): the daemon never copies those bytes on their way in, and the output survives
-// the daemon. Everyone who reads output reads these files: `engine logs` from the start, an attached
-// `engine run` or `start -a` from where the files ended when it started. streamLog sends a file with
+// the daemon. With a terminal (-t), the daemon's copier writes stdout.log (console.go). Everyone who
+// reads output reads these files: `engine logs` from the start, an attached `engine run`, `start -a` or
+// `engine attach` (attach.go) from where the files ended when it started. streamLog sends a file with
 // sendfile(2) and, while the container runs, waits for it to grow with inotify(7), like `tail -f`.
 //
 // As in Docker 0.1, stdout and stderr are two files, so `logs` cannot interleave them exactly as they were
@@ -48,16 +49,17 @@ func (l *containerLogs) Close() {
 }
 
 // stream sends both logs to the session at once. With a follow channel, it goes on until the channel is
-// closed (the container's run has ended) and everything written before that has been sent.
-func (l *containerLogs) stream(session *Session, follow <-chan struct{}) error {
+// closed (the container's run has ended) and everything written before that has been sent, or until
+// stop is closed (an attached client left: errClientLeft).
+func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) error {
 	var wg sync.WaitGroup
 	var stderrErr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		stderrErr = streamLog(session.conn, frameStderr, l.stderr, follow)
+		stderrErr = streamLog(session.conn, frameStderr, l.stderr, follow, stop)
 	}()
-	err := streamLog(session.conn, frameStdout, l.stdout, follow)
+	err := streamLog(session.conn, frameStdout, l.stdout, follow, stop)
 	wg.Wait()
 	if err == nil {
 		err = stderrErr
@@ -65,7 +67,7 @@ func (l *containerLogs) stream(session *Session, follow <-chan struct{}) error {
 	return err
 }
 
-func streamLog(conn *Conn, kind byte, f *os.File, follow <-chan struct{}) error {
+func streamLog(conn *Conn, kind byte, f *os.File, follow, stop <-chan struct{}) error {
 	var grew <-chan struct{}
 	if follow != nil {
 		watch, err := watchFile(f)
@@ -98,6 +100,8 @@ func streamLog(conn *Conn, kind byte, f *os.File, follow <-chan struct{}) error 
 		case <-follow:
 			follow = nil // one more pass sends what was written before the end
 		case <-grew:
+		case <-stop:
+			return errClientLeft
 		}
 	}
 }
@@ -139,24 +143,3 @@ func (w *fileWatch) run() {
 }
 
 func (w *fileWatch) Close() { w.inotify.Close() }
-
-// attach is `run` and `start -a` after the container started: the client's stdin goes to the container
-// (with -i) and the container's output, from the given logs, to the client, until the run ends. It
-// returns the container's exit status.
-func (session *Session) attach(c *Container, logs *containerLogs) (int, error) {
-	exited := c.exitedChan()
-	if exited == nil { // it has already finished
-		exited = make(chan struct{})
-		close(exited)
-	}
-	if pipe := c.StdinPipe(); pipe != nil {
-		go func() {
-			io.Copy(pipe, session.Stdin())
-			c.closeStdinPipe(pipe)
-		}()
-	}
-	if err := logs.stream(session, exited); err != nil {
-		return 0, err // most likely the client is gone; the container runs on
-	}
-	return c.Wait(), nil
-}

@@ -172,8 +172,15 @@ type Session struct {
 func (s *Session) Stdin() io.Reader {
 	s.stdinOnce.Do(func() {
 		s.conn.WriteFrame(frameStdin, nil)
-		s.stdin = &stdinReader{conn: s.conn}
 	})
+	return s.frames()
+}
+
+// frames is the reader of everything the client sends after its request: stdin, resizes, signals.
+func (s *Session) frames() *stdinReader {
+	if s.stdin == nil {
+		s.stdin = &stdinReader{conn: s.conn}
+	}
 	return s.stdin
 }
 
@@ -195,6 +202,10 @@ func (e *StatusError) Unwrap() error { return e.Err }
 // status turns a command's result into an exit status, telling the client why when it failed.
 func (s *Session) status(name string, err error) int {
 	if err == nil || errors.Is(err, errHelpShown) {
+		return 0
+	}
+	if errors.Is(err, errDetached) { // the client left on purpose; the container runs on
+		s.reportError(err)
 		return 0
 	}
 	var se *StatusError

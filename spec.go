@@ -33,6 +33,8 @@ type Spec struct {
 }
 
 type Process struct {
+	Terminal     bool          `json:"terminal,omitempty"`    // -t: init makes a pty (console.go)
+	ConsoleSize  *Box          `json:"consoleSize,omitempty"` // the client's terminal's, at start
 	User         User          `json:"user"`
 	Args         []string      `json:"args"`
 	Env          []string      `json:"env"`
@@ -42,6 +44,12 @@ type Process struct {
 	// NoNewPrivileges sets the kernel's no_new_privs bit: no execve can gain privileges any more, not
 	// through a setuid binary nor file capabilities (PR_SET_NO_NEW_PRIVS in prctl(2)).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+}
+
+// Box is a terminal's size in character cells.
+type Box struct {
+	Height uint `json:"height"`
+	Width  uint `json:"width"`
 }
 
 type User struct {
@@ -156,6 +164,7 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	if spec.Process.Cwd == "" {
 		spec.Process.Cwd = "/"
 	}
+	spec.Process.Terminal, spec.Process.ConsoleSize = c.Config.Tty, c.consoleSize
 	return spec, nil
 }
 

@@ -12,6 +12,13 @@
 // client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
 // shell loop never swallows the loop's input.
 //
+// Two more requests work the same way, an empty frame from the daemon that the client answers for as
+// long as the command lasts. A terminal frame ('t': the output is a terminal's) asks for resize frames:
+// one at once with the size of the client's terminal, then one on every SIGWINCH; and when stdin is
+// asked for too, the client puts its terminal in raw mode, so every key reaches the container's pty
+// (terminal.go). A signal frame ('s') asks the client to pass on its SIGINT and SIGTERM as signal frames
+// (docker's --sig-proxy), which the daemon turns into Container.Kill (attach.go).
+//
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
 // buffer (see receive).
@@ -28,13 +35,16 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 const (
 	frameRequest     byte = 'Q'
 	frameStdin       byte = 'i'
 	frameStdinClosed byte = 'c'
-	frameResize      byte = 'r'
+	frameResize      byte = 'r' // client → daemon: rows, cols (uint16 each, big endian)
+	frameTerminal    byte = 't' // daemon → client: the output is a terminal's; send your size
+	frameSignal      byte = 's' // daemon → client: send me your signals; client → daemon: a signal (uint32)
 	frameStdout      byte = 'o'
 	frameStderr      byte = 'e'
 	frameExit        byte = 'x'
@@ -141,12 +151,46 @@ func exitPayload(status int) []byte {
 	return binary.BigEndian.AppendUint32(nil, uint32(int32(status)))
 }
 
+func resizePayload(rows, cols uint16) []byte {
+	return binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, rows), cols)
+}
+
+func parseResize(payload []byte) (rows, cols uint16, err error) {
+	if len(payload) != 4 {
+		return 0, 0, fmt.Errorf("bad resize frame of %d bytes", len(payload))
+	}
+	return binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:]), nil
+}
+
+func signalPayload(sig syscall.Signal) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(sig))
+}
+
+func parseSignalFrame(payload []byte) (syscall.Signal, error) {
+	if len(payload) != 4 {
+		return 0, fmt.Errorf("bad signal frame of %d bytes", len(payload))
+	}
+	sig := binary.BigEndian.Uint32(payload)
+	if sig == 0 || sig > 64 {
+		return 0, fmt.Errorf("bad signal %d", sig)
+	}
+	return syscall.Signal(sig), nil
+}
+
 // stdinReader reads the client's stdin frames on the daemon side, until stdin-closed. Its WriteTo moves
 // each payload from the socket straight into the destination (splice into a container's stdin pipe).
+// Resize and signal frames met on the way go to control.
 type stdinReader struct {
 	conn      *Conn
 	remaining int64 // payload bytes of the current frame not yet read
 	closed    bool
+	control   clientControl
+}
+
+// clientControl is what an attached client's resize and signal frames act on; nil ignores them.
+type clientControl struct {
+	resize func(rows, cols uint16) error
+	signal func(syscall.Signal) error
 }
 
 // nextFrame skips to the next stdin frame with a payload; it returns io.EOF at stdin-closed.
@@ -164,15 +208,60 @@ func (r *stdinReader) nextFrame() error {
 			r.remaining = length
 		case frameStdinClosed:
 			r.closed = true
-		case frameResize: // only meaningful with a terminal
-			if _, err := r.conn.ReadPayload(length); err != nil {
+		default:
+			if err := r.controlFrame(kind, length); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("unexpected frame %q from client", kind)
 		}
 	}
 	return nil
+}
+
+func (r *stdinReader) controlFrame(kind byte, length int64) error {
+	if kind != frameResize && kind != frameSignal {
+		return fmt.Errorf("unexpected frame %q from client", kind)
+	}
+	payload, err := r.conn.ReadPayload(length)
+	if err != nil {
+		return err
+	}
+	if kind == frameResize {
+		rows, cols, err := parseResize(payload)
+		if err == nil && r.control.resize != nil {
+			r.control.resize(rows, cols) // a terminal already gone has no size to set
+		}
+		return err
+	}
+	sig, err := parseSignalFrame(payload)
+	if err == nil && r.control.signal != nil {
+		r.control.signal(sig) // the container may just have ended
+	}
+	return err
+}
+
+// followControl reads the client's frames after its stdin (or when stdin was never asked for), acting
+// on resizes and signals, until the connection ends. Stdin data that still comes is not wanted.
+func (r *stdinReader) followControl() error {
+	if _, err := io.CopyN(io.Discard, r.conn.Conn, r.remaining); err != nil { // a frame cut short
+		return err
+	}
+	r.remaining = 0
+	for {
+		kind, length, err := r.conn.ReadHeader()
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case frameStdin:
+			_, err = io.CopyN(io.Discard, r.conn.Conn, length)
+		case frameStdinClosed:
+		default:
+			err = r.controlFrame(kind, length)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (r *stdinReader) Read(p []byte) (int, error) {
@@ -228,7 +317,10 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}
-	status, err := receive(conn, input)
+	term := &clientTerminal{conn: conn, input: input}
+	term.watchSignals()
+	status, err := receive(conn, term)
+	term.restore()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
 		return 125
@@ -237,8 +329,8 @@ func Client(addr, root string, args []string) int {
 }
 
 // receive copies the daemon's frames to our stdout and stderr until the exit frame, through one buffer
-// of the largest payload.
-func receive(conn *Conn, input *os.File) (int, error) {
+// of the largest payload, and answers the daemon's requests for stdin, terminal size and signals.
+func receive(conn *Conn, term *clientTerminal) (int, error) {
 	sendingStdin := false
 	buf := make([]byte, maxPayload)
 	for {
@@ -252,12 +344,23 @@ func receive(conn *Conn, input *os.File) (int, error) {
 		switch kind {
 		case frameStdout:
 			_, err = io.CopyBuffer(plainWriter{os.Stdout}, io.LimitReader(conn.Conn, length), buf)
-		case frameStderr, frameError:
+		case frameStderr:
 			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
+		case frameError:
+			var message []byte
+			if message, err = conn.ReadPayload(length); err == nil {
+				term.message(message)
+			}
+		case frameTerminal:
+			err = term.announce()
+		case frameSignal:
+			term.proxySignals()
 		case frameStdin:
 			if !sendingStdin {
 				sendingStdin = true
-				go sendStdin(conn, input)
+				if err = term.startInput(); err == nil {
+					go sendStdin(conn, term.input)
+				}
 			}
 		case frameExit:
 			payload, err := conn.ReadPayload(length)

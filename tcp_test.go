@@ -1,4 +1,5 @@
-// tcp_test.go covers tcp.go: frames, frameWriter, SendFrom, stdinReader, exit payloads and importSource.
+// tcp_test.go covers tcp.go: frames, frameWriter, SendFrom, stdinReader, exit, resize and signal payloads
+// and importSource.
 package main
 
 import (
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -311,7 +313,7 @@ func TestFrameExitPayload(t *testing.T) {
 		// The client reads the status back from an exit frame.
 		client, daemon := frameTestPair(t)
 		sendFrames(daemon, testFrame{frameExit, exitPayload(tt.status)})
-		if got, err := receive(client, nil); err != nil || got != tt.status {
+		if got, err := receive(client, &clientTerminal{conn: client}); err != nil || got != tt.status {
 			t.Errorf("receive(exit frame of %d) = %d, %v", tt.status, got, err)
 		}
 	}
@@ -334,7 +336,7 @@ func TestFrameReceiveErrors(t *testing.T) {
 				<-sendFrames(daemon, tt.frames...)
 				daemon.Close()
 			}()
-			if status, err := receive(client, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if status, err := receive(client, &clientTerminal{conn: client}); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
 			}
 		})
@@ -418,4 +420,27 @@ func TestImportSourceDashFile(t *testing.T) {
 		t.Fatalf("importSource = %q, %v", got, err)
 	}
 	input.Close()
+}
+
+func TestFrameResizeAndSignalPayloads(t *testing.T) {
+	if got := resizePayload(24, 80); !bytes.Equal(got, []byte{0, 24, 0, 80}) {
+		t.Errorf("resizePayload(24, 80) = %v", got)
+	}
+	if rows, cols, err := parseResize(resizePayload(1000, 65535)); rows != 1000 || cols != 65535 || err != nil {
+		t.Errorf("parseResize round trip: %d %d %v", rows, cols, err)
+	}
+	if _, _, err := parseResize([]byte{0, 24, 0}); err == nil {
+		t.Error("a short resize frame was accepted")
+	}
+	if got := signalPayload(syscall.SIGTERM); !bytes.Equal(got, []byte{0, 0, 0, 15}) {
+		t.Errorf("signalPayload(SIGTERM) = %v", got)
+	}
+	if sig, err := parseSignalFrame(signalPayload(syscall.SIGINT)); sig != syscall.SIGINT || err != nil {
+		t.Errorf("parseSignalFrame round trip: %v %v", sig, err)
+	}
+	for _, bad := range [][]byte{{0, 0, 0, 0}, {0, 0, 0, 65}, {0, 0, 15}, {1, 0, 0, 15}} {
+		if _, err := parseSignalFrame(bad); err == nil {
+			t.Errorf("parseSignalFrame(%v) accepted", bad)
+		}
+	}
 }

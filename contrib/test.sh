@@ -2,16 +2,16 @@
 # test.sh: the whole test suite, as root, on a fresh Debian machine or a used one.
 #
 # It installs what the tests use (busybox-static for the base image, runc and crun to run our OCI
-# bundles, jq), then checks formatting and vet, and runs the unit and end-to-end tests. The e2e tests
-# build their own binary and start their own daemons on temporary roots and free ports: nothing here
-# touches /var/lib/engine or a daemon you run.
+# bundles, jq, tmux for a real terminal), then checks formatting and vet, and runs the unit and
+# end-to-end tests. The e2e tests build their own binary and start their own daemons on temporary roots
+# and free ports: nothing here touches /var/lib/engine or a daemon you run.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 [ "$(id -u)" = 0 ] || { echo "test.sh: run me as root (the tests run real containers)" >&2; exit 1; }
 
 missing=""
-for tool in runc crun jq; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+for tool in runc crun jq tmux; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
 { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
   apt-get update -qq
