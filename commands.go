@@ -210,9 +210,12 @@ func (srv *Server) CmdStart(session *Session, args []string) error {
 func (srv *Server) CmdExec(session *Session, args []string) error {
 	var config ExecConfig
 	var detach, interactive bool
+	detachKeys := defaultDetachKeys
 	f := newFlags(session, "exec", "[OPTIONS] CONTAINER COMMAND [ARG...]", "Run a command in a running container")
 	f.Bool(&detach, "d", "detach", "Run the command in the background")
 	f.Bool(&interactive, "i", "interactive", "Pass the client's input to the command")
+	f.Bool(&config.Tty, "t", "tty", "Give the command a terminal")
+	f.String(&detachKeys, "", "detach-keys", "string", "Keys that detach from the terminal (ctrl-p,ctrl-q)")
 	f.List(&config.Env, "e", "env", "Set an environment variable (NAME=VALUE)")
 	f.String(&config.WorkingDir, "w", "workdir", "string", "Working directory inside the container")
 	f.String(&config.User, "u", "user", "string", "User to run as: name|uid[:group|gid]")
@@ -230,11 +233,20 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	config.Cmd = positional[1:]
-	if detach {
-		return c.execDetached(&config)
+	keys, err := parseDetachKeys(detachKeys)
+	if err != nil {
+		return err
 	}
-	status, err := c.execAttached(session, &config, interactive)
+	config.Cmd = positional[1:]
+	var status int
+	switch {
+	case detach:
+		return c.execDetached(&config)
+	case config.Tty:
+		status, err = c.execWithTerminal(session, &config, interactive, keys)
+	default:
+		status, err = c.execAttached(session, &config, interactive)
+	}
 	if err == nil && status != 0 {
 		err = &StatusError{Status: status}
 	}

@@ -47,15 +47,24 @@ func startConsole(master *os.File, logPath string) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newConsole(master, log), nil
+}
+
+// newConsole copies the terminal's output to out (closing out afterwards if it is a file) until the
+// read ends with EIO, once the last slave descriptor is closed: the kernel's way of saying "no one will
+// write to this terminal any more".
+func newConsole(master *os.File, out io.Writer) *Console {
 	console := &Console{master: master, copied: make(chan struct{})}
 	go func() {
 		defer close(console.copied)
-		defer log.Close()
-		// The read ends with EIO once the last slave descriptor in the container is closed: the
-		// kernel's way of saying "no one will write to this terminal any more".
-		io.Copy(log, master)
+		if _, err := io.Copy(out, master); err != nil && !errors.Is(err, unix.EIO) {
+			io.Copy(io.Discard, master) // out failed (a client gone): the command must not block
+		}
+		if f, ok := out.(*os.File); ok {
+			f.Close()
+		}
 	}()
-	return console, nil
+	return console
 }
 
 // Write sends keystrokes to the terminal, as if typed on it.
@@ -200,25 +209,16 @@ func (c *Container) setConsoleSize(rows, cols uint16) {
 // The container's side, in init.
 
 // setupConsole makes init's terminal: after pivot_root, so /dev/ptmx is the container's own. The slave
-// is given to the process's user (its group stays tty, as the devpts mount's gid=5 made it and as runc
-// leaves it), sized as the client's terminal, made fds 0, 1, 2 and the controlling terminal of init's
-// session (init is a session leader: the daemon started it with setsid), and the master goes to the
-// daemon. The shell that init execs inherits all of it, so its job control works.
+// is made fds 0, 1, 2 and the controlling terminal of init's session (init is a session leader: the
+// daemon started it with setsid), and the master goes to the daemon. The shell that init execs
+// inherits all of it, so its job control works.
 func setupConsole(process Process) error {
-	master, slave, err := pty.Open()
+	master, slave, err := openConsole(process)
 	if err != nil {
-		return fmt.Errorf("opening a terminal: %w", err)
+		return err
 	}
 	defer master.Close() // the daemon has its own copy once sent; init keeps none
 	defer slave.Close()
-	if size := process.ConsoleSize; size != nil && size.Height > 0 && size.Width > 0 {
-		if err := pty.Setsize(slave, &pty.Winsize{Rows: uint16(size.Height), Cols: uint16(size.Width)}); err != nil {
-			return fmt.Errorf("sizing the terminal: %w", err)
-		}
-	}
-	if err := slave.Chown(int(process.User.UID), -1); err != nil {
-		return fmt.Errorf("giving the terminal to uid %d: %w", process.User.UID, err)
-	}
 	// Fd puts the slave back in blocking mode (os.OpenFile made it non-blocking for Go's poller): the
 	// command must get an ordinary terminal, not one whose reads fail with EAGAIN.
 	fd := int(slave.Fd())
@@ -234,4 +234,25 @@ func setupConsole(process Process) error {
 		return fmt.Errorf("sending the terminal to the daemon: %w", err)
 	}
 	return nil
+}
+
+// openConsole opens a pty pair in the container's /dev/pts, sized as the client's terminal, the slave
+// given to the process's user (its group stays tty, as the devpts mount's gid=5 made it and as runc
+// leaves it). Init and the exec helper (exec.go) both make their terminals here.
+func openConsole(process Process) (master, slave *os.File, err error) {
+	master, slave, err = pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening a terminal: %w", err)
+	}
+	if size := process.ConsoleSize; size != nil && size.Height > 0 && size.Width > 0 {
+		err = pty.Setsize(slave, &pty.Winsize{Rows: uint16(size.Height), Cols: uint16(size.Width)})
+	}
+	if err == nil {
+		err = slave.Chown(int(process.User.UID), -1)
+	}
+	if err != nil {
+		closeAll(master, slave)
+		return nil, nil, fmt.Errorf("setting up the terminal: %w", err)
+	}
+	return master, slave, nil
 }

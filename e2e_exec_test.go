@@ -7,6 +7,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -156,4 +157,45 @@ func cveImage(t *testing.T) string {
 		t.Fatalf("import: %s", stderr)
 	}
 	return "cve5736"
+}
+
+// An interactive exec on a real terminal: its own pty in the container, sized as the window, Ctrl-C for
+// its foreground command, detach, and the exit status.
+func TestE2EExecTerminal(t *testing.T) {
+	engine(t, "run", "-d", "--name", "exectty", "base", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "exectty")
+	if out := engine(t, "exec", "-t", "exectty", "tty"); out != "/dev/pts/0\r\n" {
+		t.Errorf("exec -t tty: %q", out)
+	}
+	tm := newTmux(t, 80, 24)
+	engineCmd := fmt.Sprintf("%s -r %s -H %s", engineBin, shared.root, shared.addr)
+	tm.typeLine(engineCmd + " exec -it exectty sh; echo rc=$?")
+	tm.waitScreen("/ # ")
+	tm.typeLine("stty size; tty; echo $((6*7))")
+	tm.waitScreen("\n24 80\n/dev/pts/0\n42\n")
+	tm.typeLine("sleep 100")
+	waitForProcess(t, "exectty", "sleep 100") // Ctrl-C sooner would go to the shell, which ignores it
+	tm.run("send-keys", "-t", "main", "C-c")
+	tm.typeLine("echo af''ter")
+	tm.waitScreen("\nafter\n")
+	tm.typeLine("exit 5")
+	tm.waitScreen("rc=5\n")
+
+	// Detached, the shell runs on in the container until the container stops.
+	tm.typeLine(engineCmd + " exec -it exectty sh -c 'echo in; exec sleep 300'; echo rc=$?")
+	tm.waitScreen("in\n")
+	tm.run("send-keys", "-t", "main", "C-p", "C-q")
+	tm.waitScreen("read escape sequence\nrc=0\n")
+	if out := engine(t, "exec", "exectty", "ps", "-o", "args"); !strings.Contains(out, "sleep 300") {
+		t.Errorf("the detached exec is gone: %q", out)
+	}
+}
+
+// waitForProcess waits until a process with the given command line runs in the container.
+func waitForProcess(t *testing.T, container, args string) {
+	t.Helper()
+	waitFor(t, func() bool {
+		out, _, _ := shared.run("", "exec", container, "ps", "-o", "args")
+		return strings.Contains("\n"+out, "\n"+args+"\n")
+	})
 }

@@ -249,6 +249,7 @@ func TestE2ETerminalInteractive(t *testing.T) {
 
 	// Ctrl-C interrupts the foreground command inside; the shell stays.
 	tm.typeLine("sleep 100")
+	waitForProcess(t, "tmuxsh", "sleep 100") // Ctrl-C sooner would go to the shell, which ignores it
 	tm.run("send-keys", "-t", "main", "C-c")
 	tm.typeLine("echo af''ter")
 	tm.waitScreen("\nafter\n")

@@ -37,10 +37,12 @@ import (
 
 // ExecConfig is what `engine exec` runs, under the names Docker's exec API uses.
 type ExecConfig struct {
-	User       string
-	WorkingDir string
-	Env        []string
-	Cmd        []string
+	User        string
+	WorkingDir  string
+	Env         []string
+	Cmd         []string
+	Tty         bool
+	ConsoleSize *Box // the client's terminal's, with Tty
 }
 
 // execRequest is what the daemon sends the helper on the sync pipe: the process to start.
@@ -54,27 +56,29 @@ type execReport struct {
 }
 
 // Exec starts config's command in the running container, with the given files as its stdin, stdout and
-// stderr, and returns the process, a child of the daemon, for the caller to wait for.
-func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*os.Process, error) {
+// stderr, or with a terminal of its own, whose master it then returns. The process is a child of the
+// daemon, for the caller to wait for.
+func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*os.Process, *os.File, error) {
 	pidfd, err := c.openPidfd()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer pidfd.Close()
 	process, err := c.execProcess(config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	helper, syncPipe, err := startExecHelper(pidfd, stdin, stdout, stderr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer syncPipe.Close()
-	pid, err := runExecHelper(helper, syncPipe, process)
+	pid, master, err := runExecHelper(helper, syncPipe, process)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return os.FindProcess(pid)
+	p, err := os.FindProcess(pid)
+	return p, master, err
 }
 
 // execAttached runs an exec with its output, and with -i its input, relayed to the session, and returns
@@ -97,7 +101,7 @@ func (c *Container) execAttached(session *Session, config *ExecConfig, interacti
 			return 0, err
 		}
 	}
-	process, err := c.Exec(config, stdinR, stdoutW, stderrW)
+	process, _, err := c.Exec(config, stdinR, stdoutW, stderrW)
 	closeAll(stdinR, stdoutW, stderrW) // the command has its own copies now
 	if err != nil {
 		closeAll(stdinW, stdoutR, stderrR)
@@ -121,6 +125,40 @@ func (c *Container) execAttached(session *Session, config *ExecConfig, interacti
 	return exitStatus(state), nil
 }
 
+// execWithTerminal runs an exec on a terminal of its own (`exec -t`): its output goes straight from the
+// pty master to the client, the client's keystrokes (with -i) and resizes go back, and the detach keys
+// leave the command running, as with `run -it`.
+func (c *Container) execWithTerminal(session *Session, config *ExecConfig, interactive bool, detachKeys []byte) (int, error) {
+	rows, cols, err := session.askTerminal()
+	if err != nil {
+		return 0, err
+	}
+	config.ConsoleSize = &Box{Height: uint(rows), Width: uint(cols)}
+	process, master, err := c.Exec(config, nil, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	console := newConsole(master, session.Stdout)
+	exited := make(chan *os.ProcessState, 1)
+	go func() {
+		state, _ := process.Wait()
+		console.Drain()
+		exited <- state
+	}()
+	a := attachment{console: console, detachKeys: detachKeys}
+	if interactive {
+		a.input = console
+	}
+	relayed := make(chan error, 1)
+	go func() { relayed <- session.relay(a) }()
+	select {
+	case state := <-exited:
+		return exitStatus(state), nil
+	case err := <-relayed: // detached, or the client is gone: the command runs on, and is reaped above
+		return 0, err
+	}
+}
+
 // relayOutput copies a pipe to the client. If the client has gone, it reads on and drops the output, so
 // the command never blocks on a pipe nobody empties.
 func relayOutput(to io.Writer, from *os.File, done chan<- struct{}) {
@@ -133,9 +171,12 @@ func relayOutput(to io.Writer, from *os.File, done chan<- struct{}) {
 
 // execDetached starts an exec with no streams (`exec -d`) and collects its exit in the background.
 func (c *Container) execDetached(config *ExecConfig) error {
-	process, err := c.Exec(config, nil, nil, nil)
+	process, master, err := c.Exec(config, nil, nil, nil)
 	if err != nil {
 		return err
+	}
+	if master != nil { // -dt: a terminal nobody reads
+		newConsole(master, io.Discard)
 	}
 	go process.Wait()
 	return nil
@@ -181,6 +222,8 @@ func (c *Container) execProcess(config *ExecConfig) (*Process, error) {
 		cwd = "/"
 	}
 	return &Process{
+		Terminal:        config.Tty,
+		ConsoleSize:     config.ConsoleSize,
 		User:            user,
 		Args:            config.Cmd,
 		Env:             env,
@@ -218,24 +261,37 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 	return helper, parent, nil
 }
 
-// runExecHelper sends the helper its process and returns the PID of the command it started.
-func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, error) {
+// runExecHelper sends the helper its process and returns the PID of the command it started and, with a
+// terminal, the terminal's master, which comes first (console.go).
+func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, *os.File, error) {
 	request, _ := json.Marshal(execRequest{Process: *process})
 	_, err := syncPipe.Write(request)
 	if err == nil {
 		unix.Shutdown(int(syncPipe.Fd()), unix.SHUT_WR) // the end of the request
 	}
-	report, _ := io.ReadAll(syncPipe)
+	var master *os.File
+	var report []byte
+	if err == nil && process.Terminal {
+		master, report, err = receiveFd(syncPipe)
+		if master != nil {
+			report = report[1:] // after the marker
+		}
+	}
+	rest, _ := io.ReadAll(syncPipe)
+	report = append(report, rest...)
 	helper.Wait()
 	var started execReport
-	if err == nil && json.Unmarshal(report, &started) == nil && started.Pid > 0 {
-		return started.Pid, nil
+	if err == nil && json.Unmarshal(report, &started) == nil && started.Pid > 0 && (master != nil) == process.Terminal {
+		return started.Pid, master, nil
+	}
+	if master != nil {
+		master.Close()
 	}
 	var failure initError
 	if json.Unmarshal(report, &failure) != nil || failure.Message == "" {
-		return 0, fmt.Errorf("the exec helper died before starting the command (%v)", helper.ProcessState)
+		return 0, nil, fmt.Errorf("the exec helper died before starting the command (%v)", helper.ProcessState)
 	}
-	return 0, &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
+	return 0, nil, &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
 }
 
 // The helper's side, `engine init exec`.
@@ -308,14 +364,26 @@ func forkCommand(process *Process) (int, int, error) {
 	}
 	groups := make([]uint32, len(process.User.AdditionalGids))
 	copy(groups, process.User.AdditionalGids)
+	files := []uintptr{0, 1, 2}
+	sys := &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: process.User.UID, Gid: process.User.GID, Groups: groups},
+		Setsid:     true,
+	}
+	if process.Terminal {
+		slave, err := sendConsole(process)
+		if err != nil {
+			return 0, 125, err
+		}
+		defer slave.Close()
+		fd := slave.Fd() // back in blocking mode: see setupConsole
+		files = []uintptr{fd, fd, fd}
+		sys.Setctty, sys.Ctty = true, 0 // the child's fd 0
+	}
 	pid, err := syscall.ForkExec(path, process.Args, &syscall.ProcAttr{
 		Dir:   process.Cwd,
 		Env:   process.Env,
-		Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: process.User.UID, Gid: process.User.GID, Groups: groups},
-			Setsid:     true,
-		},
+		Files: files,
+		Sys:   sys,
 	})
 	if errors.Is(err, syscall.ENOENT) {
 		return 0, 127, fmt.Errorf("exec: %q: %w", process.Args[0], err)
@@ -323,4 +391,19 @@ func forkCommand(process *Process) (int, int, error) {
 		return 0, 126, fmt.Errorf("exec: %q: %w", process.Args[0], err)
 	}
 	return pid, 0, nil
+}
+
+// sendConsole makes the exec's terminal in the container's /dev/pts, sends its master to the daemon and
+// returns the slave, for the command's stdio.
+func sendConsole(process *Process) (*os.File, error) {
+	master, slave, err := openConsole(*process)
+	if err != nil {
+		return nil, err
+	}
+	defer master.Close()
+	if err := sendFd(initPipeFd, consoleMarker, master); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("sending the terminal to the daemon: %w", err)
+	}
+	return slave, nil
 }
