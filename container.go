@@ -49,6 +49,14 @@ type HostConfig struct {
 	NetworkMode  string
 	PortBindings map[string][]PortBinding // -p, as asked: "80/tcp" → host address and port ("" for any)
 	AutoRemove   bool                     // --rm
+
+	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
+	Memory     int64  // -m: bytes, 0 for no limit
+	MemorySwap int64  // --memory-swap: memory plus swap in bytes, -1 for unlimited swap
+	CpuShares  int64  // -c: relative CPU weight, 1024 being one CPU's default share
+	NanoCpus   int64  // --cpus, in billionths of a CPU
+	CpusetCpus string // --cpuset-cpus: the CPUs it may run on, "0-2,4"
+	PidsLimit  int64  // --pids-limit: at most this many processes, 0 for no limit
 }
 
 type Container struct {
@@ -68,6 +76,7 @@ type Container struct {
 
 	mu     sync.Mutex    // guards State and the fields below
 	cmd    *exec.Cmd     // the running process
+	cgroup *Cgroup       // its cgroup, from start until the monitor removes it
 	stdin  *os.File      // our end of the container's stdin pipe (-i)
 	exited chan struct{} // closed when the current run has ended and been recorded
 }
@@ -91,6 +100,7 @@ func (c *Container) Start() error {
 	}
 	err := c.start()
 	if err != nil {
+		c.removeCgroup()
 		c.unmount()
 		status := 125
 		var se *StatusError
@@ -113,6 +123,11 @@ func (c *Container) start() error {
 	}
 	rootfs, err := c.ensureMounted()
 	if err != nil {
+		return err
+	}
+	// The cgroup comes first, with its limits and device rules: init must be in it before it is released.
+	c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+	if err := c.cgroup.Create(c.HostConfig); err != nil {
 		return err
 	}
 	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
@@ -147,9 +162,12 @@ func (c *Container) start() error {
 	return nil
 }
 
-// prepare does the daemon's side of a start while init boots: the network (the veth pair goes into the
-// namespace of the process pid), the /etc files and the generated config.
+// prepare does the daemon's side of a start while init boots: the cgroup (v1: init joins it here), the
+// network (the veth pair goes into the namespace of the process pid), the /etc files and the config.
 func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) error {
+	if err := c.cgroup.Join(pid); err != nil {
+		return err
+	}
 	var err error
 	if c.NetworkSettings, err = c.runtime.network.Allocate(c, pid); err != nil {
 		return err
@@ -193,6 +211,7 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's
 		},
 	}
+	c.cgroup.SpawnInto(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, nil, fmt.Errorf("starting init: %w", err)
@@ -262,6 +281,8 @@ func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	cmd.Wait()
 	c.mu.Lock()
 	c.State.setStopped(exitStatus(cmd.ProcessState))
+	c.State.OOMKilled = c.cgroup.OOMKilled()
+	c.removeCgroup()
 	c.cmd = nil
 	c.closeStdin()
 	c.runtime.network.Release(c)
@@ -284,6 +305,18 @@ func exitStatus(state *os.ProcessState) int {
 		return 128 + int(status.Signal())
 	}
 	return status.ExitStatus()
+}
+
+// removeCgroup removes the container's cgroup, or the one a killed daemon left for it.
+func (c *Container) removeCgroup() {
+	cgroup := c.cgroup
+	if cgroup == nil {
+		cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+	}
+	if err := cgroup.Remove(); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
+	}
+	c.cgroup = nil
 }
 
 func (c *Container) closeStdin() {

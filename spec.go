@@ -62,6 +62,12 @@ type Linux struct {
 	Namespaces        []Namespace `json:"namespaces"`
 	Devices           []Device    `json:"devices,omitempty"` // beyond defaultDevices, which are implied
 	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
+
+	// Resources and CgroupsPath describe the container's cgroup (resources.go) so that runc or crun
+	// would make the same one. Our init does not read them: the daemon makes the cgroup and puts init in
+	// it before releasing it (cgroups.go).
+	Resources   *LinuxResources `json:"resources,omitempty"`
+	CgroupsPath string          `json:"cgroupsPath,omitempty"`
 }
 
 type Namespace struct {
@@ -129,6 +135,8 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 		Linux: Linux{
 			Namespaces:        namespaces,
 			RootfsPropagation: "private",
+			Resources:         specResources(c.HostConfig),
+			CgroupsPath:       "/" + cgroupParent + "/" + c.ID,
 		},
 		Annotations: c.runtime.network.Annotations(c),
 	}
