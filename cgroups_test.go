@@ -108,6 +108,30 @@ func TestCpuConversions(t *testing.T) {
 	}
 }
 
+// The OCI config describes the same limits and device rules, in the runtime spec's units.
+func TestSpecResources(t *testing.T) {
+	hc := limitsForTest
+	r := specResources(&hc)
+	if r.Memory == nil || r.Memory.Limit != 64<<20 || r.Memory.Swap != 96<<20 {
+		t.Errorf("memory %+v", r.Memory)
+	}
+	if r.CPU == nil || r.CPU.Shares != 512 || r.CPU.Quota != 150000 || r.CPU.Period != 100000 || r.CPU.Cpus != "0" {
+		t.Errorf("cpu %+v", r.CPU)
+	}
+	if r.Pids == nil || r.Pids.Limit != 30 {
+		t.Errorf("pids %+v", r.Pids)
+	}
+	if len(r.Devices) != 10 || r.Devices[0].Allow || r.Devices[0].Type != "" || r.Devices[0].Access != "rwm" {
+		t.Fatalf("devices %+v: want deny all, then 9 allowed", r.Devices)
+	}
+	if pts := r.Devices[9]; !pts.Allow || pts.Type != "c" || *pts.Major != 136 || pts.Minor != nil {
+		t.Errorf("the pts rule %+v, want c 136:*", pts)
+	}
+	if none := specResources(&HostConfig{}); none.Memory != nil || none.CPU != nil || none.Pids != nil || len(none.Devices) != 10 {
+		t.Errorf("no limits: %+v", none)
+	}
+}
+
 func TestCgroupV1Mounts(t *testing.T) {
 	mountinfo := `30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
