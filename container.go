@@ -139,10 +139,17 @@ func (c *Container) start() error {
 	defer syncPipe.Close()
 	previous := c.State
 	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	// On v1, moving init into its cgroup waits for an RCU grace period in the kernel (about a
+	// millisecond here): it goes on while the rest is prepared, and init is released only once it is in.
+	joined := make(chan error, 1)
+	go func(cgroup *Cgroup) { joined <- cgroup.Join(cmd.Process.Pid) }(c.cgroup)
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
 	err = c.prepare(rootfs, namespaces, cmd.Process.Pid)
 	if err == nil {
 		err = c.toDisk()
+	}
+	if joinErr := <-joined; err == nil {
+		err = joinErr
 	}
 	if err == nil {
 		err = c.release(cmd, syncPipe)
@@ -162,12 +169,9 @@ func (c *Container) start() error {
 	return nil
 }
 
-// prepare does the daemon's side of a start while init boots: the cgroup (v1: init joins it here), the
-// network (the veth pair goes into the namespace of the process pid), the /etc files and the config.
+// prepare does the daemon's side of a start while init boots: the network (the veth pair goes into the
+// namespace of the process pid), the /etc files and the generated config.
 func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) error {
-	if err := c.cgroup.Join(pid); err != nil {
-		return err
-	}
 	var err error
 	if c.NetworkSettings, err = c.runtime.network.Allocate(c, pid); err != nil {
 		return err
