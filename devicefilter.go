@@ -6,7 +6,7 @@
 // it before init joins the cgroup:
 //
 //   - v1: the devices controller takes rules in text: "a" into devices.deny, then one "c 1:3 rwm" per
-//     allowed device into devices.allow (v1Files in cgroups.go);
+//     allowed device into devices.allow (v1Files in resources.go);
 //   - v2 has no devices controller: the kernel runs an eBPF program of type BPF_PROG_TYPE_CGROUP_DEVICE
 //     attached to the cgroup at every open and mknod of a device node, and refuses the access when it
 //     returns 0. deviceFilterProgram assembles that program from the list, by hand, as runc and crun do.

@@ -4,8 +4,9 @@
 // --pids-limit (commands.go); parseResourceFlags reads their text into the HostConfig fields Docker has
 // (Memory, MemorySwap, CpuShares, NanoCpus, CpusetCpus, PidsLimit, shown by `engine inspect`), and
 // Runtime.Create calls checkResources, which refuses what Docker refuses and fills Docker's defaults, so a
-// bad value is an error at create, not at start. When the container starts, cgroups.go writes them into
-// its cgroup, and specResources describes them in the OCI config (spec.go) the way runc would read them.
+// bad value is an error at create, not at start. v1Files and v2Files say which interface file of each
+// cgroup version holds which limit, for cgroups.go to write when the container starts; specResources
+// describes the same limits in the OCI config (spec.go), the way runc would read them.
 package main
 
 import (
@@ -166,6 +167,68 @@ func parseCPUList(list string) ([]int, error) {
 		}
 	}
 	return cpus, nil
+}
+
+// cgroupFile is one value written into one interface file of the container's cgroup.
+type cgroupFile struct{ controller, name, value string }
+
+// v1Files maps the HostConfig to v1 interface files, in the order they must be written: the memory
+// limit before memory+swap (the kernel keeps memsw >= limit), devices denied before some are allowed.
+func v1Files(hc *HostConfig) []cgroupFile {
+	var files []cgroupFile
+	add := func(controller, name string, value int64) {
+		files = append(files, cgroupFile{controller, name, strconv.FormatInt(value, 10)})
+	}
+	if hc.Memory > 0 {
+		add("memory", "memory.limit_in_bytes", hc.Memory)
+	}
+	if hc.MemorySwap > 0 {
+		add("memory", "memory.memsw.limit_in_bytes", hc.MemorySwap)
+	}
+	if hc.CpuShares > 0 {
+		add("cpu", "cpu.shares", hc.CpuShares)
+	}
+	if hc.NanoCpus > 0 {
+		add("cpu", "cpu.cfs_period_us", cpuPeriod)
+		add("cpu", "cpu.cfs_quota_us", cpuQuota(hc.NanoCpus))
+	}
+	if hc.CpusetCpus != "" {
+		files = append(files, cgroupFile{"cpuset", "cpuset.cpus", hc.CpusetCpus})
+	}
+	if hc.PidsLimit > 0 {
+		add("pids", "pids.max", hc.PidsLimit)
+	}
+	files = append(files, cgroupFile{"devices", "devices.deny", "a"})
+	for _, rule := range allowedDevices() {
+		files = append(files, cgroupFile{"devices", "devices.allow", rule.String()})
+	}
+	return files
+}
+
+// v2Files maps the HostConfig to v2 interface files. memory.swap.max is swap alone, where Docker's
+// MemorySwap (and v1's memsw) is memory plus swap; cpu.weight replaces cpu.shares on another scale.
+func v2Files(hc *HostConfig) []cgroupFile {
+	var files []cgroupFile
+	add := func(controller, name, value string) { files = append(files, cgroupFile{controller, name, value}) }
+	if hc.Memory > 0 {
+		add("memory", "memory.max", strconv.FormatInt(hc.Memory, 10))
+	}
+	if hc.MemorySwap > 0 {
+		add("memory", "memory.swap.max", strconv.FormatInt(hc.MemorySwap-hc.Memory, 10))
+	}
+	if hc.CpuShares > 0 {
+		add("cpu", "cpu.weight", strconv.FormatInt(cpuWeight(hc.CpuShares), 10))
+	}
+	if hc.NanoCpus > 0 {
+		add("cpu", "cpu.max", fmt.Sprintf("%d %d", cpuQuota(hc.NanoCpus), cpuPeriod))
+	}
+	if hc.CpusetCpus != "" {
+		add("cpuset", "cpuset.cpus", hc.CpusetCpus)
+	}
+	if hc.PidsLimit > 0 {
+		add("pids", "pids.max", strconv.FormatInt(hc.PidsLimit, 10))
+	}
+	return files
 }
 
 // cpuQuota is the CFS quota for NanoCpus per cpuPeriod: --cpus 1.5 → 150000 µs every 100000 µs.
