@@ -283,15 +283,36 @@ func TestE2ECgroupsAfterDaemonKilled(t *testing.T) {
 	}
 }
 
-// cgroupParentsLeft lists the engine/ directories that hold no container's cgroup: the daemon removes
-// them when it stops. (One that holds cgroups belongs to another daemon, still running.)
-func cgroupParentsLeft() []string {
-	h, err := DetectCgroups()
-	if err != nil {
-		return []string{err.Error()}
+// cgroupMounts lists every mounted cgroup hierarchy, v1 and v2, whether the engine uses it or not.
+func cgroupMounts() []string {
+	mountinfo, _ := os.ReadFile("/proc/self/mountinfo")
+	var mounts []string
+	for line := range strings.Lines(string(mountinfo)) {
+		before, after, _ := strings.Cut(line, " - ")
+		fields := strings.Fields(before)
+		if (strings.HasPrefix(after, "cgroup ") || strings.HasPrefix(after, "cgroup2 ")) && len(fields) > 4 {
+			mounts = append(mounts, fields[4])
+		}
 	}
+	return mounts
+}
+
+// removeRuntimeCgroupParents removes the empty engine/ directories runc and crun leave in every
+// hierarchy (blkio, freezer, name=systemd and the unified one too) after running one of our bundles,
+// whose cgroupsPath is /engine/<id>: they delete the container's cgroup but not its parent.
+func removeRuntimeCgroupParents() {
+	for _, mount := range cgroupMounts() {
+		unix.Rmdir(filepath.Join(mount, cgroupParent))
+	}
+}
+
+// cgroupParentsLeft lists the engine/ directories, in any hierarchy, that hold no container's cgroup:
+// the daemon removes them when it stops. (One that holds cgroups belongs to another daemon, still
+// running.)
+func cgroupParentsLeft() []string {
 	var left []string
-	for _, dir := range NewCgroup(h, cgroupParent).dirs() {
+	for _, mount := range cgroupMounts() {
+		dir := filepath.Join(mount, cgroupParent)
 		entries, err := os.ReadDir(dir)
 		children := 0
 		for _, entry := range entries {
