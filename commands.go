@@ -32,6 +32,8 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
 	opts.attach.sigProxy = true
 	var env, labels, ports, capAdd, capDrop []string
+	var memory, memorySwap, cpus string
+	var cpuShares, pidsLimit int
 	detachKeys := defaultDetachKeys
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
 	if command == "run" {
@@ -53,6 +55,12 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&capAdd, "", "cap-add", "Add a Linux capability (NET_ADMIN, ..., or ALL)")
 	f.List(&capDrop, "", "cap-drop", "Drop a Linux capability (CHOWN, ..., or ALL)")
 	f.Bool(&opts.hostConfig.ReadonlyRootfs, "", "read-only", "Mount the container's root filesystem read-only")
+	f.String(&memory, "m", "memory", "bytes", "Memory limit (e.g. 64m; at least 6m)")
+	f.String(&memorySwap, "", "memory-swap", "bytes", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
+	f.Int(&cpuShares, "c", "cpu-shares", "CPU shares, a relative weight (1024 is one CPU's share)")
+	f.String(&cpus, "", "cpus", "decimal", "Number of CPUs (e.g. 1.5)")
+	f.String(&opts.hostConfig.CpusetCpus, "", "cpuset-cpus", "string", "CPUs the container may run on (0-3, 0,1)")
+	f.Int(&pidsLimit, "", "pids-limit", "At most this many processes (-1 for no limit)")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
@@ -69,6 +77,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.config.Env = env
+	opts.hostConfig.CpuShares, opts.hostConfig.PidsLimit = int64(cpuShares), int64(pidsLimit)
+	if err := opts.hostConfig.parseResourceFlags(memory, memorySwap, cpus); err != nil {
+		return nil, err
+	}
 	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
 		return nil, fmt.Errorf("the working directory %q is not an absolute path", opts.config.WorkingDir)
 	}

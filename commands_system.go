@@ -24,6 +24,7 @@ var commands = [][2]string{
 	{"wait", "Block until containers stop, then print their exit codes"},
 	{"rm", "Remove one or more containers"},
 	{"ps", "List containers"},
+	{"stats", "Display the containers' use of CPU, memory and processes"},
 	{"logs", "Print a container's output"},
 	{"port", "List a container's published ports"},
 	{"inspect", "Print low-level information on containers or images"},

@@ -54,6 +54,14 @@ type HostConfig struct {
 	CapAdd         []string                 // --cap-add, as CAP_ names (capabilities.go)
 	CapDrop        []string                 // --cap-drop
 	ReadonlyRootfs bool                     // --read-only
+
+	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
+	Memory     int64  // -m: bytes, 0 for no limit
+	MemorySwap int64  // --memory-swap: memory plus swap in bytes, -1 for unlimited swap
+	CpuShares  int64  // -c: relative CPU weight, 1024 being one CPU's default share
+	NanoCpus   int64  // --cpus, in billionths of a CPU
+	CpusetCpus string // --cpuset-cpus: the CPUs it may run on, "0-2,4"
+	PidsLimit  int64  // --pids-limit: at most this many processes, 0 for no limit
 }
 
 type Container struct {
@@ -73,6 +81,7 @@ type Container struct {
 
 	mu     sync.Mutex    // guards State and the fields below
 	cmd    *exec.Cmd     // the running process
+	cgroup *Cgroup       // its cgroup, from start until the monitor removes it
 	stdin  *os.File      // our end of the container's stdin pipe (-i)
 	exited chan struct{} // closed when the current run has ended and been recorded
 
@@ -99,6 +108,7 @@ func (c *Container) Start() error {
 	}
 	err := c.start()
 	if err != nil {
+		c.removeCgroup()
 		c.unmount()
 		status := 125
 		var se *StatusError
@@ -123,6 +133,11 @@ func (c *Container) start() error {
 	if err != nil {
 		return err
 	}
+	// The cgroup comes first, with its limits and device rules: init must be in it before it is released.
+	c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+	if err := c.cgroup.Create(c.HostConfig); err != nil {
+		return err
+	}
 	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
 	// the Go runtime starts up in the child, the daemon prepares the rest of the container.
 	cmd, syncPipe, err := c.execInit(namespaces)
@@ -132,10 +147,17 @@ func (c *Container) start() error {
 	defer syncPipe.Close()
 	previous := c.State
 	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	// On v1, moving init into its cgroup waits for an RCU grace period in the kernel (about a
+	// millisecond here): it goes on while the rest is prepared, and init is released only once it is in.
+	joined := make(chan error, 1)
+	go func(cgroup *Cgroup) { joined <- cgroup.Join(cmd.Process.Pid) }(c.cgroup)
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
 	err = c.prepare(rootfs, namespaces, cmd.Process.Pid)
 	if err == nil {
 		err = c.toDisk()
+	}
+	if joinErr := <-joined; err == nil {
+		err = joinErr
 	}
 	if err == nil {
 		err = c.release(cmd, syncPipe)
@@ -207,6 +229,7 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's
 		},
 	}
+	c.cgroup.SpawnInto(cmd.SysProcAttr)
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, nil, fmt.Errorf("starting init: %w", err)
@@ -288,6 +311,8 @@ func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	c.drainConsole() // every byte written to the terminal is in the log before anyone hears of the end
 	c.mu.Lock()
 	c.State.setStopped(exitStatus(cmd.ProcessState))
+	c.State.OOMKilled = c.cgroup.OOMKilled()
+	c.removeCgroup()
 	c.cmd = nil
 	c.closeStdin()
 	c.runtime.network.Release(c)
@@ -310,6 +335,18 @@ func exitStatus(state *os.ProcessState) int {
 		return 128 + int(status.Signal())
 	}
 	return status.ExitStatus()
+}
+
+// removeCgroup removes the container's cgroup, or the one a killed daemon left for it.
+func (c *Container) removeCgroup() {
+	cgroup := c.cgroup
+	if cgroup == nil {
+		cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+	}
+	if err := cgroup.Remove(); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
+	}
+	c.cgroup = nil
 }
 
 func (c *Container) closeStdin() {

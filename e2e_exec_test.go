@@ -199,3 +199,18 @@ func waitForProcess(t *testing.T, container, args string) {
 		return strings.Contains("\n"+out, "\n"+args+"\n")
 	})
 }
+
+// An exec'd process is in the container's cgroup, under its limits.
+func TestE2EExecCgroup(t *testing.T) {
+	engine(t, "run", "-d", "--name", "execcg", "--pids-limit", "9", "base", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "execcg")
+	id := inspect(t, "execcg")["Id"].(string)
+	if out := engine(t, "exec", "execcg", "cat", "/proc/self/cgroup"); !strings.Contains(out, ":pids:/engine/"+id+"\n") && !strings.Contains(out, "0::/engine/"+id+"\n") {
+		t.Errorf("/proc/self/cgroup of an exec: %q", out)
+	}
+	// sleep, sh and its children count: the limit holds for the exec as for the container.
+	_, stderr, _ := shared.run("", "exec", "execcg", "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; wait")
+	if !strings.Contains(stderr, "can't fork") && !strings.Contains(stderr, "Resource temporarily unavailable") {
+		t.Errorf("10 more processes under --pids-limit 9: %q", stderr)
+	}
+}

@@ -264,6 +264,7 @@ func TestE2EOCIRuntimes(t *testing.T) {
 	defer unmount()
 
 	state := t.TempDir()
+	defer removeRuntimeCgroupParents()
 	runc := exec.Command("runc", "--root", state, "run", "--bundle", bundle, "engine-oci-test-runc")
 	if out, err := runc.Output(); err != nil || string(out) != ours {
 		t.Errorf("runc (%v) printed:\n%s\nour init printed:\n%s", err, out, ours)

@@ -59,6 +59,10 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		status = 1
 	}
+	if left := cgroupParentsLeft(); left != nil {
+		fmt.Fprintf(os.Stderr, "empty cgroup parents left behind: %v\n", left)
+		status = 1
+	}
 	if leftover := mountsUnder(dir); len(leftover) > 0 {
 		fmt.Fprintf(os.Stderr, "mounts left behind: %v\n", leftover)
 		status = 1

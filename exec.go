@@ -7,7 +7,8 @@
 // processes:
 //
 //  1. Container.Exec (daemon) starts `engine init exec`, the helper, from the sealed binary (binary.go),
-//     passing it a pidfd of the container's first process and holding it on a sync pipe as Start does.
+//     passing it a pidfd of the container's first process, and holds it on a sync pipe, as Start does,
+//     while it puts it into the container's cgroup (cgroups.go).
 //  2. The helper, on one locked thread, unshares that thread's filesystem state, then setns()es into the
 //     container's mount, UTS, IPC, network and PID namespaces at once through the pidfd, which also
 //     guarantees that it joins the container's process and not a later one with a reused PID. Its root
@@ -73,6 +74,13 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*o
 		return nil, nil, err
 	}
 	defer syncPipe.Close()
+	// Held on the sync pipe, the helper goes into the container's cgroup first: its child, the
+	// command, is born there, under the container's limits and device rules.
+	if err := c.joinCgroup(helper.Process.Pid); err != nil {
+		helper.Process.Kill()
+		helper.Wait()
+		return nil, nil, err
+	}
 	pid, master, err := runExecHelper(helper, syncPipe, process)
 	if err != nil {
 		return nil, nil, err
@@ -180,6 +188,16 @@ func (c *Container) execDetached(config *ExecConfig) error {
 	}
 	go process.Wait()
 	return nil
+}
+
+func (c *Container) joinCgroup(pid int) error {
+	c.mu.Lock()
+	cgroup := c.cgroup
+	c.mu.Unlock()
+	if cgroup == nil {
+		return fmt.Errorf("container %s is not running", c.ShortName())
+	}
+	return cgroup.Join(pid)
 }
 
 // openPidfd opens a pidfd of the container's first process, checking by its start time that the PID

@@ -31,6 +31,7 @@ type Runtime struct {
 	graph   *Graph
 	tags    *TagStore
 	network *NetworkManager
+	cgroups *CgroupHierarchy
 
 	mu         sync.Mutex
 	containers []*Container // in order of creation
@@ -59,7 +60,11 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("becoming a child subreaper: %w", err)
 	}
-	r := &Runtime{root: root, graph: graph, tags: tags}
+	cgroups, err := DetectCgroups()
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{root: root, graph: graph, tags: tags, cgroups: cgroups}
 	if err := r.restore(); err != nil {
 		return nil, err
 	}
@@ -127,6 +132,7 @@ func (c *Container) reconcile() {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	c.removeCgroup()
 	c.unmount()
 	c.State.setStopped(255)
 	c.State.Error = "the daemon stopped while the container was running"
@@ -146,6 +152,9 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 		return nil, errors.New("no command specified")
 	}
 	if err := r.network.CheckMode(hostConfig.NetworkMode); err != nil {
+		return nil, err
+	}
+	if err := checkResources(hostConfig, r.cgroups); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -278,6 +287,7 @@ func (r *Runtime) Destroy(c *Container) error {
 		}
 	}
 	r.mu.Unlock()
+	c.removeCgroup()
 	c.unmount()
 	// The rename removes the container in one step; its files go in the background (a daemon killed
 	// meanwhile finishes the job at restore), so `run --rm` need not wait for a large rw dir.
@@ -297,9 +307,11 @@ func removeContainerDir(dir string) error {
 }
 
 // Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving),
-// then takes down the bridge and the firewall rules.
+// then removes engine/ from the cgroup hierarchies if it is empty and takes down the bridge and the
+// firewall rules.
 func (r *Runtime) Shutdown() {
 	defer r.network.Close()
+	defer r.cgroups.RemoveParent()
 	var wg sync.WaitGroup
 	for _, c := range r.List() {
 		wg.Add(1)

@@ -76,6 +76,12 @@ type Linux struct {
 	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
 	MaskedPaths       []string    `json:"maskedPaths,omitempty"`
 	ReadonlyPaths     []string    `json:"readonlyPaths,omitempty"`
+
+	// Resources and CgroupsPath describe the container's cgroup (resources.go) so that runc or crun
+	// would make the same one. Our init does not read them: the daemon makes the cgroup and puts init in
+	// it before releasing it (cgroups.go).
+	Resources   *LinuxResources `json:"resources,omitempty"`
+	CgroupsPath string          `json:"cgroupsPath,omitempty"`
 }
 
 type Namespace struct {
@@ -158,6 +164,8 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 			RootfsPropagation: "private",
 			MaskedPaths:       defaultMaskedPaths,
 			ReadonlyPaths:     defaultReadonlyPaths,
+			Resources:         specResources(c.HostConfig),
+			CgroupsPath:       "/" + cgroupParent + "/" + c.ID,
 		},
 		Annotations: c.runtime.network.Annotations(c),
 	}

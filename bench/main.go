@@ -8,12 +8,15 @@
 //   - stdout: how fast a container's stdout reaches an attached client (the log is kept on the way),
 //     against the same bytes through a plain pipe on the host.
 //   - logs: `engine logs` of a 512 MiB log, against `cat` of the log file itself.
+//   - cgroups: `run --rm -m 64m base true` against `run --rm base true` (every container has a cgroup;
+//     a limit adds its writes), and the daemon's resident memory per running container, from its VmRSS
+//     before and after starting rssContainers detached `sleep` containers.
 //
 // It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
 // root and a free port, imports the busybox `base` image, measures, and removes everything again, also on
 // error or Ctrl-C. It needs root:
 //
-//	sudo go run ./bench [-runs 30] [-only start|stdout|logs] [-stdout-mb 1024] [-engine PATH]
+//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups] [-stdout-mb 1024] [-engine PATH]
 package main
 
 import (
@@ -39,7 +42,7 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, stdout or logs")
+	only       = flag.String("only", "all", "measure only start, stdout, logs or cgroups")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
 )
 
@@ -47,6 +50,8 @@ const (
 	warmups  = 3
 	rates    = 3         // runs of each bandwidth measurement; the median is kept
 	logBytes = 512 << 20 // size of the log `engine logs` sends
+
+	rssContainers = 50 // running containers the daemon's memory is measured with
 )
 
 // unshareWrapper runs argv in a private mount namespace without /sys/fs/cgroup/unified: on hybrid-cgroup
@@ -79,8 +84,8 @@ type bench struct {
 }
 
 func run(ctx context.Context) error {
-	if !slices.Contains([]string{"all", "start", "stdout", "logs"}, *only) {
-		return fmt.Errorf("-only %q: want start, stdout or logs", *only)
+	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups"}, *only) {
+		return fmt.Errorf("-only %q: want start, stdout, logs or cgroups", *only)
 	}
 	if *runs < 1 || *stdoutMB < 1 {
 		return errors.New("-runs and -stdout-mb must be at least 1")
@@ -101,7 +106,7 @@ func run(ctx context.Context) error {
 	for _, m := range []struct {
 		name    string
 		measure func() (string, error)
-	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}} {
+	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}} {
 		if *only == "all" || *only == m.name {
 			line, err := m.measure()
 			if err != nil {
@@ -374,6 +379,80 @@ func (b *bench) benchLogs() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("logs of 512 MiB            engine %.0f MB/s   cat of the log file %.0f MB/s", engine, cat), nil
+}
+
+func (b *bench) benchCgroups() (string, error) {
+	peers := []*struct {
+		name string
+		args []string
+		ms   []float64
+	}{
+		{name: "engine run --rm base true", args: []string{"run", "--rm", "base", "true"}},
+		{name: "engine run --rm -m 64m base true", args: []string{"run", "--rm", "-m", "64m", "base", "true"}},
+	}
+	progress(fmt.Sprintf("cgroups: %d rounds of run --rm with and without -m 64m", warmups+*runs))
+	for round := range warmups + *runs {
+		for _, peer := range peers {
+			start := time.Now()
+			if _, err := b.output(b.client(peer.args...)); err != nil {
+				return "", err
+			}
+			if round >= warmups {
+				peer.ms = append(peer.ms, float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	fmt.Printf("cgroups, ms over %d runs after %d warm-ups        median    p10    p90\n", *runs, warmups)
+	for _, peer := range peers {
+		fmt.Printf("  %-38s %7.1f %6.1f %6.1f\n", peer.name, median(peer.ms), quantile(peer.ms, 0.1), quantile(peer.ms, 0.9))
+	}
+	perContainer, err := b.daemonRSSPerContainer()
+	if err != nil {
+		return "", err
+	}
+	plain, limited := median(peers[0].ms), median(peers[1].ms)
+	return fmt.Sprintf("cgroups (median of %d, ms)  run --rm %.1f   with -m 64m %.1f   %+.1f ms for the limit\n"+
+		"daemon memory              %.3f MB of VmRSS per running container (%d detached sleep containers)",
+		*runs, plain, limited, limited-plain, perContainer, rssContainers), nil
+}
+
+// daemonRSSPerContainer starts rssContainers detached `sleep` containers and returns how much the
+// daemon's resident set grew, per container, in MB (10^6 bytes); the containers are removed again.
+func (b *bench) daemonRSSPerContainer() (float64, error) {
+	progress(fmt.Sprintf("cgroups: daemon VmRSS before and after starting %d sleep containers", rssContainers))
+	before, err := vmRSS(b.daemon.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	names := []string{"rm", "-f"}
+	defer func() { b.output(b.client(names...)) }()
+	for i := range rssContainers {
+		name := fmt.Sprintf("rss-%d", i)
+		if _, err := b.output(b.client("run", "-d", "--name", name, "base", "sleep", "1000")); err != nil {
+			return 0, err
+		}
+		names = append(names, name)
+	}
+	after, err := vmRSS(b.daemon.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / 1e6 / rssContainers, nil
+}
+
+// vmRSS is a process's resident set in bytes, from /proc/PID/status.
+func vmRSS(pid int) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if value, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kB, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+			return kB * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // quantile is the q-quantile of xs (not empty), interpolating between the two nearest samples.
