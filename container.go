@@ -23,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -482,20 +481,4 @@ func (c *Container) toDisk() error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(c.root, "config.json"), data, 0600)
-}
-
-// processStartTime reads field 22 of /proc/PID/stat, the process's start time in clock ticks; 0 if
-// there is no such process or it is a zombie (dead, only waiting for its parent to collect it).
-func processStartTime(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(fields) < 20 || fields[0] == "Z" {
-		return 0
-	}
-	start, _ := strconv.ParseUint(fields[19], 10, 64)
-	return start
 }

@@ -8,6 +8,9 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,4 +85,20 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d weeks", int(d.Hours()/24/7))
 	}
+}
+
+// processStartTime reads field 22 of /proc/PID/stat, the process's start time in clock ticks; 0 if
+// there is no such process or it is a zombie (dead, only waiting for its parent to collect it).
+func processStartTime(pid int) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(fields) < 20 || fields[0] == "Z" {
+		return 0
+	}
+	start, _ := strconv.ParseUint(fields[19], 10, 64)
+	return start
 }
