@@ -78,6 +78,11 @@ func (srv *Server) CmdInfo(session *Session, args []string) error {
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(session.Stdout, "Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(containers), running, len(containers)-running, len(images))
 	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: files (stdout.log, stderr.log)\n", version)
+	cgroupVersion := 1
+	if srv.runtime.cgroups.Unified {
+		cgroupVersion = 2
+	}
+	fmt.Fprintf(session.Stdout, "Cgroup Driver: cgroupfs\nCgroup Version: %d\n", cgroupVersion)
 	fmt.Fprintf(session.Stdout, "Network: %s\nKernel Version: %s\nOSType: linux\nArchitecture: %s\nCPUs: %d\n", srv.runtime.network, kernelRelease(), runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(session.Stdout, "Name: %s\nEngine Root Dir: %s\nListening: %s\n", hostname, srv.runtime.root, srv.Addr())
 	return nil
