@@ -333,12 +333,26 @@ func (cg *Cgroup) SpawnInto(attr *syscall.SysProcAttr) {
 	}
 }
 
-// Join puts the process pid, still held on the sync pipe, into the cgroup. On v1 it joins each
-// hierarchy by writing its PID into cgroup.procs, which moves all its threads; on v2 it was born inside
-// (SpawnInto) and the directory need not stay open.
+// Join puts init, still held on the sync pipe, into the cgroup. On v1 it joins each hierarchy by
+// writing its PID into cgroup.procs, which moves all its threads; on v2 it was born inside (SpawnInto)
+// and the directory need not stay open.
 func (cg *Cgroup) Join(pid int) error {
 	cg.closeDir()
-	for _, dir := range cg.joined {
+	return cg.addTo(cg.joined, pid)
+}
+
+// Add moves one more process into the running container's cgroup, on v1 and v2 alike: the helper of
+// `engine exec` (exec.go), whose child, the command, is then born inside.
+func (cg *Cgroup) Add(pid int) error {
+	dirs := cg.joined
+	if cg.hierarchy.Unified {
+		dirs = []string{cg.path("")}
+	}
+	return cg.addTo(dirs, pid)
+}
+
+func (cg *Cgroup) addTo(dirs []string, pid int) error {
+	for _, dir := range dirs {
 		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("cgroup %s: %w", cg.name, err)
 		}

@@ -197,7 +197,7 @@ func (c *Container) joinCgroup(pid int) error {
 	if cgroup == nil {
 		return fmt.Errorf("container %s is not running", c.ShortName())
 	}
-	return cgroup.Join(pid)
+	return cgroup.Add(pid)
 }
 
 // openPidfd opens a pidfd of the container's first process, checking by its start time that the PID
