@@ -3,9 +3,8 @@
 #
 # It installs what the tests use (busybox-static for the base image, runc and crun to run our OCI
 # bundles, jq, tmux for a real terminal, qemu for a cgroup v2 virtual machine), then checks formatting
-# and vet, and runs the unit and
-# end-to-end tests. The e2e tests build their own binary and start their own daemons on temporary roots
-# and free ports: nothing here touches /var/lib/engine or a daemon you run.
+# and vet, and runs the unit and end-to-end tests. The e2e tests build their own binary and start their
+# own daemons on temporary roots and free ports: nothing here touches /var/lib/engine or a daemon you run.
 set -eu
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
