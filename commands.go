@@ -254,7 +254,7 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	case config.Tty:
 		status, err = c.execWithTerminal(session, &config, interactive, keys)
 	default:
-		status, err = c.execAttached(session, &config, interactive)
+		status, err = c.execWithPipes(session, &config, interactive)
 	}
 	if err == nil && status != 0 {
 		err = &StatusError{Status: status}

@@ -21,6 +21,9 @@
 //
 // The helper itself never enters the container's PID namespace, and what does (the child, until execve)
 // runs from the sealed copy of the binary: nothing in the container can open the host's engine binary.
+// With -t the helper also makes the command's terminal in the container's /dev/pts and passes its master
+// to the daemon, as init does (console.go); without, the command's output goes through pipes. Either way
+// it reaches only the client: an exec's output is not logged, as with docker.
 package main
 
 import (
@@ -89,10 +92,9 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*o
 	return p, master, err
 }
 
-// execAttached runs an exec with its output, and with -i its input, relayed to the session, and returns
-// the command's exit status once it has ended and its output has all been sent. Unlike a container's,
-// an exec's output is not logged, as with docker.
-func (c *Container) execAttached(session *Session, config *ExecConfig, interactive bool) (int, error) {
+// execWithPipes runs an exec with its output, and with -i its input, relayed to the session through
+// pipes, and returns the command's exit status once it has ended and its output has all been sent.
+func (c *Container) execWithPipes(session *Session, config *ExecConfig, interactive bool) (int, error) {
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
 		return 0, err
