@@ -153,18 +153,28 @@ func sendFd(socket int, marker byte, f *os.File) error {
 // container with a terminal is the master, or init's failure report if it failed before making it.
 // It returns the bytes of a report, if that is what came.
 func (c *Container) receiveConsole(syncPipe *os.File) ([]byte, error) {
-	master, data, err := receiveFd(syncPipe)
-	if err != nil {
-		return nil, fmt.Errorf("receiving the terminal: %w", err)
-	}
-	if master == nil {
-		return data, nil
+	master, report, err := receiveTerminal(syncPipe)
+	if err != nil || master == nil {
+		return report, err
 	}
 	if c.console, err = startConsole(master, c.logPath("stdout")); err != nil {
 		master.Close()
 		return nil, err
 	}
-	return data[1:], nil // after the marker
+	return report, nil
+}
+
+// receiveTerminal reads the first message on a sync pipe when a terminal is expected: the master, or
+// no master and the start of a failure report. Init and exec's helper send it the same way.
+func receiveTerminal(syncPipe *os.File) (*os.File, []byte, error) {
+	master, data, err := receiveFd(syncPipe)
+	if err != nil {
+		return nil, nil, fmt.Errorf("receiving the terminal: %w", err)
+	}
+	if master == nil {
+		return nil, data, nil
+	}
+	return master, data[1:], nil // after the marker
 }
 
 // drainConsole is the monitor's wait for the last of the terminal's output (see Console.Drain).

@@ -196,11 +196,10 @@ func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) erro
 
 // execInit starts `engine init` in the container's new namespaces, held on the sync pipe.
 func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	parent, child, err := newSyncPipe()
 	if err != nil {
-		return nil, nil, fmt.Errorf("sync pipe: %w", err)
+		return nil, nil, err
 	}
-	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
 	defer child.Close()
 	stdin, stdout, stderr, err := c.openStdio()
 	if err != nil {
@@ -234,6 +233,17 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 		return nil, nil, fmt.Errorf("starting init: %w", err)
 	}
 	return cmd, parent, nil
+}
+
+// newSyncPipe makes the socket pair that holds a starting process (init, or exec's helper) until the
+// daemon releases it, and carries back its terminal and its verdict. A socket, not a pipe: a terminal's
+// master can only travel over a unix socket (console.go).
+func newSyncPipe() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sync pipe: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync"), nil
 }
 
 // openStdio opens the files the container's fds 0, 1 and 2 will be: the log files, appended to directly
@@ -297,9 +307,15 @@ func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
 		return nil
 	}
 	c.closeConsole()
+	return syncFailure(report, "init", cmd.ProcessState)
+}
+
+// syncFailure turns the report a process held on a sync pipe sent before dying (an initError) into the
+// error the client sees, with the status a shell would give.
+func syncFailure(report []byte, who string, state *os.ProcessState) error {
 	var failure initError
-	if json.Unmarshal(report, &failure) != nil {
-		return fmt.Errorf("init died before starting the command (%v)", cmd.ProcessState)
+	if json.Unmarshal(report, &failure) != nil || failure.Message == "" {
+		return fmt.Errorf("%s died before starting the command (%v)", who, state)
 	}
 	return &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
 }

@@ -259,11 +259,10 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 	if err != nil {
 		return nil, nil, err
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	parent, child, err := newSyncPipe()
 	if err != nil {
-		return nil, nil, fmt.Errorf("sync pipe: %w", err)
+		return nil, nil, err
 	}
-	parent, child := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync")
 	defer child.Close()
 	helper := &exec.Cmd{
 		Path:       binary,
@@ -292,10 +291,7 @@ func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, 
 	var master *os.File
 	var report []byte
 	if err == nil && process.Terminal {
-		master, report, err = receiveFd(syncPipe)
-		if master != nil {
-			report = report[1:] // after the marker
-		}
+		master, report, err = receiveTerminal(syncPipe)
 	}
 	rest, _ := io.ReadAll(syncPipe)
 	report = append(report, rest...)
@@ -307,11 +303,7 @@ func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, 
 	if master != nil {
 		master.Close()
 	}
-	var failure initError
-	if json.Unmarshal(report, &failure) != nil || failure.Message == "" {
-		return 0, nil, fmt.Errorf("the exec helper died before starting the command (%v)", helper.ProcessState)
-	}
-	return 0, nil, &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
+	return 0, nil, syncFailure(report, "the exec helper", helper.ProcessState)
 }
 
 // The helper's side, `engine init exec`.
