@@ -51,6 +51,10 @@ func ParseReference(ref string) (repository, tag string, err error) {
 	} else if !validRegistry(registry) {
 		return "", "", fmt.Errorf("invalid reference format: %q (bad registry address %q)", ref, registry)
 	}
+	if isFullID(repository) || repository == "sha256" {
+		// As Docker refuses them: such a name would read as an image ID (Runtime.LookupImage).
+		return "", "", fmt.Errorf("invalid reference format: %q (a repository may not be named like an image ID)", ref)
+	}
 	if !validRepository(rest) {
 		return "", "", fmt.Errorf("invalid reference format: %q (a name is lowercase letters, digits and separators)", ref)
 	}
