@@ -54,10 +54,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.Bool(&opts.hostConfig.ReadonlyRootfs, "", "read-only", "Mount the container's root filesystem read-only")
 	f.String(&memory, "m", "memory", "bytes", "Memory limit (e.g. 64m; at least 6m)")
 	f.String(&memorySwap, "", "memory-swap", "bytes", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
-	f.Int(&cpuShares, "c", "cpu-shares", "CPU shares, a relative weight (1024 is one CPU's share)")
+	f.Int(&cpuShares, "c", "cpu-shares", 0, maxCpuShares, "CPU shares, a relative weight (1024 is one CPU's share)")
 	f.String(&cpus, "", "cpus", "decimal", "Number of CPUs (e.g. 1.5)")
 	f.String(&opts.hostConfig.CpusetCpus, "", "cpuset-cpus", "string", "CPUs the container may run on (0-3, 0,1)")
-	f.Int(&pidsLimit, "", "pids-limit", "At most this many processes (-1 for no limit)")
+	f.Int(&pidsLimit, "", "pids-limit", -1, maxPidsLimit, "At most this many processes (-1 for no limit)")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
@@ -262,10 +262,13 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	return err
 }
 
+// maxStopTimeout bounds stop -t and restart -t (in seconds), as every wait is bounded: a day.
+const maxStopTimeout = 24 * 60 * 60
+
 func (srv *Server) CmdStop(session *Session, args []string) error {
 	timeout := 10
 	f := newFlags(session, "stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers (SIGTERM, then SIGKILL after the timeout)")
-	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	f.Int(&timeout, "t", "time", 0, maxStopTimeout, "Seconds to wait before killing the container")
 	names, err := f.Parse(args, 1, -1, true)
 	if err != nil {
 		return err
@@ -278,7 +281,7 @@ func (srv *Server) CmdStop(session *Session, args []string) error {
 func (srv *Server) CmdRestart(session *Session, args []string) error {
 	timeout := 10
 	f := newFlags(session, "restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers")
-	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	f.Int(&timeout, "t", "time", 0, maxStopTimeout, "Seconds to wait before killing the container")
 	names, err := f.Parse(args, 1, -1, true)
 	if err != nil {
 		return err

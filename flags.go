@@ -61,8 +61,29 @@ func (f *Flags) String(p *string, short, long, value, usage string) {
 	f.define(short, long, value, usage, func(name string) { f.set.StringVar(p, name, *p, usage) })
 }
 
-func (f *Flags) Int(p *int, short, long, usage string) {
-	f.define(short, long, "int", usage, func(name string) { f.set.IntVar(p, name, *p, usage) })
+// Int is a whole number written in decimal that must lie from min to max. Anything else (a sign
+// where none may be, "0x10", an overflow, a value out of range) is an error naming the flag, so no
+// number wraps around on its way to the kernel. (Go's flag.Int would take "0x10" and "010" as 16 and 8.)
+func (f *Flags) Int(p *int, short, long string, min, max int, usage string) {
+	f.define(short, long, "int", usage, func(name string) {
+		f.set.Func(name, usage, func(value string) error {
+			n, err := parseDecimal(value, min, max)
+			if err == nil {
+				*p = n
+			}
+			return err
+		})
+	})
+}
+
+// parseDecimal reads a whole number: an optional "-", then decimal digits, within [min, max].
+func parseDecimal(text string, min, max int) (int, error) {
+	digits := strings.TrimPrefix(text, "-")
+	n, err := strconv.Atoi(text)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || err != nil || n < min || n > max {
+		return 0, fmt.Errorf("a whole number from %d to %d expected", min, max)
+	}
+	return n, nil
 }
 
 // List is a flag that may be repeated; each use appends a value.
@@ -83,7 +104,8 @@ func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([
 				f.PrintUsage()
 				return nil, errHelpShown
 			}
-			return nil, fmt.Errorf("%v (see 'engine %s --help')", err, f.name)
+			// printable: the flag package repeats an unknown flag as it was given, newlines and all.
+			return nil, fmt.Errorf("%s (see 'engine %s --help')", printable(err.Error()), f.name)
 		}
 		consumed := len(args) - len(f.set.Args())
 		endOfFlags := consumed > 0 && args[consumed-1] == "--"
@@ -163,15 +185,16 @@ func (f *Flags) PrintUsage() {
 	}
 }
 
-// parseSignal reads a signal as docker does: a name with or without "SIG" (TERM, SIGKILL) or a number.
+// parseSignal reads a signal as docker does: a name with or without "SIG" (TERM, SIGKILL) or a number
+// from 1 to 64, the kernel's signals (_NSIG).
 func parseSignal(name string) (int, error) {
-	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+	if n, err := parseDecimal(name, 1, 64); err == nil {
 		return n, nil
 	}
 	if n, ok := signalNumbers[strings.TrimPrefix(strings.ToUpper(name), "SIG")]; ok {
 		return n, nil
 	}
-	return 0, fmt.Errorf("invalid signal: %s", name)
+	return 0, fmt.Errorf("invalid signal: %s", printable(name))
 }
 
 var signalNumbers = map[string]int{
