@@ -63,6 +63,9 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	if err := opts.checkStrings(env); err != nil {
+		return nil, err
+	}
 	if opts.attach.detachKeys, err = parseDetachKeys(detachKeys); err != nil {
 		return nil, err
 	}
@@ -70,16 +73,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	// started so) ends with its first client's input.
 	opts.config.StdinOnce = opts.config.OpenStdin && !opts.detach
 	opts.attach.stdin = opts.config.OpenStdin
-	if err := checkEnv(env); err != nil {
-		return nil, err
-	}
 	opts.config.Env = env
 	opts.hostConfig.CpuShares, opts.hostConfig.PidsLimit = int64(cpuShares), int64(pidsLimit)
 	if err := opts.hostConfig.parseResourceFlags(memory, memorySwap, cpus); err != nil {
 		return nil, err
-	}
-	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
-		return nil, fmt.Errorf("the working directory %q is not an absolute path", opts.config.WorkingDir)
 	}
 	for _, spec := range ports {
 		port, err := ParsePortSpec(spec)
@@ -87,7 +84,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 			return nil, err
 		}
 		if opts.hostConfig.NetworkMode != "bridge" {
-			return nil, fmt.Errorf("-p needs the bridge network, not --net %s", opts.hostConfig.NetworkMode)
+			return nil, fmt.Errorf("-p needs the bridge network, not --net %s", printable(opts.hostConfig.NetworkMode))
 		}
 		hostPort := ""
 		if port.HostPort != 0 {
@@ -101,21 +98,30 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	if opts.hostConfig.CapDrop, err = parseCapabilities(capDrop); err != nil {
 		return nil, err
 	}
-	opts.config.Labels = map[string]string{}
-	for _, label := range labels {
-		key, value, _ := strings.Cut(label, "=")
-		opts.config.Labels[key] = value
+	if opts.config.Labels, err = parseLabels(labels); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }
 
-func checkEnv(env []string) error {
-	for _, kv := range env {
-		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-			return fmt.Errorf("invalid environment variable %q: expected NAME=VALUE", kv)
+// checkStrings checks the strings of a run or create that reach a file, the kernel or the record,
+// before anything is made (validate.go says why each matters).
+func (opts *runOptions) checkStrings(env []string) error {
+	if name := strings.TrimPrefix(opts.name, "/"); opts.name != "" && !validContainerName(name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", opts.name)
+	}
+	if opts.config.Hostname != "" {
+		if err := checkHostname(opts.config.Hostname); err != nil {
+			return err
 		}
 	}
-	return nil
+	if err := checkEnv(env); err != nil {
+		return err
+	}
+	if err := checkWorkingDir(opts.config.WorkingDir); err != nil {
+		return err
+	}
+	return checkCommand(append([]string{opts.config.Image}, opts.config.Cmd...))
 }
 
 func (srv *Server) CmdRun(session *Session, args []string) error {
@@ -235,8 +241,11 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	if err := checkEnv(config.Env); err != nil {
 		return err
 	}
-	if config.WorkingDir != "" && !strings.HasPrefix(config.WorkingDir, "/") {
-		return fmt.Errorf("the working directory %q is not an absolute path", config.WorkingDir)
+	if err := checkWorkingDir(config.WorkingDir); err != nil {
+		return err
+	}
+	if err := checkCommand(positional[1:]); err != nil {
+		return err
 	}
 	c, err := srv.runtime.Get(positional[0])
 	if err != nil {
