@@ -1,9 +1,10 @@
 // commands.go: the container commands, one CmdXxx method each.
 //
 // server.go finds these methods by name: `engine stop web` calls CmdStop(session, ["web"]). Each command
-// parses its flags (flags.go), then calls the Runtime (runtime.go) and the Container (container.go),
-// where the work is done; a command only translates between the command line and those methods, so a
-// second front door (the Docker HTTP API, later) can call the same ones. The commands that only look at
+// parses its flags (flags.go) and checks the strings it was given (validate.go), then calls the Runtime
+// (runtime.go) and the Container (container.go), where the work is done; a command only translates
+// between the command line and those methods, so a second front door (the Docker HTTP API, later) can
+// call the same ones. The commands that only look at
 // containers (logs, ps, port, inspect) are in commands_inspect.go, stats in commands_stats.go, image
 // commands in commands_images.go, the daemon's own (version, info, help) in commands_system.go.
 package main

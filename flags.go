@@ -3,7 +3,9 @@
 // Each CmdXxx in commands.go starts by declaring its flags here. Go's flag package does the parsing; this
 // file adds what docker's command line has and Go's lacks: a short and a long name for one flag (-a,
 // --all), short booleans run together (-aq, -di), repeatable flags (-e A=1 -e B=2), flags after the
-// arguments (`rm web -f`), and `--help` printed as docker prints it.
+// arguments (`rm web -f`), and `--help` printed as docker prints it. What Go's lacks for a hostile
+// client: whole numbers in decimal within a range (Int, parseDecimal), so none overflows or wraps
+// around, and errors that quote the input on one line (printable).
 package main
 
 import (
