@@ -119,17 +119,25 @@ func TestE2ENulInRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want, args := range map[string][]string{
-		"invalid environment variable": {"run", "--rm", "-e", "A=1\x00B=2", "base", "env"},
-		"not an absolute path":         {"run", "--rm", "-w", "/tmp\x00/etc", "base", "pwd"},
-		"contains a NUL":               {"run", "--rm", "base", "echo", "a\x00b"},
-		"invalid label":                {"create", "-l", "a=b\x00", "base", "true"},
-		"invalid container name":       {"create", "--name", "ab\x00", "base", "true"},
+	engine(t, "run", "-d", "--name", "nulexec", "base", "sleep", "1000")
+	defer engine(t, "rm", "-f", "nulexec")
+	for _, tt := range []struct {
+		want string
+		args []string
+	}{
+		{"invalid environment variable", []string{"run", "--rm", "-e", "A=1\x00B=2", "base", "env"}},
+		{"not an absolute path", []string{"run", "--rm", "-w", "/tmp\x00/etc", "base", "pwd"}},
+		{"contains a NUL", []string{"run", "--rm", "base", "echo", "a\x00b"}},
+		{"invalid label", []string{"create", "-l", "a=b\x00", "base", "true"}},
+		{"invalid container name", []string{"create", "--name", "ab\x00", "base", "true"}},
+		{"invalid environment variable", []string{"exec", "-e", "A=1\x00B=2", "nulexec", "env"}},
+		{"not an absolute path", []string{"exec", "-w", "/\x00", "nulexec", "pwd"}},
+		{"contains a NUL", []string{"exec", "nulexec", "echo", "a\x00b"}},
 	} {
-		request, _ := json.Marshal(map[string]any{"args": args, "token": strings.TrimSpace(string(token))})
+		request, _ := json.Marshal(map[string]any{"args": tt.args, "token": strings.TrimSpace(string(token))})
 		reply := rawExchange(t, shared.addr, frame(frameRequest, request))
-		if !bytes.Contains(reply, []byte(want)) || !bytes.Contains(reply, append([]byte{frameExit, 0, 0, 0, 4}, exitPayload(125)...)) {
-			t.Errorf("%q: reply %q, want %q and exit status 125", args, reply, want)
+		if !bytes.Contains(reply, []byte(tt.want)) || !bytes.Contains(reply, append([]byte{frameExit, 0, 0, 0, 4}, exitPayload(125)...)) {
+			t.Errorf("%q: reply %q, want %q and exit status 125", tt.args, reply, tt.want)
 		}
 	}
 	engine(t, "run", "--rm", "base", "true") // the daemon serves on
