@@ -78,9 +78,13 @@ func (f *Flags) Int(p *int, short, long string, min, max int, usage string) {
 	})
 }
 
-// parseDecimal reads a whole number: an optional "-", then decimal digits, within [min, max].
+// parseDecimal reads a whole number within [min, max] written in decimal digits, after a "-" only
+// where negative numbers are allowed (min < 0): "-0" is no port, CPU or signal.
 func parseDecimal(text string, min, max int) (int, error) {
-	digits := strings.TrimPrefix(text, "-")
+	digits := text
+	if min < 0 {
+		digits = strings.TrimPrefix(text, "-")
+	}
 	n, err := strconv.Atoi(text)
 	if digits == "" || strings.Trim(digits, "0123456789") != "" || err != nil || n < min || n > max {
 		return 0, fmt.Errorf("a whole number from %d to %d expected", min, max)

@@ -78,11 +78,11 @@ func parsePort(s string, emptyAllowed bool) (int, error) {
 	if emptyAllowed {
 		min = 0
 	}
+	if strings.Contains(s, "-") && !strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("port ranges like %q are not supported", s)
+	}
 	port, err := parseDecimal(s, min, 65535)
-	if err != nil || strings.HasPrefix(s, "-") {
-		if strings.Contains(s, "-") && !strings.HasPrefix(s, "-") {
-			return 0, fmt.Errorf("port ranges like %q are not supported", s)
-		}
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a port number (1 to 65535)", s)
 	}
 	return port, nil

@@ -175,7 +175,7 @@ func parseCPUList(list string) ([]int, error) {
 		if err == nil && isRange {
 			to, err = parseDecimal(last, 0, maxCPU)
 		}
-		if err != nil || strings.HasPrefix(first, "-") || strings.HasPrefix(last, "-") || to < from {
+		if err != nil || to < from {
 			return nil, fmt.Errorf("bad CPU list %q", list)
 		}
 		for cpu := from; cpu <= to; cpu++ {
