@@ -138,7 +138,7 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 // generateSpec builds the runtime config of a container whose root filesystem is mounted at rootfs.
 func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, error) {
-	user, home, err := resolveUser(rootfs, c.Config.User)
+	user, home, err := resolveUser(rootfs, c.Config.User) // user.go
 	if err != nil {
 		return nil, err
 	}
