@@ -53,7 +53,7 @@ type passwdEntry struct {
 
 // resolveUser turns `-u` (name, uid, name:group or uid:gid; empty is root) into numeric ids by reading
 // the container's own /etc/passwd and /etc/group, and also returns the user's home directory. A uid the
-// image does not know runs with gid 0 and home "/", as with Docker and runc.
+// image does not know runs with gid 0 and home "/" (root's is /root), as with Docker and runc.
 func resolveUser(rootfs, spec string) (User, string, error) {
 	userArg, groupArg, err := splitUserSpec(spec)
 	if err != nil {
@@ -108,7 +108,11 @@ func lookupUser(rootfs, arg string) (passwdEntry, error) {
 			return false, nil
 		}
 		entryUID, uidErr := parseID(fields[2])
-		if numeric && (uidErr != nil || entryUID != uid) || !numeric && fields[0] != arg {
+		matches := fields[0] == arg
+		if numeric { // a number is always a uid, compared as a number ("01000" is 1000)
+			matches = uidErr == nil && entryUID == uid
+		}
+		if !matches {
 			return false, nil
 		}
 		gid, gidErr := parseID(fields[3])
@@ -134,14 +138,14 @@ func lookupUser(rootfs, arg string) (passwdEntry, error) {
 // lookupGroups reads /etc/group once for two things: the gid of the group named (or numbered) arg, if
 // one is given, and the gids of the groups whose member list names member, as login(1) would set them.
 func lookupGroups(rootfs, arg, member string) (uint32, []uint32, error) {
-	if arg == "" && member == "" {
-		return 0, nil, nil
-	}
 	gid, numeric, err := parseIDArg(arg)
 	if err != nil {
 		return 0, nil, fmt.Errorf("invalid group %q: %w", arg, err)
 	}
 	found := arg == "" || numeric // a number the image does not list is still a gid
+	if found && member == "" {
+		return gid, nil, nil
+	}
 	var supplementary []uint32
 	err = scanColonFile(rootfs, "/etc/group", func(fields []string) (bool, error) {
 		if len(fields) < 3 {
