@@ -245,7 +245,7 @@ func (m *NetworkManager) Namespaces(c *Container, namespaces []Namespace) ([]Nam
 		if err != nil {
 			return nil, err
 		}
-		if other == c { // checked first: the caller holds c's lock, which openPidfd would wait for
+		if other == c { // the container being started: it has no namespace to join yet
 			return nil, fmt.Errorf("container %s cannot join its own network", c.ShortName())
 		}
 		joined, err := openNetworkNamespace(other)
