@@ -4,7 +4,7 @@
 //	rawnet syn IP PORT   a TCP SYN from eth0's own address and MAC to IP:PORT, sent to the gateway's MAC
 //	                     (from the ARP table) on an AF_PACKET socket (CVE-2020-8558: IP 127.0.0.1 reaches
 //	                     the host's loopback if the host routes it). It completes the handshake if
-//	                     answered and prints "SYN-ACK from IP", "RST from IP" or, after 3 seconds,
+//	                     answered and prints "SYN-ACK from IP", "RST from IP" or, after 5 seconds,
 //	                     "no answer".
 //	rawnet ra PREFIX     an IPv6 router advertisement for PREFIX/64 (with a router lifetime) to all
 //	                     nodes, ff02::1, on eth0 (CVE-2020-13401); prints "sent".
@@ -88,7 +88,7 @@ func syn(destination, portArg string) error {
 	segment := tcpSegment{srcPort: 40000 + os.Getpid()%20000, dstPort: port, seq: 0x1000, flags: tcpSYN}
 	frame := func(s tcpSegment) []byte { return ethernetFrame(gateway, link.HardwareAddr, ipv4Packet(src, dst, s)) }
 	buf := make([]byte, 2048)
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	var lastSent time.Time
 	for time.Now().Before(deadline) {
 		if time.Since(lastSent) > time.Second { // a SYN a second, in case one is lost
