@@ -71,11 +71,12 @@ type Mount struct {
 }
 
 type Linux struct {
-	Namespaces        []Namespace `json:"namespaces"`
-	Devices           []Device    `json:"devices,omitempty"` // beyond defaultDevices, which are implied
-	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
-	MaskedPaths       []string    `json:"maskedPaths,omitempty"`
-	ReadonlyPaths     []string    `json:"readonlyPaths,omitempty"`
+	Namespaces        []Namespace   `json:"namespaces"`
+	Devices           []Device      `json:"devices,omitempty"` // beyond defaultDevices, which are implied
+	RootfsPropagation string        `json:"rootfsPropagation,omitempty"`
+	MaskedPaths       []string      `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string      `json:"readonlyPaths,omitempty"`
+	Seccomp           *LinuxSeccomp `json:"seccomp,omitempty"` // nil: unconfined (seccomp.go)
 
 	// Resources and CgroupsPath describe the container's cgroup (resources.go) so that runc or crun
 	// would make the same one. Our init does not read them: the daemon makes the cgroup and puts init in
@@ -171,6 +172,9 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	}
 	if spec.Process.Cwd == "" {
 		spec.Process.Cwd = "/"
+	}
+	if spec.Linux.Seccomp, err = containerSeccomp(c.HostConfig.SecurityOpt, spec.Process.Capabilities); err != nil {
+		return nil, err
 	}
 	spec.Process.Terminal, spec.Process.ConsoleSize = c.Config.Tty, c.consoleSize
 	return spec, nil

@@ -299,6 +299,11 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: cannot read the daemon's token (is `engine -d -r %s` running, and may you read its root?): %v\n", root, err)
 		return 125
 	}
+	args, err = readSeccompProfileFiles(args) // --security-opt seccomp=FILE is the user's file (seccomp.go)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
+		return 125
+	}
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: cannot reach the daemon at %s (is `engine -d` running?): %v\n", addr, err)
