@@ -2,7 +2,8 @@
 //
 // Docker 0.1 generated an LXC config file for every container and handed it to lxc-start. We generate an
 // OCI runtime bundle instead (ROOT/containers/<id>/bundle/config.json, runtime-spec 1.x) and hand it to
-// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args.
+// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args,
+// capabilities, and the seccomp profile (seccomp.go).
 // Because it is the standard format, `runc run` or `crun run` can start the very same bundle; a test does.
 //
 // Flow: Container.Start → prepare → generateSpec (here) → bundle/config.json → release → Init reads it.

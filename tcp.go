@@ -401,7 +401,8 @@ func sendStdin(conn *Conn, input *os.File) {
 	}
 }
 
-// importSource is the one place the client looks at a command: `engine import FILE` opens FILE here, with
+// importSource is one of the two places the client looks at a command (the other is `--security-opt
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go): `engine import FILE` opens FILE here, with
 // the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
 // CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
