@@ -268,6 +268,9 @@ func checkSecurityOpts(hostConfig *HostConfig) error {
 			return fmt.Errorf("invalid --security-opt %q: expected seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges", opt)
 		}
 	}
+	if !slices.ContainsFunc(hostConfig.SecurityOpt, func(opt string) bool { return strings.HasPrefix(opt, "seccomp={") }) {
+		return nil // Docker's default or none: nothing the user wrote to check
+	}
 	caps := containerCapabilities(0, hostConfig.CapAdd, hostConfig.CapDrop)
 	profile, err := containerSeccomp(hostConfig.SecurityOpt, caps)
 	if err == nil {

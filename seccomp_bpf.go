@@ -168,8 +168,8 @@ func appendSearchTree(program []unix.SockFilter, numbers []uint32, blocks map[ui
 // syscallBlocks assembles, for each call number the profile names, the rules that apply to it, in the
 // profile's order, ending with the default action. A name this architecture lacks is skipped.
 func syscallBlocks(profile *LinuxSeccomp, defaultAction uint32) (map[uint32][]unix.SockFilter, error) {
-	blocks := map[uint32][]unix.SockFilter{}
-	decided := map[uint32]bool{} // by a rule without conditions: any rule after it would never run
+	blocks := make(map[uint32][]unix.SockFilter, len(syscallNumbers))
+	decided := make(map[uint32]bool, len(syscallNumbers)) // by a rule without conditions: any rule after it would never run
 	for _, rule := range profile.Syscalls {
 		code, err := assembleRule(rule)
 		if err != nil {

@@ -419,3 +419,18 @@ func TestReadSeccompProfileFiles(t *testing.T) {
 		}
 	}
 }
+
+// What a start pays for the profile: resolving Docker's default and assembling it (the daemon does it
+// at create and start, init once more).
+func BenchmarkSeccompDefaultProfile(b *testing.B) {
+	caps := containerCapabilities(0, nil, nil)
+	for b.Loop() {
+		profile, err := containerSeccomp(nil, caps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := buildSeccompFilter(profile); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
