@@ -155,7 +155,7 @@ func (p *seccompProfile) resolve(capabilities []string) (*LinuxSeccomp, error) {
 
 // ruleApplies decides a rule's includes and excludes as moby does: every included capability must be
 // in the set and no excluded one; the architecture must be included (if any are) and not excluded;
-// the kernel must be at least minKernel.
+// the kernel must be at least includes.minKernel, and older than excludes.minKernel.
 func ruleApplies(rule seccompRule, capabilities []string) (bool, error) {
 	for _, capability := range rule.Includes.Caps {
 		if !slices.Contains(capabilities, capability) {
@@ -174,7 +174,9 @@ func ruleApplies(rule seccompRule, capabilities []string) (bool, error) {
 		return false, nil
 	}
 	if rule.Excludes.MinKernel != "" {
-		return false, fmt.Errorf("seccomp: excludes.minKernel is not supported")
+		if newer, err := kernelAtLeast(rule.Excludes.MinKernel); err != nil || newer {
+			return false, err
+		}
 	}
 	if rule.Includes.MinKernel == "" {
 		return true, nil

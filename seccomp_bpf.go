@@ -10,8 +10,8 @@
 // runtime spec's profile, as devicefilter.go assembles the device filter's eBPF, without libseccomp:
 //
 //  1. the architecture comes first: a call through another system call table (a 32-bit program's int
-//     0x80, or x32's numbers with bit 30 set) would mean other numbers, so it kills the process, as
-//     libseccomp's default for an architecture a filter does not cover does;
+//     0x80, or x32's numbers with bit 30 set) would mean other numbers, so it kills the process, like
+//     libseccomp's default action for an architecture a filter does not cover;
 //  2. a call numbered above every call the profile names gets ENOSYS, as runc's filters give it: a
 //     program built for a newer kernel then falls back, as it would on an older kernel;
 //  3. a binary search over the numbers the profile names (at most ~20 instructions run per call);
@@ -120,8 +120,8 @@ func filterPreamble(defaultAction string, numbers []uint32) []unix.SockFilter {
 		loadData(seccompNrOffset),
 	}
 	if x32Bit != 0 {
-		// x32's numbers are x32Bit plus a small number; the kernel answers anything from 0x80000000 up
-		// (such as -1) with ENOSYS, and so does the range check below.
+		// x32's numbers are x32Bit plus a small number. Anything from 0x80000000 up (such as -1) is no
+		// call at all: the range check below, or the kernel, answers it with ENOSYS.
 		program = append(program,
 			jumpIf(unix.BPF_JGE, 0x80000000, 2, 0),
 			jumpIf(unix.BPF_JGE, x32Bit, 0, 1),

@@ -341,7 +341,9 @@ func TestParseSeccompProfile(t *testing.T) {
 			{"names": ["rmdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "includes": {"caps": ["CAP_CHOWN"]}},
 			{"names": ["chdir"], "action": "SCMP_ACT_ERRNO", "excludes": {"caps": ["CAP_CHOWN"]}},
 			{"names": ["link"], "action": "SCMP_ACT_ERRNO", "includes": {"arches": ["` + runtime.GOARCH + `"], "minKernel": "3.0"}},
-			{"names": ["unlink"], "action": "SCMP_ACT_ERRNO", "excludes": {"arches": ["` + runtime.GOARCH + `"]}}
+			{"names": ["unlink"], "action": "SCMP_ACT_ERRNO", "excludes": {"arches": ["` + runtime.GOARCH + `"]}},
+			{"names": ["rename"], "action": "SCMP_ACT_ERRNO", "excludes": {"minKernel": "3.0"}},
+			{"names": ["fsync"], "action": "SCMP_ACT_ERRNO", "excludes": {"minKernel": "99.0"}}
 		]}`)
 	if err != nil {
 		t.Fatal(err)
@@ -354,8 +356,8 @@ func TestParseSeccompProfile(t *testing.T) {
 	for _, rule := range resolved.Syscalls {
 		names = append(names, strings.Join(rule.Names, ","))
 	}
-	if got := strings.Join(names, " "); got != "mkdir rmdir link" {
-		t.Errorf("rules kept: %q, want mkdir rmdir link", got)
+	if got := strings.Join(names, " "); got != "mkdir rmdir link fsync" {
+		t.Errorf("rules kept: %q, want mkdir rmdir link fsync", got)
 	}
 	if len(resolved.Architectures) != 1 || resolved.Architectures[0] != nativeArchName {
 		t.Errorf("architectures %v, want only the native one", resolved.Architectures)
