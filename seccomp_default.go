@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultSeccompProfile is built once per call, so a caller may change its copy.
+// defaultSeccompProfile builds the profile afresh at each call, so a caller may change what it gets.
 func defaultSeccompProfile() *seccompProfile {
 	profile := &seccompProfile{DefaultAction: "SCMP_ACT_ERRNO", DefaultErrnoRet: errnoValue(unix.EPERM)}
 	allow := func(names string, includes, excludes seccompFilter, args ...SeccompArg) {
