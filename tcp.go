@@ -299,6 +299,11 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: cannot read the daemon's token (is `engine -d -r %s` running, and may you read its root?): %v\n", root, err)
 		return 125
 	}
+	args, err = readSeccompProfileFiles(args) // --security-opt seccomp=FILE is the user's file (seccomp.go)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
+		return 125
+	}
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: cannot reach the daemon at %s (is `engine -d` running?): %v\n", addr, err)
@@ -396,7 +401,8 @@ func sendStdin(conn *Conn, input *os.File) {
 	}
 }
 
-// importSource is the one place the client looks at a command: `engine import FILE` opens FILE here, with
+// importSource is one of the two places the client looks at a command (the other is `--security-opt
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go): `engine import FILE` opens FILE here, with
 // the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
 // CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
