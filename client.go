@@ -1,7 +1,7 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
-// (terminal.go). Client reads the token, dials the daemon, sends the request and then does what the
-// daemon's frames ask: it copies stdout and stderr out, sends its stdin when asked, its terminal's size
-// and its signals when asked, and exits with the status of the exit frame.
+// (terminal.go). Client reads the token, dials the daemon, sends the token and the request, and then
+// does what the daemon's frames ask: it copies stdout and stderr out, sends its stdin, its terminal's
+// size and its signals when asked, and exits with the status of the exit frame.
 package main
 
 import (
@@ -36,8 +36,12 @@ func Client(addr, root string, args []string) int {
 		return 125
 	}
 	defer input.Close()
-	req, _ := json.Marshal(Request{Args: args, Token: strings.TrimSpace(string(token))})
-	if err := conn.WriteFrame(frameRequest, req); err != nil {
+	req, _ := json.Marshal(Request{Args: args})
+	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
+	if err == nil {
+		err = conn.WriteFrame(frameRequest, req)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}

@@ -6,9 +6,10 @@
 //
 //	kind (1 byte) | length (4 bytes, big endian) | payload (length bytes, at most maxPayload)
 //
-// The client's first frame is the request (JSON: the arguments and the token from ROOT/engine.token). Then
-// the daemon sends stdout, stderr and error frames and, last, one exit frame with the status the client
-// exits with. If the command wants input, the daemon sends an (empty) stdin frame; only then does the
+// The client's first frame is the token from ROOT/engine.token, at most maxTokenSize bytes, so that the
+// daemon reads it into a buffer of fixed size and allocates nothing more for a connection that has not
+// shown it (server.go). Its second frame is the request (JSON: the arguments). Then the daemon sends
+// stdout, stderr and error frames and, last, one exit frame with the status the client exits with. If the command wants input, the daemon sends an (empty) stdin frame; only then does the
 // client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
 // shell loop never swallows the loop's input.
 //
@@ -32,9 +33,11 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
+	frameToken       byte = 'k' // client → daemon, first: the token
 	frameRequest     byte = 'Q'
 	frameStdin       byte = 'i'
 	frameStdinClosed byte = 'c'
@@ -48,12 +51,12 @@ const (
 
 	frameHeaderSize = 5
 	maxPayload      = 1 << 20
+	maxTokenSize    = 256 // loadToken makes 64 hex digits
 )
 
-// Request is the first frame of every connection.
+// Request is the frame after the token: what the client asks for.
 type Request struct {
-	Args  []string `json:"args"`
-	Token string   `json:"token"`
+	Args []string `json:"args"`
 }
 
 // Conn is one client connection, seen from either side. Writes of whole frames are serialised, so the
@@ -69,6 +72,19 @@ func (c *Conn) writeHeader(kind byte, length int) error {
 	binary.BigEndian.PutUint32(h[1:], uint32(length))
 	_, err := c.Conn.Write(h[:])
 	return err
+}
+
+// closeGently closes a connection whose client may still be sending (the request after a wrong token):
+// our side's FIN first, then what the client sent is read and dropped, for up to a second, until it
+// closes too. Closing a socket with unread bytes sends a reset, which can overtake the frames just
+// written and lose the client its error message (net/http's closeWriteAndWait does the same).
+func (c *Conn) closeGently() {
+	if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		tcp.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, c.Conn, 2*(frameHeaderSize+maxPayload))
+	c.Close()
 }
 
 // WriteFrame sends one frame. Longer payloads must be split by the caller (see frameWriter).

@@ -84,7 +84,8 @@ func readTestFrame(t *testing.T, conn *Conn) testFrame {
 
 func TestFrameRoundTrip(t *testing.T) {
 	frames := []testFrame{
-		{frameRequest, []byte(`{"args":["ps"],"token":"t"}`)},
+		{frameToken, []byte("t")},
+		{frameRequest, []byte(`{"args":["ps"]}`)},
 		{frameStdout, []byte("hello\n")},
 		{frameStderr, nil},
 		{frameError, bytes.Repeat([]byte{0, 0xff}, 1000)},
