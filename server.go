@@ -259,6 +259,12 @@ func (s *Session) Stdin() io.Reader {
 	return s.frames()
 }
 
+// listen reads the client's frames in the background, for a command that streams output without
+// asking for input (`logs -f`): with nothing to write, it is how the daemon learns the client is gone.
+func (s *Session) listen() {
+	go s.frames().followControl()
+}
+
 // frames is the reader of everything the client sends after its request: stdin, resizes, signals.
 func (s *Session) frames() *stdinReader {
 	if s.stdin == nil {

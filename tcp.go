@@ -20,6 +20,15 @@
 // (terminal.go). A signal frame ('s') asks the client to pass on its SIGINT and SIGTERM as signal frames
 // (docker's --sig-proxy), which the daemon turns into Container.Kill (attach.go).
 //
+// The end of the client's input is not the end of the client. A client that shuts its write side (as
+// `nc -N`, socat and proxies pass on the end of their own input) has only said it has nothing more to
+// send: as with docker, that ends the container's stdin, and the output and the exit status still go
+// to it. A client that died looks the same from the reading side, so once the input has ended the
+// daemon probes (Conn.inputEnded): a live client reads an empty stdout frame every probeInterval, a dead
+// one's kernel answers it with a reset. A write or a read that fails is a client gone: Conn.Gone is
+// closed, and whatever was streaming to it (logs.go, attach.go) stops and gives back its files and
+// watches. Our own client never half-closes; it closes the connection after the exit frame, or dies.
+//
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
 // buffer (see receive in client.go, which holds the client's side of all this).
@@ -60,10 +69,74 @@ type Request struct {
 }
 
 // Conn is one client connection, seen from either side. Writes of whole frames are serialised, so the
-// goroutines streaming a container's stdout and stderr can share one connection.
+// goroutines streaming a container's stdout and stderr can share one connection. On the daemon's side,
+// Gone is closed once the client is known to be gone (see the opening).
 type Conn struct {
 	net.Conn
 	writeMu sync.Mutex
+
+	goneMu  sync.Mutex
+	gone    chan struct{} // made on first use, so a Conn{} is ready to use
+	probing bool
+}
+
+// Gone is closed once the client is gone: a write or a read failed, or the connection was closed.
+func (c *Conn) Gone() <-chan struct{} {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	return c.goneChan()
+}
+
+// goneChan is Gone's channel; the caller holds goneMu.
+func (c *Conn) goneChan() chan struct{} {
+	if c.gone == nil {
+		c.gone = make(chan struct{})
+	}
+	return c.gone
+}
+
+// lost records that the client is gone.
+func (c *Conn) lost() {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	gone := c.goneChan()
+	select {
+	case <-gone:
+	default:
+		close(gone)
+	}
+}
+
+func (c *Conn) Close() error {
+	c.lost()
+	return c.Conn.Close()
+}
+
+// probeInterval is how often the daemon probes a client whose input has ended.
+const probeInterval = 500 * time.Millisecond
+
+// inputEnded starts the probes that tell a client that half-closed from one that died: every
+// probeInterval, an empty stdout frame, which a client takes as no output at all. A live client reads
+// it; a dead one's kernel answers it with a reset, and the write after that fails.
+func (c *Conn) inputEnded() {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	if c.probing {
+		return
+	}
+	c.probing = true
+	go func() {
+		tick := time.NewTicker(probeInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.Gone():
+				return
+			case <-tick.C:
+				c.WriteFrame(frameStdout, nil) // a failure closes Gone
+			}
+		}
+	}()
 }
 
 func (c *Conn) writeHeader(kind byte, length int) error {
@@ -94,10 +167,13 @@ func (c *Conn) WriteFrame(kind byte, payload []byte) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if err := c.writeHeader(kind, len(payload)); err != nil {
-		return err
+	err := c.writeHeader(kind, len(payload))
+	if err == nil {
+		_, err = c.Conn.Write(payload)
 	}
-	_, err := c.Conn.Write(payload)
+	if err != nil {
+		c.lost()
+	}
 	return err
 }
 
@@ -113,6 +189,7 @@ func (c *Conn) SendFrom(kind byte, f *os.File, n int64) error {
 		}
 		c.writeMu.Unlock()
 		if err != nil {
+			c.lost()
 			return err
 		}
 		n -= chunk
@@ -252,10 +329,24 @@ func (r *stdinReader) controlFrame(kind byte, length int64) error {
 }
 
 // followControl reads the client's frames after its stdin (or when stdin was never asked for), acting
-// on resizes and signals, until the connection ends. Stdin data that still comes is not wanted.
+// on resizes and signals, until the client's input ends (nil; the probes then watch for the client's
+// end) or the connection fails (the error; the client is gone). Stdin data that still comes is not
+// wanted.
 func (r *stdinReader) followControl() error {
-	if _, err := io.CopyN(io.Discard, r.conn.Conn, r.remaining); err != nil { // a frame cut short
-		return err
+	err := r.readControl()
+	if err == io.EOF {
+		r.conn.inputEnded()
+		return nil
+	}
+	r.conn.lost()
+	return err
+}
+
+// readControl is followControl's loop. It returns io.EOF only at a frame's boundary: the end of the
+// input inside a frame is a client cut off.
+func (r *stdinReader) readControl() error {
+	if _, err := io.CopyN(io.Discard, r.conn.Conn, r.remaining); err != nil { // the rest of a stdin frame
+		return cutOff(err)
 	}
 	r.remaining = 0
 	for {
@@ -271,9 +362,17 @@ func (r *stdinReader) followControl() error {
 			err = r.controlFrame(kind, length)
 		}
 		if err != nil {
-			return err
+			return cutOff(err)
 		}
 	}
+}
+
+// cutOff is the error of a read inside a frame: there, the end of the input is unexpected.
+func cutOff(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (r *stdinReader) Read(p []byte) (int, error) {
@@ -282,6 +381,9 @@ func (r *stdinReader) Read(p []byte) (int, error) {
 	}
 	n, err := r.conn.Read(p[:min(int64(len(p)), r.remaining)])
 	r.remaining -= int64(n)
+	if r.remaining > 0 {
+		err = cutOff(err)
+	}
 	return n, err
 }
 
@@ -297,7 +399,7 @@ func (r *stdinReader) WriteTo(w io.Writer) (int64, error) {
 		total += n
 		r.remaining -= n
 		if err != nil {
-			return total, err
+			return total, cutOff(err)
 		}
 	}
 }

@@ -341,3 +341,55 @@ func TestFrameResizeAndSignalPayloads(t *testing.T) {
 		}
 	}
 }
+
+// A client that half-closes is not gone: after the end of its input it is probed with empty stdout
+// frames, which it reads, and Gone stays open. Once it closes for good, a probe fails and Gone closes.
+func TestConnProbesAfterTheInputEnds(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	r := &stdinReader{conn: daemon}
+	client.Conn.(*net.TCPConn).CloseWrite()
+	if err := r.followControl(); err != nil {
+		t.Fatalf("followControl at a half-close = %v, want nil", err)
+	}
+	for i := 0; i < 3; i++ {
+		if f := readTestFrame(t, client); f.kind != frameStdout || len(f.payload) != 0 {
+			t.Fatalf("probe %d: %q %q, want an empty stdout frame", i, f.kind, f.payload)
+		}
+	}
+	select {
+	case <-daemon.Gone():
+		t.Fatal("a half-closed client was taken for gone")
+	default:
+	}
+	client.Close()
+	select {
+	case <-daemon.Gone():
+	case <-time.After(5 * probeInterval):
+		t.Fatal("a closed client was not found gone")
+	}
+}
+
+// A reset or a failed write is a client gone at once; so is a frame cut short.
+func TestConnGoneOnFailure(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	client.Conn.(*net.TCPConn).SetLinger(0) // Close sends a reset
+	client.Close()
+	if err := (&stdinReader{conn: daemon}).followControl(); err == nil {
+		t.Error("followControl after a reset = nil")
+	}
+	select {
+	case <-daemon.Gone():
+	default:
+		t.Error("a reset did not make the client gone")
+	}
+
+	client, daemon = frameTestPair(t)
+	go func() {
+		client.Write([]byte{frameSignal, 0, 0, 0, 4, 0}) // 1 byte of 4
+		client.Conn.(*net.TCPConn).CloseWrite()
+	}()
+	if err := (&stdinReader{conn: daemon}).followControl(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("followControl of a frame cut short = %v, want ErrUnexpectedEOF", err)
+	}
+	<-daemon.Gone()
+}
