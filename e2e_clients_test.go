@@ -263,8 +263,9 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 
 // rawClient speaks the wire by hand, as a proxy or a script with nc would: the token, the request,
 // then whatever stdin it was given, and then it shuts its write side (a half-close). It returns what
-// came back on stdout and the exit status, and every error frame as an error.
-func rawClient(t *testing.T, d *daemon, stdin string, args ...string) (string, int, error) {
+// came back on stdout and the exit status, and every error frame as an error. The extra frames go
+// after the request: stdin, or the terminal size a command with -t asks for.
+func rawClient(t *testing.T, d *daemon, extra []testFrame, args ...string) (string, int, error) {
 	t.Helper()
 	token, err := os.ReadFile(filepath.Join(d.root, "engine.token"))
 	if err != nil {
@@ -278,10 +279,7 @@ func rawClient(t *testing.T, d *daemon, stdin string, args ...string) (string, i
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
 	conn := &Conn{Conn: nc}
 	request, _ := json.Marshal(Request{Args: args})
-	frames := []testFrame{{frameToken, []byte(strings.TrimSpace(string(token)))}, {frameRequest, request}}
-	if stdin != "" {
-		frames = append(frames, testFrame{frameStdin, []byte(stdin)})
-	}
+	frames := append([]testFrame{{frameToken, []byte(strings.TrimSpace(string(token)))}, {frameRequest, request}}, extra...)
 	for _, f := range frames {
 		if err := conn.WriteFrame(f.kind, f.payload); err != nil {
 			t.Fatal(err)
@@ -315,16 +313,25 @@ func rawClient(t *testing.T, d *daemon, stdin string, args ...string) (string, i
 // A client that half-closes after its request and stdin gets everything back, as docker's does: the
 // end of its input is the end of the container's stdin, not the end of the client.
 func TestE2EHalfClosedClient(t *testing.T) {
-	stdout, status, err := rawClient(t, shared, "one\ntwo\n", "run", "-i", "--rm", "base", "sh", "-c", "cat; echo done")
+	stdin := []testFrame{{frameStdin, []byte("one\ntwo\n")}}
+	stdout, status, err := rawClient(t, shared, stdin, "run", "-i", "--rm", "base", "sh", "-c", "cat; echo done")
 	if stdout != "one\ntwo\ndone\n" || status != 0 || err != nil {
 		t.Errorf("run -i with a half-close: %q, exit %d, %v; want the input, done, exit 0", stdout, status, err)
 	}
-	stdout, status, err = rawClient(t, shared, "", "run", "--rm", "base", "sh", "-c", "sleep 1; echo hi")
+	stdout, status, err = rawClient(t, shared, nil, "run", "--rm", "base", "sh", "-c", "sleep 1; echo hi")
 	if stdout != "hi\n" || status != 0 || err != nil {
 		t.Errorf("run with a half-close after the request: %q, exit %d, %v; want hi, exit 0", stdout, status, err)
 	}
-	stdout, status, err = rawClient(t, shared, "", "run", "--rm", "base", "sh", "-c", "exit 3")
+	stdout, status, err = rawClient(t, shared, nil, "run", "--rm", "base", "sh", "-c", "exit 3")
 	if status != 3 || err != nil {
 		t.Errorf("run with a half-close: %q, exit %d, %v; want exit 3", stdout, status, err)
+	}
+	// exec -t, whose client answers the terminal frame with its size before it half-closes.
+	engine(t, "run", "-d", "--name", "halfexec", "base", "sleep", "100")
+	defer shared.run("", "rm", "-f", "halfexec")
+	size := []testFrame{{frameResize, resizePayload(24, 80)}}
+	stdout, status, err = rawClient(t, shared, size, "exec", "-t", "halfexec", "sh", "-c", "sleep 1; echo tty; exit 4")
+	if stdout != "tty\r\n" || status != 4 || err != nil {
+		t.Errorf("exec -t with a half-close: %q, exit %d, %v; want tty, exit 4", stdout, status, err)
 	}
 }
