@@ -201,8 +201,8 @@ func checkNofileRaised(t *testing.T, pid int) {
 	t.Errorf("no open files limit in /proc/%d/limits", pid)
 }
 
-// 30 `logs -f` and 30 `attach` clients of a container that writes nothing, killed with SIGKILL: the
-// daemon gives back their connections, log files and inotify watches within seconds.
+// 30 `logs -f`, 30 `attach` and 10 `wait` clients of a container that writes nothing, killed with
+// SIGKILL: the daemon gives back their connections, log files and inotify watches within seconds.
 func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 	d, err := startDaemon(filepath.Join(t.TempDir(), "root"))
 	if err != nil {
@@ -222,9 +222,11 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 	baseInstances, baseWatches := inotifyWatches(t, pid)
 
 	var clients []*exec.Cmd
-	for i := 0; i < 60; i++ {
+	for i := 0; i < 70; i++ {
 		command := []string{"logs", "-f", "quiet"}
-		if i%2 == 1 {
+		if i >= 60 {
+			command = []string{"wait", "quiet"}
+		} else if i%2 == 1 {
 			command = []string{"attach", "quiet"}
 		}
 		cmd := exec.Command(engineBin, append([]string{"-r", d.root, "-H", d.addr}, command...)...)
@@ -241,6 +243,9 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 		_, watches := inotifyWatches(t, pid)
 		t.Fatalf("60 followers hold %d inotify watches, want %d", watches-baseWatches, 120)
 	}
+	if _, ok := waitUntil(20*time.Second, func() bool { return fdCount(t, pid) >= baseFds+60*5+10 }); !ok {
+		t.Fatalf("70 clients, and the daemon holds %d fds (%d before)", fdCount(t, pid), baseFds)
+	}
 	during := fdCount(t, pid)
 	for _, cmd := range clients {
 		cmd.Process.Kill()
@@ -251,9 +256,9 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 		return fdCount(t, pid) <= baseFds && instances <= baseInstances && watches <= baseWatches
 	})
 	instances, watches := inotifyWatches(t, pid)
-	t.Logf("daemon fds: %d before, %d with 60 followers, %d %v after they were killed", baseFds, during, fdCount(t, pid), took)
+	t.Logf("daemon fds: %d before, %d with 70 clients, %d %v after they were killed", baseFds, during, fdCount(t, pid), took)
 	if !ok {
-		t.Errorf("5 s after 60 followers were killed the daemon holds %d fds (%d before), %d inotify instances (%d) and %d watches (%d)",
+		t.Errorf("5 s after 70 clients were killed the daemon holds %d fds (%d before), %d inotify instances (%d) and %d watches (%d)",
 			fdCount(t, pid), baseFds, instances, baseInstances, watches, baseWatches)
 	}
 	if _, stderr, code := d.run("", "ps"); code != 0 {
