@@ -10,8 +10,8 @@
 // daemon little and not for long: a buffer of fixed size for the token, requestTimeout to send token and
 // request, and a place in the lobby, which holds at most maxUnauthenticated of them. The accept loop backs
 // off when the daemon runs out of descriptors instead of spinning. (The daemon may open as many files as
-// its hard RLIMIT_NOFILE allows: Go's runtime raises the soft limit at start, since Go 1.19, and gives
-// the processes it starts the original one back.)
+// its hard RLIMIT_NOFILE allows: since Go 1.19 the runtime raises the soft limit to it at start, and
+// gives the processes it starts the original soft limit back.)
 package main
 
 import (
@@ -259,8 +259,9 @@ func (s *Session) Stdin() io.Reader {
 	return s.frames()
 }
 
-// listen reads the client's frames in the background, for a command that streams output without
-// asking for input (`logs -f`): with nothing to write, it is how the daemon learns the client is gone.
+// listen reads the client's frames in the background, for a command that streams or waits without
+// asking for input (`logs -f`, `wait`): with nothing to write, it is how the daemon learns that the
+// client is gone (Conn.Gone).
 func (s *Session) listen() {
 	go s.frames().followControl()
 }

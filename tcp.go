@@ -9,9 +9,10 @@
 // The client's first frame is the token from ROOT/engine.token, at most maxTokenSize bytes, so that the
 // daemon reads it into a buffer of fixed size and allocates nothing more for a connection that has not
 // shown it (server.go). Its second frame is the request (JSON: the arguments). Then the daemon sends
-// stdout, stderr and error frames and, last, one exit frame with the status the client exits with. If the command wants input, the daemon sends an (empty) stdin frame; only then does the
-// client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
-// shell loop never swallows the loop's input.
+// stdout, stderr and error frames and, last, one exit frame with the status the client exits with. If
+// the command wants input, the daemon sends an (empty) stdin frame; only then does the client read its
+// own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a shell loop
+// never swallows the loop's input.
 //
 // Two more requests work the same way, an empty frame from the daemon that the client answers for as
 // long as the command lasts. A terminal frame ('t': the output is a terminal's) asks for resize frames:
@@ -26,8 +27,8 @@
 // to it. A client that died looks the same from the reading side, so once the input has ended the
 // daemon probes (Conn.inputEnded): a live client reads an empty stdout frame every probeInterval, a dead
 // one's kernel answers it with a reset. A write or a read that fails is a client gone: Conn.Gone is
-// closed, and whatever was streaming to it (logs.go, attach.go) stops and gives back its files and
-// watches. Our own client never half-closes; it closes the connection after the exit frame, or dies.
+// closed, and whatever was streaming to it or waiting for it (logs.go, attach.go, `exec -t`, `wait`)
+// stops and gives back its files and watches. Our own client never half-closes; it closes the connection after the exit frame, or dies.
 //
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
