@@ -161,7 +161,7 @@ func TestE2EUnauthenticatedFlood(t *testing.T) {
 	if slowest > 5*time.Second {
 		t.Errorf("ps took %v during the flood", slowest)
 	}
-	if maxFds > baseFds+maxUnauthenticated+100 {
+	if maxFds > baseFds+maxUnauthenticated+20 { // the lobby, ps, and a few to spare
 		t.Errorf("the daemon held %d fds during the flood (%d before)", maxFds, baseFds)
 	}
 	if maxRSS > 200*1024 {

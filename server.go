@@ -94,26 +94,27 @@ func (srv *Server) Serve() {
 			continue
 		}
 		pause = 0
-		go srv.handle(&Conn{Conn: conn})
+		c := &Conn{Conn: conn}
+		go srv.handle(c, srv.lobby.enter(c))
 	}
 }
 
-func (srv *Server) handle(conn *Conn) {
+// handle serves one connection, from its place in the lobby.
+func (srv *Server) handle(conn *Conn, place *list.Element) {
 	defer conn.Close()
 	session := &Session{
 		conn:   conn,
 		Stdout: frameWriter{conn, frameStdout},
 		Stderr: frameWriter{conn, frameStderr},
 	}
-	if args, ok := srv.admit(session); ok {
+	if args, ok := srv.admit(session, place); ok {
 		conn.WriteFrame(frameExit, exitPayload(srv.dispatch(session, args)))
 	}
 }
 
-// admit reads a new connection's token and request while it waits in the lobby. One that fails is
-// answered there, with the error and status 125, and closed.
-func (srv *Server) admit(session *Session) ([]string, bool) {
-	place := srv.lobby.enter(session.conn)
+// admit reads a new connection's token and request, then lets it out of the lobby. One that fails is
+// answered in the lobby, with the error and status 125, and closed.
+func (srv *Server) admit(session *Session, place *list.Element) ([]string, bool) {
 	defer srv.lobby.leave(place)
 	args, err := srv.readRequest(session.conn)
 	if err != nil {
@@ -187,23 +188,31 @@ const maxUnauthenticated = 512
 // idle connections, renewed every requestTimeout, lock every client out.
 type lobby struct {
 	mu      sync.Mutex
+	left    sync.Cond // signalled when a connection leaves; its L is mu
 	waiting list.List // of *Conn, the oldest first
 }
 
+// enter makes room for a connection and lets it in. The accept loop calls it, so while it waits for
+// room new connections wait in the kernel's backlog. A closed connection stays until its handler
+// leaves: Go closes the descriptor only once the read blocked on it has returned, and counting it
+// until then is what bounds the daemon's descriptors.
 func (l *lobby) enter(conn *Conn) *list.Element {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.waiting.Len() >= maxUnauthenticated {
-		l.waiting.Remove(l.waiting.Front()).(*Conn).Close() // its handler's read fails and it ends
+	l.left.L = &l.mu
+	for l.waiting.Len() >= maxUnauthenticated {
+		l.waiting.Front().Value.(*Conn).Close() // its handler's read fails, and it leaves
+		l.left.Wait()
 	}
 	return l.waiting.PushBack(conn)
 }
 
-// leave takes a connection out of the lobby; one already pushed out is left alone.
+// leave takes a connection out of the lobby.
 func (l *lobby) leave(place *list.Element) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.waiting.Remove(place)
+	l.left.Broadcast()
 }
 
 // dispatch runs args[0] as a command and returns the exit status for the client.

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"container/list"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -227,7 +227,7 @@ func TestSessionStdin(t *testing.T) {
 func serverTestRequest(t *testing.T, srv *Server, frames ...testFrame) []testFrame {
 	t.Helper()
 	client, daemon := frameTestPair(t)
-	go srv.handle(daemon)
+	go srv.handle(daemon, srv.lobby.enter(daemon))
 	for _, f := range frames {
 		if err := client.WriteFrame(f.kind, f.payload); err != nil {
 			t.Fatal(err)
@@ -357,35 +357,55 @@ func TestTokenTooLongRefused(t *testing.T) {
 	}
 }
 
-// closeCounter is a net.Conn that only counts its Closes.
-type closeCounter struct {
+// closingConn is a net.Conn that only tells when it is closed.
+type closingConn struct {
 	net.Conn
-	closes int
+	once   sync.Once
+	closed chan struct{}
 }
 
-func (c *closeCounter) Close() error { c.closes++; return nil }
+func (c *closingConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
 
-// The lobby holds maxUnauthenticated connections; one more pushes out the oldest still waiting, and a
-// connection that leaves (it showed the token) is never pushed out afterwards.
+func (c *closingConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// The lobby holds maxUnauthenticated connections; one more closes the oldest still waiting and gets
+// in once that one's handler has left; a connection that left (it showed the token) is never closed.
 func TestLobbyPushesOutTheOldest(t *testing.T) {
 	var l lobby
-	var raw []*closeCounter
-	var places []*list.Element
+	enter := func() *closingConn {
+		raw := &closingConn{closed: make(chan struct{})}
+		place := l.enter(&Conn{Conn: raw})
+		go func() { <-raw.closed; l.leave(place) }() // the handler, whose read fails at the close
+		return raw
+	}
+	first := &closingConn{closed: make(chan struct{})}
+	l.leave(l.enter(&Conn{Conn: first})) // authenticated at once
+	var raw []*closingConn
 	for i := 0; i < maxUnauthenticated; i++ {
-		raw = append(raw, &closeCounter{})
-		places = append(places, l.enter(&Conn{Conn: raw[i]}))
+		raw = append(raw, enter())
 	}
-	l.leave(places[0]) // authenticated
-	newcomer := &closeCounter{}
-	l.enter(&Conn{Conn: newcomer}) // there was room
-	if raw[0].closes != 0 || raw[1].closes != 0 {
-		t.Fatalf("closes %d %d with room in the lobby", raw[0].closes, raw[1].closes)
+	if first.isClosed() || raw[0].isClosed() {
+		t.Fatal("a lobby with room closed a connection")
 	}
-	l.enter(&Conn{Conn: &closeCounter{}})
-	if raw[1].closes != 1 || raw[2].closes != 0 || newcomer.closes != 0 {
-		t.Errorf("a full lobby closed %d, %d, %d; want the oldest waiting (1) only", raw[1].closes, raw[2].closes, newcomer.closes)
+	entered := make(chan *closingConn)
+	go func() { entered <- enter() }()
+	select {
+	case newcomer := <-entered:
+		if !raw[0].isClosed() || raw[1].isClosed() || newcomer.isClosed() || first.isClosed() {
+			t.Errorf("a full lobby closed %v, %v, %v, %v; want the oldest waiting only", first.isClosed(), raw[0].isClosed(), raw[1].isClosed(), newcomer.isClosed())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the newcomer never got in")
 	}
-	l.leave(places[1]) // pushed out already: nothing happens
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.waiting.Len() != maxUnauthenticated {
 		t.Errorf("%d waiting, want %d", l.waiting.Len(), maxUnauthenticated)
 	}
