@@ -316,10 +316,18 @@ func (srv *Server) CmdWait(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	session.listen() // a client that leaves while nothing has stopped yet is noticed
 	for _, name := range names {
 		c, err := srv.runtime.Get(name)
 		if err != nil {
 			return err
+		}
+		if exited := c.exitedChan(); exited != nil {
+			select {
+			case <-exited:
+			case <-session.conn.Gone():
+				return errClientLeft
+			}
 		}
 		fmt.Fprintln(session.Stdout, c.Wait())
 	}

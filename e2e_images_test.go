@@ -149,14 +149,17 @@ func TestE2EBadInput(t *testing.T) {
 
 	// Raw connections that break the protocol, each answered with an error or closed, never a crash.
 	token, _ := os.ReadFile(filepath.Join(shared.root, "engine.token"))
+	tokenFrame := frame(frameToken, bytes.TrimSpace(token))
 	for name, payload := range map[string][]byte{
-		"garbage":       []byte("GET / HTTP/1.1\r\n\r\n"),
-		"bad json":      frame(frameRequest, []byte("{not json")),
-		"wrong token":   frame(frameRequest, []byte(`{"args":["ps"],"token":"guess"}`)),
-		"oversized":     append([]byte{frameRequest, 0xff, 0xff, 0xff, 0xff}, make([]byte, 100)...),
-		"no args":       frame(frameRequest, []byte(`{"args":[],"token":"`+strings.TrimSpace(string(token))+`"}`)),
-		"wrong kind":    frame(frameStdout, []byte("hi")),
-		"half a header": {frameRequest, 0},
+		"garbage":         []byte("GET / HTTP/1.1\r\n\r\n"),
+		"bad json":        append(tokenFrame, frame(frameRequest, []byte("{not json"))...),
+		"wrong token":     append(frame(frameToken, []byte("guess")), frame(frameRequest, []byte(`{"args":["ps"]}`))...),
+		"no token":        frame(frameRequest, []byte(`{"args":["ps"]}`)),
+		"oversized":       append([]byte{frameRequest, 0xff, 0xff, 0xff, 0xff}, make([]byte, 100)...),
+		"oversized token": append([]byte{frameToken, 0, 0, 1, 1}, make([]byte, 257)...),
+		"no args":         append(tokenFrame, frame(frameRequest, []byte(`{"args":[]}`))...),
+		"wrong kind":      frame(frameStdout, []byte("hi")),
+		"half a header":   {frameRequest, 0},
 	} {
 		reply := rawExchange(t, shared.addr, payload)
 		if !bytes.Contains(reply, []byte{frameError}) && name != "half a header" {

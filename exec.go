@@ -168,11 +168,18 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	}
 	relayed := make(chan error, 1)
 	go func() { relayed <- session.relay(a) }()
-	select {
-	case state := <-exited:
-		return exitStatus(state), nil
-	case err := <-relayed: // detached, or the client is gone: the command runs on, and is reaped above
-		return 0, err
+	for {
+		select {
+		case state := <-exited:
+			return exitStatus(state), nil
+		case err := <-relayed:
+			if err != nil { // detached, or the client is gone: the command runs on, and is reaped above
+				return 0, err
+			}
+			relayed = nil // the end of the client's input (tcp.go): the output still goes to it
+		case <-session.conn.Gone(): // found by the probes that follow the end of the input
+			return 0, errClientLeft
+		}
 	}
 }
 
