@@ -134,8 +134,8 @@ func TestE2ENulInRequest(t *testing.T) {
 		{"not an absolute path", []string{"exec", "-w", "/\x00", "nulexec", "pwd"}},
 		{"contains a NUL", []string{"exec", "nulexec", "echo", "a\x00b"}},
 	} {
-		request, _ := json.Marshal(map[string]any{"args": tt.args, "token": strings.TrimSpace(string(token))})
-		reply := rawExchange(t, shared.addr, frame(frameRequest, request))
+		request, _ := json.Marshal(map[string]any{"args": tt.args})
+		reply := rawExchange(t, shared.addr, append(frame(frameToken, bytes.TrimSpace(token)), frame(frameRequest, request)...))
 		if !bytes.Contains(reply, []byte(tt.want)) || !bytes.Contains(reply, append([]byte{frameExit, 0, 0, 0, 4}, exitPayload(125)...)) {
 			t.Errorf("%q: reply %q, want %q and exit status 125", tt.args, reply, tt.want)
 		}
