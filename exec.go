@@ -27,6 +27,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ import (
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,42 +56,74 @@ type execRequest struct {
 	Process Process `json:"process"`
 }
 
-// execReport is the helper's answer when the command started.
-type execReport struct {
-	Pid int `json:"pid"`
+// ExecProcess is a command `engine exec` started, watched through its helper, which stays its parent
+// until it ends (see reapChildren).
+type ExecProcess struct {
+	helper   *exec.Cmd
+	syncPipe *os.File
+	reports  *json.Decoder // the helper's reports on the sync pipe, the first of which has been read
 }
 
+// execStartTimeout bounds the helper's start of the command: joining the namespaces and forking take
+// milliseconds, and nothing the container does may hold an exec (or its client) for ever.
+const execStartTimeout = 30 * time.Second
+
 // Exec starts config's command in the running container, with the given files as its stdin, stdout and
-// stderr, or with a terminal of its own, whose master it then returns. The process is a child of the
-// daemon, for the caller to wait for.
-func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*os.Process, *os.File, error) {
-	pidfd, err := c.openPidfd()
+// stderr, or with a terminal of its own, whose master it then returns. The caller waits for the command
+// with ExecProcess.Wait.
+func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*ExecProcess, *os.File, error) {
+	pidfd, pid, err := c.openPidfd()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pidfd.Close()
+	root, err := c.openRoot(pidfd, pid)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer root.Close()
 	process, err := c.execProcess(config)
 	if err != nil {
 		return nil, nil, err
 	}
-	helper, syncPipe, err := startExecHelper(pidfd, stdin, stdout, stderr)
+	helper, syncPipe, err := startExecHelper(pidfd, root, stdin, stdout, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer syncPipe.Close()
 	// Held on the sync pipe, the helper goes into the container's cgroup first: its child, the
 	// command, is born there, under the container's limits and device rules.
 	if err := c.joinCgroup(helper.Process.Pid); err != nil {
 		helper.Process.Kill()
 		helper.Wait()
+		syncPipe.Close()
 		return nil, nil, err
 	}
-	pid, master, err := runExecHelper(helper, syncPipe, process)
+	p, master, err := runExecHelper(helper, syncPipe, process)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := os.FindProcess(pid)
-	return p, master, err
+	// The helper stays on as the command's keeper, which is no part of the container (as containerd's
+	// shim is not): it leaves the cgroup, so that it counts against no limit and holds no removal up.
+	if err := c.runtime.cgroups.MoveToDaemon(helper.Process.Pid); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: exec in %s: %v\n", c.ShortName(), err)
+	}
+	return p, master, nil
+}
+
+// Wait waits for the command to end and returns its status, as a shell gives it. The helper may stay a
+// while longer, for children the command left it (reapChildren); it is collected in the background.
+func (p *ExecProcess) Wait() (int, error) {
+	var exited execReport
+	err := p.reports.Decode(&exited)
+	p.syncPipe.Close()
+	go p.helper.Wait()
+	if err == nil && !exited.Exited {
+		err = errors.New("an unexpected report")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("the exec helper ended before the command did: %w", err)
+	}
+	return exited.Status, nil
 }
 
 // execWithPipes runs an exec with its output, and with -i its input, relayed to the session through
@@ -126,13 +160,10 @@ func (c *Container) execWithPipes(session *Session, config *ExecConfig, interact
 	relayed := make(chan struct{}, 2)
 	go relayOutput(session.Stdout, stdoutR, relayed)
 	go relayOutput(session.Stderr, stderrR, relayed)
-	state, err := process.Wait()
+	status, err := process.Wait()
 	<-relayed
 	<-relayed
-	if err != nil {
-		return 0, err
-	}
-	return exitStatus(state), nil
+	return status, err
 }
 
 // execWithTerminal runs an exec on a terminal of its own (`exec -t`): its output goes straight from the
@@ -149,11 +180,15 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 		return 0, err
 	}
 	console := newConsole(master, session.Stdout)
-	exited := make(chan *os.ProcessState, 1)
+	type result struct {
+		status int
+		err    error
+	}
+	exited := make(chan result, 1)
 	go func() {
-		state, _ := process.Wait()
+		status, err := process.Wait()
 		console.Drain()
-		exited <- state
+		exited <- result{status, err}
 	}()
 	a := attachment{console: console, detachKeys: detachKeys}
 	if interactive {
@@ -162,8 +197,8 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	relayed := make(chan error, 1)
 	go func() { relayed <- session.relay(a) }()
 	select {
-	case state := <-exited:
-		return exitStatus(state), nil
+	case r := <-exited:
+		return r.status, r.err
 	case err := <-relayed: // detached, or the client is gone: the command runs on, and is reaped above
 		return 0, err
 	}
@@ -204,23 +239,41 @@ func (c *Container) joinCgroup(pid int) error {
 
 // openPidfd opens a pidfd of the container's first process, checking by its start time that the PID
 // still names that process: from then on, the pidfd cannot name another.
-func (c *Container) openPidfd() (*os.File, error) {
+func (c *Container) openPidfd() (*os.File, int, error) {
 	c.mu.Lock()
 	pid, start, running := c.State.Pid, c.State.PidStart, c.State.Running
 	c.mu.Unlock()
 	if !running {
-		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+		return nil, 0, fmt.Errorf("container %s is not running", c.ShortName())
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil, fmt.Errorf("container %s is not running: %w", c.ShortName(), err)
+		return nil, 0, fmt.Errorf("container %s is not running: %w", c.ShortName(), err)
 	}
 	pidfd := os.NewFile(uintptr(fd), "pidfd")
 	if processStartTime(pid) != start {
 		pidfd.Close()
+		return nil, 0, fmt.Errorf("container %s is not running", c.ShortName())
+	}
+	return pidfd, pid, nil
+}
+
+// openRoot opens the root directory of the container's first process, which the helper makes its own
+// (enterContainerRoot). It is opened by PID, through /proc; if the pidfd's process still lives after
+// the open, the PID named that process and no later one.
+func (c *Container) openRoot(pidfd *os.File, pid int) (*os.File, error) {
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) { // it is exiting, or has exited
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+	} else if err != nil {
+		return nil, fmt.Errorf("container %s: opening its root: %w", c.ShortName(), err)
+	}
+	root := os.NewFile(uintptr(fd), "root")
+	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
+		root.Close()
 		return nil, fmt.Errorf("container %s is not running", c.ShortName())
 	}
-	return pidfd, nil
+	return root, nil
 }
 
 // execProcess is the runtime-spec process an exec runs: the container's environment, user and
@@ -253,8 +306,9 @@ func (c *Container) execProcess(config *ExecConfig) (*Process, error) {
 	}, nil
 }
 
-// startExecHelper starts `engine init exec` with the sync pipe as fd 3 and the pidfd as fd 4.
-func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File, error) {
+// startExecHelper starts `engine init exec` with the sync pipe as fd 3, the pidfd as fd 4 and the
+// container's root as fd 5.
+func startExecHelper(pidfd, root, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File, error) {
 	binary, err := sealedBinary()
 	if err != nil {
 		return nil, nil, err
@@ -271,7 +325,7 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{child, pidfd},
+		ExtraFiles: []*os.File{child, pidfd, root},
 	}
 	if err := helper.Start(); err != nil {
 		parent.Close()
@@ -280,44 +334,87 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 	return helper, parent, nil
 }
 
-// runExecHelper sends the helper its process and returns the PID of the command it started and, with a
-// terminal, the terminal's master, which comes first (console.go).
-func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, *os.File, error) {
+// runExecHelper sends the helper its process and waits, at most execStartTimeout, for its report that
+// the command started and, with a terminal, for the terminal's master, which comes first (console.go).
+func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (*ExecProcess, *os.File, error) {
+	syncPipe.SetDeadline(time.Now().Add(execStartTimeout))
 	request, _ := json.Marshal(execRequest{Process: *process})
 	_, err := syncPipe.Write(request)
 	if err == nil {
-		unix.Shutdown(int(syncPipe.Fd()), unix.SHUT_WR) // the end of the request
+		err = shutdownWrite(syncPipe) // the end of the request
 	}
 	var master *os.File
-	var report []byte
+	var early []byte // what came with the master: the start of the report
 	if err == nil && process.Terminal {
-		master, report, err = receiveTerminal(syncPipe)
+		master, early, err = receiveTerminal(syncPipe)
 	}
-	rest, _ := io.ReadAll(syncPipe)
-	report = append(report, rest...)
-	helper.Wait()
+	reports := json.NewDecoder(io.MultiReader(bytes.NewReader(early), syncPipe))
+	var report json.RawMessage
+	if err == nil {
+		err = reports.Decode(&report)
+	}
 	var started execReport
 	if err == nil && json.Unmarshal(report, &started) == nil && started.Pid > 0 && (master != nil) == process.Terminal {
-		return started.Pid, master, nil
+		syncPipe.SetDeadline(time.Time{}) // the command runs as long as it runs
+		return &ExecProcess{helper: helper, syncPipe: syncPipe, reports: reports}, master, nil
 	}
 	if master != nil {
 		master.Close()
 	}
-	return 0, nil, syncFailure(report, "the exec helper", helper.ProcessState)
+	helper.Process.Kill() // if it is still there: it did not answer in time
+	helper.Wait()
+	syncPipe.Close()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, nil, fmt.Errorf("the exec helper did not start the command within %v", execStartTimeout)
+	}
+	return nil, nil, syncFailure(report, "the exec helper", helper.ProcessState)
+}
+
+// shutdownWrite ends what the daemon sends on a sync pipe, keeping it open for what comes back.
+func shutdownWrite(syncPipe *os.File) error {
+	conn, err := syncPipe.SyscallConn() // not Fd(), which would end the pipe's deadlines
+	if err != nil {
+		return err
+	}
+	var shutdownErr error
+	if err := conn.Control(func(fd uintptr) { shutdownErr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return shutdownErr
 }
 
 // The helper's side, `engine init exec`.
 
-const execPidfd = 4 // the container's first process, as a pidfd (fd 3 is the sync pipe)
+const (
+	execPidfd  = 4 // the container's first process, as a pidfd (fd 3 is the sync pipe)
+	execRootFd = 5 // its root directory
+)
 
-// ExecInit is the helper: it starts the requested process inside the container and reports its PID.
+// execReport is what the helper tells the daemon on the sync pipe: once the command has started, its
+// PID; once it has exited, its status as a shell gives it.
+type execReport struct {
+	Pid    int  `json:"pid,omitempty"`
+	Exited bool `json:"exited,omitempty"`
+	Status int  `json:"status,omitempty"`
+}
+
+// ExecInit is the helper: it starts the requested process inside the container, reports its PID, and
+// stays its parent until it and every other child it is given have ended.
 func ExecInit() int {
 	runtime.LockOSThread() // every step below changes this thread only, and the fork must come from it
+	closed := closeInheritedFds(execRootFd + 1)
 	pipe := os.NewFile(initPipeFd, "sync")
 	var request execRequest
 	data, err := io.ReadAll(pipe)
 	if err == nil {
 		err = json.Unmarshal(data, &request)
+	}
+	if err == nil {
+		err = closed
+	}
+	var devNull *os.File
+	if err == nil { // the helper's own stdio once the command has the client's (opened here, on the host)
+		devNull, err = os.OpenFile("/dev/null", os.O_RDWR, 0)
 	}
 	pid, status := 0, 125
 	if err == nil {
@@ -330,12 +427,58 @@ func ExecInit() int {
 	}
 	report, _ := json.Marshal(execReport{Pid: pid})
 	pipe.Write(report)
+	// The helper keeps no copy of the command's stdin, stdout and stderr: the client must see the end of
+	// its output when the command (and whatever it started) closes them, not when the helper leaves.
+	for fd := 0; fd <= 2; fd++ {
+		unix.Dup3(int(devNull.Fd()), fd, 0)
+	}
+	reapChildren(pid, pipe)
 	return 0
 }
 
-// startInContainer joins the container's namespaces and forks the process there.
+// reapChildren waits for every child of the helper until none is left, and reports the command's exit
+// status on the sync pipe as soon as it comes. Which orphans reach which reaper (kernel/exit.c):
+//
+//   - The command and all it starts are in the container's PID namespace, one level below the helper.
+//     A process that dies leaving children passes them to a child subreaper among its ancestors only
+//     if that subreaper is at its own level, else to its namespace's init: orphans of the container's
+//     processes go to the container's PID 1, never up to the helper or the daemon.
+//   - What the helper must reap is what names it as parent: the command, and anything the command
+//     clones with CLONE_PARENT (or such a child does in turn). The daemon once took those in as a
+//     child subreaper and never waited for them; their zombies then kept the container's PID namespace
+//     from ever dying, and stop, rm -f and the daemon's shutdown hung on it.
+//   - The helper's children are all at that lower level, so a subreaper flag on the helper would catch
+//     nothing; and the daemon is none any more: if a helper is killed, its children go to the host's
+//     reaper, which waits for everything.
+//
+// When the container's PID 1 exits, the kernel kills every process of the namespace and waits until
+// all are reaped; the helper reaps those that are its own, and leaves.
+func reapChildren(command int, pipe *os.File) {
+	for {
+		var status unix.WaitStatus
+		pid, err := unix.Wait4(-1, &status, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: no child is left
+			return
+		}
+		if pid == command {
+			code := status.ExitStatus()
+			if status.Signaled() {
+				code = 128 + int(status.Signal())
+			}
+			report, _ := json.Marshal(execReport{Pid: pid, Exited: true, Status: code})
+			pipe.Write(report)
+		}
+	}
+}
+
+// startInContainer joins the container's namespaces, root and working directory and forks the process
+// there.
 func startInContainer(process *Process) (int, int, error) {
-	if err := markFdsCloseOnExec(); err != nil { // the sync pipe and the pidfd stay with the helper
+	// The sync pipe, the pidfd and the root stay with the helper; the command gets stdio only.
+	if err := markFdsCloseOnExec(); err != nil {
 		return 0, 125, err
 	}
 	// setns(2) of a mount namespace wants a caller that shares its root and cwd with no other thread.
@@ -347,6 +490,12 @@ func startInContainer(process *Process) (int, int, error) {
 		return 0, 125, errors.New("the container is not running") // it ended after the daemon looked
 	} else if err != nil {
 		return 0, 125, fmt.Errorf("joining the container's namespaces: %w", err)
+	}
+	if err := enterContainerRoot(); err != nil {
+		return 0, 125, err
+	}
+	if err := enterExecWorkdir(process.Cwd); err != nil {
+		return 0, 125, err
 	}
 	// Neither a core dump nor another process's ptrace or /proc/PID/mem may reach the helper's memory
 	// while it still holds the daemon's privileges (dumpable is reset by execve).
@@ -362,17 +511,49 @@ func startInContainer(process *Process) (int, int, error) {
 	return forkCommand(process)
 }
 
+// enterContainerRoot makes the container's root this thread's root and working directory, as
+// `nsenter --root` does. setns(2) left the thread at the root of the mount namespace, which is the
+// container's only if init's pivot_root replaced it: a daemon in a chroot has its container's pivot_root
+// replace the chroot's mount, and the namespace's root stays the host's. So the helper enters the root
+// of the container's first process (execRootFd, opened by the daemon) and checks that "/" is now that
+// very directory.
+func enterContainerRoot() error {
+	if err := unix.Fchdir(execRootFd); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Fstat(execRootFd, &want); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if err := unix.Stat("/", &got); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if got.Dev != want.Dev || got.Ino != want.Ino {
+		return errors.New("entering the container's root: / is not the container's root")
+	}
+	return nil
+}
+
+// enterExecWorkdir changes to the command's working directory, which the forked command inherits. The
+// path is resolved in the container's root, and checked to stay there as init checks its own
+// (checkWorkdir): a magic link such as /proc/1/cwd may lead anywhere a container process has been.
+func enterExecWorkdir(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	return checkWorkdir(cwd)
+}
+
 // forkCommand forks and execs the command, as the container's user, in the container's PID namespace.
-// Path lookup and cwd happen in the container's mount namespace: they can only find its files. After
-// execve, the kernel gives root the bounding set and any other user nothing (capabilities(7)), as init
-// gives them.
+// Path lookup happens in the container's root: it can only find its files. After execve, the kernel
+// gives root the bounding set and any other user nothing (capabilities(7)), as init gives them.
 func forkCommand(process *Process) (int, int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return 0, status, err
-	}
-	if info, err := os.Stat(process.Cwd); err != nil || !info.IsDir() {
-		return 0, 125, fmt.Errorf("workdir %s: not a directory in the container", process.Cwd)
 	}
 	groups := make([]uint32, len(process.User.AdditionalGids))
 	copy(groups, process.User.AdditionalGids)
@@ -386,13 +567,12 @@ func forkCommand(process *Process) (int, int, error) {
 		if err != nil {
 			return 0, 125, err
 		}
-		defer slave.Close()
-		fd := slave.Fd() // back in blocking mode: see setupConsole
+		defer slave.Close() // the helper keeps no copy: the terminal ends with the command's last one
+		fd := slave.Fd()    // back in blocking mode: see setupConsole
 		files = []uintptr{fd, fd, fd}
 		sys.Setctty, sys.Ctty = true, 0 // the child's fd 0
 	}
 	pid, err := syscall.ForkExec(path, process.Args, &syscall.ProcAttr{
-		Dir:   process.Cwd,
 		Env:   process.Env,
 		Files: files,
 		Sys:   sys,

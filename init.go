@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -46,11 +45,17 @@ func Init() int {
 	// Everything from here to execve happens on this one OS thread: the credentials set by switchUser are
 	// per-thread in the kernel, and execve must come from the thread that has them.
 	runtime.LockOSThread()
+	// First of all, before any chdir can follow /proc/self/fd/N out of the container: init keeps stdio
+	// and the sync pipe, nothing else (see closeInheritedFds).
+	closed := closeInheritedFds(initPipeFd + 1)
 	pipe := os.NewFile(initPipeFd, "sync")
 	if _, err := pipe.Read(make([]byte, 1)); err != nil {
 		return 125 // the daemon went away before releasing us: there is no one to report to
 	}
-	status, err := initContainer()
+	status, err := 125, closed
+	if err == nil {
+		status, err = initContainer()
+	}
 	report, _ := json.Marshal(initError{Status: status, Message: err.Error()})
 	pipe.Write(report)
 	return status
@@ -345,12 +350,42 @@ func pivotRoot(rootfs string) error {
 }
 
 // enterWorkdir changes to the command's working directory, creating it if the image lacks it (`-w`).
-// It is resolved after pivot_root, so it can only ever name a place inside the container.
+// It is resolved after pivot_root, so a path can only name a place inside the container, but a magic
+// link can lead anywhere an open descriptor does: `-w /proc/self/fd/N` is how CVE-2024-21626 left the
+// container. No such descriptor is left open by now (closeInheritedFds), and checkWorkdir makes sure.
 func enterWorkdir(cwd string) error {
 	if err := os.MkdirAll(cwd, 0755); err != nil {
 		return fmt.Errorf("workdir %s: %w", cwd, err)
 	}
-	return unix.Chdir(cwd)
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	return checkWorkdir(cwd)
+}
+
+// checkWorkdir makes sure the working directory is inside the process's root, as runc does since
+// CVE-2024-21626: getcwd(2) prefixes a directory the root cannot reach with "(unreachable)".
+func checkWorkdir(cwd string) error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return fmt.Errorf("workdir %s: outside the container", cwd)
+	}
+	return nil
+}
+
+// closeInheritedFds closes every descriptor from first up, with close_range(2). Called first thing in
+// init and in exec's helper, it closes only what the daemon passed on: nothing of the Go runtime's is
+// open yet (its poller's epoll descriptor comes with the first file the program opens). The daemon
+// marks what it inherited close-on-exec when it starts (main.go); this makes sure even so.
+func closeInheritedFds(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), 0); err != nil {
+		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
+	return nil
 }
 
 // switchUser drops from root to the spec's user with the raw, per-thread system calls (Go's
@@ -434,14 +469,8 @@ func envValue(env []string, name string) string {
 // close at execve (that is how the daemon learns of success), and no daemon file may leak in
 // (CVE-2024-21626 leaked one that pointed at the host's cgroupfs).
 func markFdsCloseOnExec() error {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("listing fds: %w", err)
-	}
-	for _, entry := range entries {
-		if fd, err := strconv.Atoi(entry.Name()); err == nil && fd > 2 {
-			unix.CloseOnExec(fd)
-		}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking descriptors close-on-exec: %w", err)
 	}
 	return nil
 }
