@@ -356,4 +356,3 @@ func importFiles(t *testing.T, d *daemon, name string, files map[string][]byte) 
 		t.Fatalf("import %s: %s", name, stderr)
 	}
 }
-
