@@ -7,23 +7,29 @@
 // processes:
 //
 //  1. Container.Exec (daemon) starts `engine init exec`, the helper, from the sealed binary (binary.go),
-//     passing it a pidfd of the container's first process, and holds it on a sync pipe, as Start does,
-//     while it puts it into the container's cgroup (cgroups.go).
-//  2. The helper, on one locked thread, unshares that thread's filesystem state, then setns()es into the
-//     container's mount, UTS, IPC, network and PID namespaces at once through the pidfd, which also
-//     guarantees that it joins the container's process and not a later one with a reused PID. Its root
-//     and working directory are now the container's. It limits the capability bounding set, sets
+//     passing it a pidfd of the container's first process and that process's root directory, and holds
+//     it on a sync pipe, as Start does, while it puts it into the container's cgroup (cgroups.go).
+//  2. The helper closes every descriptor it was not meant to have, then, on one locked thread, unshares
+//     that thread's filesystem state and setns()es into the container's mount, UTS, IPC, network and PID
+//     namespaces at once through the pidfd, which also guarantees that it joins the container's process
+//     and not a later one with a reused PID. It chroots into the container's root (setns alone leaves
+//     it at the mount namespace's root, the host's when the daemon runs in a chroot), changes to the
+//     working directory and checks that it is inside, limits the capability bounding set, sets
 //     no_new_privs and forks the command with the container's user: the child is born in the container's
 //     PID namespace with the container's powers, no more.
-//  3. The helper reports the child's PID and exits. The daemon is a child subreaper
-//     (PR_SET_CHILD_SUBREAPER), so the orphaned command becomes the daemon's own child, which it waits
-//     for as the monitor waits for init; containerd's shim plays the same part for runc.
+//  3. The helper reports the child's PID, and the daemon moves the helper back out of the container's
+//     cgroup. The helper stays the command's parent, as containerd's shim stays runc's children's: it
+//     reaps the command and every child the command gives it with CLONE_PARENT (reapChildren says which
+//     orphans go where), reports the command's exit status on the sync pipe, and leaves when no child is
+//     left. The daemon waits for that report (ExecProcess.Wait) and collects the helper, a child it knows.
 //
 // The helper itself never enters the container's PID namespace, and what does (the child, until execve)
 // runs from the sealed copy of the binary: nothing in the container can open the host's engine binary.
 // With -t the helper also makes the command's terminal in the container's /dev/pts and passes its master
-// to the daemon, as init does (console.go); without, the command's output goes through pipes. Either way
-// it reaches only the client: an exec's output is not logged, as with docker.
+// to the daemon, as init does (console.go); without, the command's output goes through pipes, of which
+// the helper keeps no copy. Either way it reaches only the client: an exec's output is not logged, as
+// with docker. The start is bounded (execStartTimeout); the command then runs as long as it runs, and
+// ends at the latest with the container, whose PID 1's exit kills everything in its PID namespace.
 package main
 
 import (
@@ -199,7 +205,7 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	select {
 	case r := <-exited:
 		return r.status, r.err
-	case err := <-relayed: // detached, or the client is gone: the command runs on, and is reaped above
+	case err := <-relayed: // detached, or the client is gone: the command runs on, its end collected above
 		return 0, err
 	}
 }

@@ -5,11 +5,14 @@
 // is the container's OCI bundle, and fd 3 is one end of a socket pair shared with the daemon: the sync
 // pipe. Init then
 //
-//  1. waits on the sync pipe until the daemon has finished its side (the veth pair, later cgroups);
+//  1. closes every descriptor but stdio and the sync pipe, before anything could chdir through one
+//     (CVE-2024-21626), and waits on the sync pipe until the daemon has finished its side (the veth
+//     pair, later cgroups);
 //  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
 //     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
 //     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
-//     another container's network), cwd, user, capabilities and no_new_privs;
+//     another container's network), cwd (checked to be inside the root), user, capabilities and
+//     no_new_privs;
 //  3. execve()s the user's command, which so becomes PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
