@@ -299,7 +299,6 @@ func TestE2EExecReapsCloneParent(t *testing.T) {
 
 	within("run", "-d", "--name", "cp", "cloneparent", "/cloneparent", "sleep")
 	attack("cp")
-	waitFor(t, func() bool { return zombiesUnder(d.cmd.Process.Pid) == "" })
 	within("stop", "-t", "1", "cp")
 	if running("cp") {
 		t.Error("cp still runs after stop")
@@ -314,6 +313,7 @@ func TestE2EExecReapsCloneParent(t *testing.T) {
 	within("rm", "-f", "cp")
 	within("run", "-d", "--name", "cp2", "cloneparent", "/cloneparent", "sleep")
 	attack("cp2")
+	waitFor(t, func() bool { return zombiesUnder(d.cmd.Process.Pid) == "" })
 	stopped = true
 	start := time.Now()
 	if err := d.stop(); err != nil { // SIGTERM: stops cp2, and must finish
