@@ -419,7 +419,8 @@ func ExecInit() int {
 		err = closed
 	}
 	var devNull *os.File
-	if err == nil { // the helper's own stdio once the command has the client's (opened here, on the host)
+	if err == nil { // the helper's stdio once the command has the client's; opened before setns, as the
+		// container's /dev/null is whatever the container made of it
 		devNull, err = os.OpenFile("/dev/null", os.O_RDWR, 0)
 	}
 	pid, status := 0, 125
@@ -454,8 +455,8 @@ func ExecInit() int {
 //     child subreaper and never waited for them; their zombies then kept the container's PID namespace
 //     from ever dying, and stop, rm -f and the daemon's shutdown hung on it.
 //   - The helper's children are all at that lower level, so a subreaper flag on the helper would catch
-//     nothing; and the daemon is none any more: if a helper is killed, its children go to the host's
-//     reaper, which waits for everything.
+//     nothing. The daemon is no subreaper any more either: if a helper is killed, its children go to
+//     the nearest subreaper above the daemon, or to the host's init, which wait for anything.
 //
 // When the container's PID 1 exits, the kernel kills every process of the namespace and waits until
 // all are reaped; the helper reaps those that are its own, and leaves.
