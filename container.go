@@ -53,6 +53,7 @@ type HostConfig struct {
 	CapAdd         []string                 // --cap-add, as CAP_ names (capabilities.go)
 	CapDrop        []string                 // --cap-drop
 	ReadonlyRootfs bool                     // --read-only
+	SecurityOpt    []string                 // --security-opt: seccomp=unconfined or seccomp=<profile JSON> (seccomp.go)
 
 	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
 	Memory     int64  // -m: bytes, 0 for no limit

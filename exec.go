@@ -15,8 +15,9 @@
 //     and not a later one with a reused PID. It chroots into the container's root (setns alone leaves
 //     it at the mount namespace's root, the host's when the daemon runs in a chroot), changes to the
 //     working directory and checks that it is inside, limits the capability bounding set, sets
-//     no_new_privs and forks the command with the container's user: the child is born in the container's
-//     PID namespace with the container's powers, no more.
+//     no_new_privs, installs the seccomp filter init installed (seccomp_bpf.go) and forks the command
+//     with the container's user: the child is born in the container's PID namespace with the
+//     container's powers, no more.
 //  3. The helper reports the child's PID, and the daemon moves the helper back out of the container's
 //     cgroup. The helper stays the command's parent, as containerd's shim stays runc's children's: it
 //     reaps the command and every child the command gives it with CLONE_PARENT (reapChildren says which
@@ -57,9 +58,11 @@ type ExecConfig struct {
 	ConsoleSize *Box // the client's terminal's, with Tty
 }
 
-// execRequest is what the daemon sends the helper on the sync pipe: the process to start.
+// execRequest is what the daemon sends the helper on the sync pipe: the process to start, and the
+// seccomp profile the container's init installed, to install for it too.
 type execRequest struct {
-	Process Process `json:"process"`
+	Process Process       `json:"process"`
+	Seccomp *LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
 // ExecProcess is a command `engine exec` started, watched through its helper, which stays its parent
@@ -92,6 +95,10 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*E
 	if err != nil {
 		return nil, nil, err
 	}
+	seccomp, err := c.execSeccomp()
+	if err != nil {
+		return nil, nil, err
+	}
 	helper, syncPipe, err := startExecHelper(pidfd, root, stdin, stdout, stderr)
 	if err != nil {
 		return nil, nil, err
@@ -104,7 +111,7 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*E
 		syncPipe.Close()
 		return nil, nil, err
 	}
-	p, master, err := runExecHelper(helper, syncPipe, process)
+	p, master, err := runExecHelper(helper, syncPipe, execRequest{Process: *process, Seccomp: seccomp})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -202,11 +209,18 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	}
 	relayed := make(chan error, 1)
 	go func() { relayed <- session.relay(a) }()
-	select {
-	case r := <-exited:
-		return r.status, r.err
-	case err := <-relayed: // detached, or the client is gone: the command runs on, its end collected above
-		return 0, err
+	for {
+		select {
+		case r := <-exited:
+			return r.status, r.err
+		case err := <-relayed:
+			if err != nil { // detached, or the client is gone: the command runs on, its end collected above
+				return 0, err
+			}
+			relayed = nil // the end of the client's input (tcp.go): the output still goes to it
+		case <-session.conn.Gone(): // found by the probes that follow the end of the input
+			return 0, errClientLeft
+		}
 	}
 }
 
@@ -340,12 +354,13 @@ func startExecHelper(pidfd, root, stdin, stdout, stderr *os.File) (*exec.Cmd, *o
 	return helper, parent, nil
 }
 
-// runExecHelper sends the helper its process and waits, at most execStartTimeout, for its report that
+// runExecHelper sends the helper its request and waits, at most execStartTimeout, for its report that
 // the command started and, with a terminal, for the terminal's master, which comes first (console.go).
-func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (*ExecProcess, *os.File, error) {
+func runExecHelper(helper *exec.Cmd, syncPipe *os.File, request execRequest) (*ExecProcess, *os.File, error) {
+	process := &request.Process
 	syncPipe.SetDeadline(time.Now().Add(execStartTimeout))
-	request, _ := json.Marshal(execRequest{Process: *process})
-	_, err := syncPipe.Write(request)
+	data, _ := json.Marshal(request)
+	_, err := syncPipe.Write(data)
 	if err == nil {
 		err = shutdownWrite(syncPipe) // the end of the request
 	}
@@ -425,7 +440,7 @@ func ExecInit() int {
 	}
 	pid, status := 0, 125
 	if err == nil {
-		pid, status, err = startInContainer(&request.Process)
+		pid, status, err = startInContainer(&request.Process, request.Seccomp)
 	}
 	if err != nil {
 		report, _ := json.Marshal(initError{Status: status, Message: err.Error()})
@@ -483,7 +498,11 @@ func reapChildren(command int, pipe *os.File) {
 
 // startInContainer joins the container's namespaces, root and working directory and forks the process
 // there.
-func startInContainer(process *Process) (int, int, error) {
+func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error) {
+	filter, err := buildSeccompFilter(seccomp)
+	if err != nil {
+		return 0, 125, err
+	}
 	// The sync pipe, the pidfd and the root stay with the helper; the command gets stdio only.
 	if err := markFdsCloseOnExec(); err != nil {
 		return 0, 125, err
@@ -515,7 +534,7 @@ func startInContainer(process *Process) (int, int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return 0, 125, fmt.Errorf("no_new_privs: %w", err)
 	}
-	return forkCommand(process)
+	return forkCommand(process, filter)
 }
 
 // enterContainerRoot makes the container's root this thread's root and working directory, as
@@ -557,7 +576,7 @@ func enterExecWorkdir(cwd string) error {
 // forkCommand forks and execs the command, as the container's user, in the container's PID namespace.
 // Path lookup happens in the container's root: it can only find its files. After execve, the kernel
 // gives root the bounding set and any other user nothing (capabilities(7)), as init gives them.
-func forkCommand(process *Process) (int, int, error) {
+func forkCommand(process *Process, seccompFilter []unix.SockFilter) (int, int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return 0, status, err
@@ -578,6 +597,14 @@ func forkCommand(process *Process) (int, int, error) {
 		fd := slave.Fd()    // back in blocking mode: see setupConsole
 		files = []uintptr{fd, fd, fd}
 		sys.Setctty, sys.Ctty = true, 0 // the child's fd 0
+	}
+	// The seccomp filter goes on this thread only, last: the child forked from it inherits it, as does
+	// what the child execs (no TSYNC is needed, as no other thread of the helper runs container code).
+	// What the fork still does here and in the child (clone without namespace flags, setgroups, setuid,
+	// dup3, execve), and what the helper does after it on this thread (write, dup3, wait4), Docker's
+	// default profile allows; a profile that refuses it fails the exec.
+	if err := installSeccompFilter(seccompFilter); err != nil {
+		return 0, 125, err
 	}
 	pid, err := syscall.ForkExec(path, process.Args, &syscall.ProcAttr{
 		Env:   process.Env,

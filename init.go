@@ -15,7 +15,8 @@
 //     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
 //     another container's network), cwd (checked to be inside the root), user, capabilities and
 //     no_new_privs;
-//  3. execve()s the user's command, which so becomes PID 1 of the container.
+//  3. installs the seccomp filter (seccomp_bpf.go) and execve()s the user's command, which so becomes
+//     PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
 // error `engine run` prints (125, or 126/127 when the command cannot be run, as Docker does). When execve
@@ -108,7 +109,11 @@ func initContainer() (int, error) {
 			return 125, fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
-	return execCommand(spec.Process)
+	filter, err := buildSeccompFilter(spec.Linux.Seccomp)
+	if err != nil {
+		return 125, err
+	}
+	return execCommand(spec.Process, filter)
 }
 
 func readSpec(path string) (*Spec, error) {
@@ -427,14 +432,18 @@ func switchUser(user User) error {
 	return nil
 }
 
-// execCommand looks the command up in the container's PATH and execve()s it. Like a shell (and Docker),
-// "not found" is 127 and "found but cannot run" is 126.
-func execCommand(process Process) (int, error) {
+// execCommand looks the command up in the container's PATH and execve()s it, under the seccomp filter.
+// Like a shell (and Docker), "not found" is 127 and "found but cannot run" is 126.
+func execCommand(process Process, seccompFilter []unix.SockFilter) (int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return status, err
 	}
 	if err := markFdsCloseOnExec(); err != nil {
+		return 125, err
+	}
+	// Last (after no_new_privs, which it needs): nothing init does is filtered but the execve itself.
+	if err := installSeccompFilter(seccompFilter); err != nil {
 		return 125, err
 	}
 	err = unix.Exec(path, process.Args, process.Env)
