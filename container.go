@@ -129,6 +129,7 @@ func (c *Container) start() error {
 	if err != nil {
 		return err
 	}
+	defer closeNamespaceFiles(namespaces) // init has its own copies once it is started
 	rootfs, err := c.ensureMounted()
 	if err != nil {
 		return err
@@ -222,7 +223,7 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{child},
+		ExtraFiles: append([]*os.File{child}, namespaceFiles(namespaces)...), // fd 3, then 4: netns.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags(namespaces),
 			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's

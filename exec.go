@@ -81,12 +81,12 @@ const execStartTimeout = 30 * time.Second
 // stderr, or with a terminal of its own, whose master it then returns. The caller waits for the command
 // with ExecProcess.Wait.
 func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*ExecProcess, *os.File, error) {
-	pidfd, pid, err := c.openPidfd()
+	pidfd, err := c.openPidfd()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pidfd.Close()
-	root, err := c.openRoot(pidfd, pid)
+	root, err := c.openRoot(pidfd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,29 +259,33 @@ func (c *Container) joinCgroup(pid int) error {
 
 // openPidfd opens a pidfd of the container's first process, checking by its start time that the PID
 // still names that process: from then on, the pidfd cannot name another.
-func (c *Container) openPidfd() (*os.File, int, error) {
+func (c *Container) openPidfd() (*os.File, error) {
 	c.mu.Lock()
 	pid, start, running := c.State.Pid, c.State.PidStart, c.State.Running
 	c.mu.Unlock()
 	if !running {
-		return nil, 0, fmt.Errorf("container %s is not running", c.ShortName())
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil, 0, fmt.Errorf("container %s is not running: %w", c.ShortName(), err)
+		return nil, fmt.Errorf("container %s is not running: %w", c.ShortName(), err)
 	}
 	pidfd := os.NewFile(uintptr(fd), "pidfd")
 	if processStartTime(pid) != start {
 		pidfd.Close()
-		return nil, 0, fmt.Errorf("container %s is not running", c.ShortName())
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
 	}
-	return pidfd, pid, nil
+	return pidfd, nil
 }
 
 // openRoot opens the root directory of the container's first process, which the helper makes its own
 // (enterContainerRoot). It is opened by PID, through /proc; if the pidfd's process still lives after
-// the open, the PID named that process and no later one.
-func (c *Container) openRoot(pidfd *os.File, pid int) (*os.File, error) {
+// the open, the PID named that process and no later one (as openNetworkNamespace opens a namespace).
+func (c *Container) openRoot(pidfd *os.File) (*os.File, error) {
+	pid, err := pidfdPid(pidfd)
+	if err != nil {
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+	}
 	fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) { // it is exiting, or has exited
 		return nil, fmt.Errorf("container %s is not running", c.ShortName())

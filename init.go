@@ -3,17 +3,18 @@
 // Container.Start execs this binary again as `engine init` (like `runc init`, or Docker 0.1's sysinit)
 // with clone flags that put it in new mount, UTS, IPC and PID namespaces, and a new network namespace
 // unless the container shares the host's (`--net host`) or joins another's (`--net container:X`,
-// which init enters itself, joinNamespaces). Its working directory
-// is the container's OCI bundle, and fd 3 is one end of a socket pair shared with the daemon: the sync
-// pipe. Init then
+// which init enters itself, joinNamespaces). Its working directory is the container's OCI bundle, and
+// fd 3 is one end of a socket pair shared with the daemon: the sync pipe (with `--net container:X`,
+// fd 4 is X's network namespace, held open by the daemon: netns.go). Init then
 //
-//  1. closes every descriptor but stdio and the sync pipe, before anything could chdir through one
-//     (CVE-2024-21626), and waits on the sync pipe until the daemon has finished its side (its cgroup,
-//     the veth pair, the config);
-//  2. follows bundle/config.json (spec.go): the root's mount propagation, the kernel filesystems and the
-//     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
-//     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
-//     another container's network), cwd (checked to be inside the root), user, capabilities and
+//  1. closes every descriptor but stdio, the sync pipe and X's namespace, before anything could chdir
+//     through one (CVE-2024-21626), and waits on the sync pipe until the daemon has finished its side
+//     (its cgroup, the veth pair, the config);
+//  2. follows bundle/config.json (spec.go): another container's network joined, or its own set up (no
+//     router advertisements, eth0 and lo, while /proc/sys is still writable), the root's mount
+//     propagation, the kernel filesystems and the /etc files mounted under the root, the default
+//     devices, pivot_root, read-only and masked kernel files, the terminal with -t (its master goes to
+//     the daemon, console.go), hostname, cwd (checked to be inside the root), user, capabilities and
 //     no_new_privs;
 //  3. installs the seccomp filter (seccomp_bpf.go) and execve()s the user's command, which so becomes
 //     PID 1 of the container.
@@ -51,9 +52,12 @@ func Init() int {
 	// Everything from here to execve happens on this one OS thread: the credentials set by switchUser are
 	// per-thread in the kernel, and execve must come from the thread that has them.
 	runtime.LockOSThread()
-	// First of all, before any chdir can follow /proc/self/fd/N out of the container: init keeps stdio
-	// and the sync pipe, nothing else (see closeInheritedFds).
-	closed := closeInheritedFds(initPipeFd + 1)
+	// First of all, before any chdir can follow /proc/self/fd/N out of the container: init keeps stdio,
+	// the sync pipe and X's network namespace if it has one (netns.go), nothing else (closeInheritedFds).
+	closed := closeInheritedFds(joinedNamespaceFd + 1)
+	if closed == nil {
+		closed = closeUnlessNamespace(joinedNamespaceFd)
+	}
 	pipe := os.NewFile(initPipeFd, "sync")
 	if _, err := pipe.Read(make([]byte, 1)); err != nil {
 		return 125 // the daemon went away before releasing us: there is no one to report to
@@ -76,6 +80,11 @@ func initContainer() (int, error) {
 	if err := joinNamespaces(spec); err != nil {
 		return 125, err
 	}
+	if hasNamespace(spec, "network") { // before setupRootfs makes /proc/sys read-only
+		if err := setupContainerNetwork(spec); err != nil {
+			return 125, err
+		}
+	}
 	if err := setupRootfs(spec); err != nil {
 		return 125, err
 	}
@@ -86,11 +95,6 @@ func initContainer() (int, error) {
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil && spec.Hostname != "" {
 		return 125, fmt.Errorf("sethostname: %w", err)
-	}
-	if hasNamespace(spec, "network") {
-		if err := setupContainerNetwork(spec); err != nil {
-			return 125, err
-		}
 	}
 	if err := enterWorkdir(spec.Process.Cwd); err != nil {
 		return 125, err
@@ -131,8 +135,10 @@ func readSpec(path string) (*Spec, error) {
 	return &spec, nil
 }
 
-// joinNamespaces enters the namespaces the spec names by path (`--net container:X`). setns(2) of a
-// network namespace is per thread, which is enough: this locked thread mounts /sys and execs the command.
+// joinNamespaces enters the namespaces the spec names by path (`--net container:X`). The path is for
+// runc and crun; ours is not opened here, where it may by now name another process's namespace, but
+// the namespace the daemon opened and checked when it chose X is fd 4 (netns.go). setns(2) of a network
+// namespace is per thread, which is enough: this locked thread mounts /sys and execs the command.
 func joinNamespaces(spec *Spec) error {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Path == "" {
@@ -141,14 +147,10 @@ func joinNamespaces(spec *Spec) error {
 		if ns.Type != "network" {
 			return fmt.Errorf("joining a %s namespace is not supported", ns.Type)
 		}
-		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		err := unix.Setns(joinedNamespaceFd, unix.CLONE_NEWNET) // EINVAL if fd 4 is not a network namespace
+		unix.Close(joinedNamespaceFd)
 		if err != nil {
-			return fmt.Errorf("joining %s: %w", ns.Path, err)
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("joining %s: %w", ns.Path, err)
+			return fmt.Errorf("joining the network namespace of %s: %w", ns.Path, err)
 		}
 	}
 	return nil
@@ -407,6 +409,20 @@ func checkWorkdir(cwd string) error {
 func closeInheritedFds(first int) error {
 	if err := unix.CloseRange(uint(first), ^uint(0), 0); err != nil {
 		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
+	return nil
+}
+
+// closeUnlessNamespace closes fd unless it is a namespace (nsfs), which no chdir can enter.
+func closeUnlessNamespace(fd int) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err == unix.EBADF {
+		return nil // not open
+	} else if err != nil {
+		return fmt.Errorf("fd %d: %w", fd, err)
+	}
+	if fs.Type != unix.NSFS_MAGIC {
+		return unix.Close(fd)
 	}
 	return nil
 }

@@ -86,6 +86,8 @@ type Linux struct {
 type Namespace struct {
 	Type string `json:"type"`
 	Path string `json:"path,omitempty"`
+
+	file *os.File // with Path, the namespace itself, held by the daemon for our init (netns.go)
 }
 
 type Device struct {
