@@ -55,6 +55,7 @@ inside() {
     say "command $n, in the fresh root: $command"
     start=$(now)
     status=0
+    : >"$work/output.$n"
     env -i "$@" chroot "$root" /bin/sh -c "cd /root/engine && $command" </dev/null >"$work/output.$n" 2>&1 &
     tail --pid=$! -n +1 -f "$work/output.$n" # show it as it comes
     wait $! || status=$?
@@ -79,14 +80,23 @@ commands=$(awk '/^## Two commands/ { section = 1 } section && /^```sh/ { block =
 count=$(printf '%s\n' "$commands" | grep -c .) || true
 [ "$count" = 2 ] || fail "README.md's \"Two commands\" block has $count commands, not two"
 
+# One check at a time: two would start two daemons on one port and one bridge, and each would remove
+# the other's bridge and rules when it cleans up.
+exec 9>/run/lock/engine-fresh-machine.lock
+flock -n 9 || fail "another fresh-machine check is running on this machine"
+
 # The chroot shares the host's network: a daemon here would take the port, the bridge and its rules.
-if awk '$4 == "0A" && $2 ~ /:1092$/ { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
-  fail "something already listens on port 4242 (an engine daemon?): the daemon in the fresh root would not get it, and the check would test that one instead; stop it first (kill \$(cat /run/engine.pid))"
-fi
-[ ! -e /sys/class/net/engine0 ] || fail "the bridge engine0 exists (an engine daemon runs here, or one left it): the daemon in the fresh root would share it; stop that daemon (or ip link delete engine0) first"
-if command -v iptables-save >/dev/null && iptables-save 2>/dev/null | grep -q 'ENGINE-.*-engine0'; then
-  fail "firewall rules for engine0 exist here (a daemon runs, or one died and left them): stop that daemon first"
-fi
+# Checked now and again just before the commands run (the root takes a while to build).
+no_daemon_here() {
+  if awk '$4 == "0A" && $2 ~ /:1092$/ { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+    fail "something already listens on port 4242 (an engine daemon?): the daemon in the fresh root would not get it, and the check would test that one instead; stop it first (kill \$(cat /run/engine.pid))"
+  fi
+  [ ! -e /sys/class/net/engine0 ] || fail "the bridge engine0 exists (an engine daemon runs here, or one left it): the daemon in the fresh root would share it; stop that daemon (or ip link delete engine0) first"
+  if command -v iptables-save >/dev/null && iptables-save 2>/dev/null | grep -q 'ENGINE-.*-engine0'; then
+    fail "firewall rules for engine0 exist here (a daemon runs, or one died and left them): stop that daemon first"
+  fi
+}
+no_daemon_here
 
 # The check's own tools.
 . "$repo/contrib/packages.sh"
@@ -196,10 +206,13 @@ remove_cgroups() {
 cleanup() {
   status=$?
   set +e
-  stop_daemon
-  end_processes
-  remove_network
-  remove_cgroups
+  if [ "$started" = yes ]; then
+    stop_daemon
+    end_processes
+    remove_network
+    remove_cgroups
+    [ -z "$leftover" ] || say "removed what was left in or by the fresh root:$leftover"
+  fi
   if grep -q " $work" /proc/self/mountinfo; then
     say "something is still mounted under $work: not removing it"
     status=1
@@ -208,7 +221,7 @@ cleanup() {
   fi
   exit $status
 }
-leftover=""
+leftover="" started=no
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
@@ -249,7 +262,9 @@ say "the fresh root took ${built} s"
 
 printf '%s\n' "$commands" >"$work/commands"
 : >"$work/results"
-unshare --mount --propagation private /bin/sh "$0" inside "$work"
+no_daemon_here
+started=yes # from here on, the bridge, rules and cgroups of a daemon in the root are ours to remove
+unshare --mount --propagation private /bin/sh "$0" inside "$work" 9>&-
 
 # What the README's commands did.
 failed=""
