@@ -285,6 +285,9 @@ func mountInto(rootfs string, m Mount) error {
 }
 
 // createMountPoint makes the directory (or, for a bind-mounted file, the empty file) to mount over.
+// What the image already has there is never opened (O_EXCL creates or fails): any file that is not a
+// directory takes the bind mount of a file, and opening it could block init for ever, the daemon waiting
+// on it: an image, or a container before its restart, can leave a FIFO at /etc/hostname.
 func createMountPoint(target string, m Mount) error {
 	isFile := false
 	if m.Type == "bind" {
@@ -298,11 +301,13 @@ func createMountPoint(target string, m Mount) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(target, os.O_CREATE|unix.O_NOFOLLOW, 0644)
-	if err != nil {
-		return err
+	fd, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0644)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	} else if err != nil {
+		return &fs.PathError{Op: "create", Path: target, Err: err}
 	}
-	return f.Close()
+	return unix.Close(fd)
 }
 
 // createDevices makes the device nodes of the spec in the container's fresh /dev, and the symlinks every
