@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,9 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "building engine: %v\n%s", err, out)
 		return 1
 	}
+	// An engine/ parent that is already empty now belongs to a daemon outside the tests (the one
+	// contrib/setup.sh starts keeps its own while it runs): only those the tests leave count.
+	before := cgroupParentsLeft()
 	shared, err = startDaemon(filepath.Join(dir, "root"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -59,7 +63,7 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		status = 1
 	}
-	if left := cgroupParentsLeft(); left != nil {
+	if left := slices.DeleteFunc(cgroupParentsLeft(), func(dir string) bool { return slices.Contains(before, dir) }); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "empty cgroup parents left behind: %v\n", left)
 		status = 1
 	}
