@@ -351,6 +351,50 @@ func (cg *Cgroup) Add(pid int) error {
 	return cg.addTo(dirs, pid)
 }
 
+// MoveToDaemon moves a process back into the cgroups the daemon itself is in: exec's helper, once the
+// command it started was born in the container's.
+func (h *CgroupHierarchy) MoveToDaemon(pid int) error {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	for _, dir := range h.dirsOf(string(own)) {
+		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("cgroups: %w", err)
+		}
+	}
+	return nil
+}
+
+// dirsOf reads a /proc/PID/cgroup file ("0::/path" on v2, "4:memory:/path" and "5:cpu,cpuacct:/path"
+// on v1) into the directories of the hierarchies the engine uses, each once.
+func (h *CgroupHierarchy) dirsOf(procCgroup string) []string {
+	var dirs []string
+	add := func(dir string) {
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	for line := range strings.Lines(procCgroup) {
+		fields := strings.SplitN(strings.TrimSpace(line), ":", 3)
+		if len(fields) != 3 {
+			continue
+		}
+		if h.Unified {
+			if fields[0] == "0" {
+				add(filepath.Join(h.Root, fields[2]))
+			}
+			continue
+		}
+		for _, controller := range strings.Split(fields[1], ",") {
+			if mount := h.Mounts[controller]; mount != "" {
+				add(filepath.Join(mount, fields[2]))
+			}
+		}
+	}
+	return dirs
+}
+
 func (cg *Cgroup) addTo(dirs []string, pid int) error {
 	for _, dir := range dirs {
 		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {

@@ -132,6 +132,26 @@ var limitsForTest = HostConfig{Memory: 64 << 20, MemorySwap: 96 << 20, CpuShares
 
 // TestCgroupV2Files writes a container's limits into a temporary directory laid out as a v2 hierarchy:
 // the kernel makes the interface files, here the test does.
+// The daemon's own cgroups, where exec's helper goes back once the command is born (MoveToDaemon).
+func TestCgroupDirsOf(t *testing.T) {
+	v1 := &CgroupHierarchy{Mounts: map[string]string{
+		"memory": "/sys/fs/cgroup/memory", "cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct",
+		"pids": "/sys/fs/cgroup/pids",
+	}}
+	own := "12:pids:/user.slice\n5:cpu,cpuacct:/\n4:memory:/user.slice/user-0.slice\n1:name=systemd:/user.slice\n0::/user.slice\n"
+	want := []string{"/sys/fs/cgroup/pids/user.slice", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/memory/user.slice/user-0.slice"}
+	if got := v1.dirsOf(own); !slices.Equal(got, want) {
+		t.Errorf("v1: %q, want %q", got, want)
+	}
+	v2 := &CgroupHierarchy{Unified: true, Root: "/sys/fs/cgroup"}
+	if got := v2.dirsOf("0::/system.slice/engine.service\n"); !slices.Equal(got, []string{"/sys/fs/cgroup/system.slice/engine.service"}) {
+		t.Errorf("v2: %q", got)
+	}
+	if got := v2.dirsOf("0::/\n"); !slices.Equal(got, []string{"/sys/fs/cgroup"}) {
+		t.Errorf("v2 at the root: %q", got)
+	}
+}
+
 func TestCgroupV2Files(t *testing.T) {
 	root := t.TempDir()
 	h := &CgroupHierarchy{Unified: true, Root: root}

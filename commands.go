@@ -301,7 +301,9 @@ func (srv *Server) CmdRestart(session *Session, args []string) error {
 		return err
 	}
 	return srv.eachContainer(session, "restart", names, func(c *Container) error {
-		c.Stop(time.Duration(timeout) * time.Second)
+		if err := c.Stop(time.Duration(timeout) * time.Second); err != nil {
+			return err
+		}
 		return srv.start(c)
 	})
 }
@@ -360,8 +362,9 @@ func (srv *Server) CmdRm(session *Session, args []string) error {
 			if !force {
 				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.ShortName())
 			}
-			c.Kill(syscall.SIGKILL)
-			c.Wait()
+			if err := c.KillAndWait(); err != nil {
+				return err
+			}
 		}
 		return srv.runtime.Destroy(c)
 	})

@@ -239,9 +239,13 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 
 // newSyncPipe makes the socket pair that holds a starting process (init, or exec's helper) until the
 // daemon releases it, and carries back its terminal and its verdict. A socket, not a pipe: a terminal's
-// master can only travel over a unix socket (console.go).
+// master can only travel over a unix socket (console.go). The daemon's end is non-blocking, so Go's
+// poller serves it and its waits can be given a deadline; the child's end is an ordinary one.
 func newSyncPipe() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err == nil {
+		err = unix.SetNonblock(fds[1], false)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("sync pipe: %w", err)
 	}
@@ -414,9 +418,28 @@ func (c *Container) Stop(timeout time.Duration) error {
 		case <-time.After(timeout):
 		}
 	}
+	return c.KillAndWait()
+}
+
+// killTimeout bounds the wait for a container after SIGKILL. The kernel kills every process of its PID
+// namespace at once, but its PID 1 is gone only once all of them have been reaped; a wait must not
+// last for ever if one never is.
+const killTimeout = 30 * time.Second
+
+// KillAndWait kills the container's first process (and so its PID namespace) and waits, at most
+// killTimeout, for the end of the run to be recorded.
+func (c *Container) KillAndWait() error {
+	exited := c.exitedChan()
+	if exited == nil {
+		return nil
+	}
 	c.Kill(syscall.SIGKILL)
-	<-exited
-	return nil
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(killTimeout):
+		return fmt.Errorf("container %s did not exit within %v of SIGKILL", c.ShortName(), killTimeout)
+	}
 }
 
 // Wait blocks until the container is not running and returns its exit code.

@@ -109,6 +109,14 @@ func TestE2EJoinedNetworkIsChecked(t *testing.T) {
 	engine(t, "create", "--name", "selfish", "--net", "container:selfish", "base", "true")
 	defer shared.run("", "rm", "-f", "selfish")
 	engineFails(t, 125, "container selfish cannot join its own network", "start", "selfish")
+	// The owner's /etc/hosts is the owner's to write: 4 GiB of it (sparse) must not be read into the
+	// daemon when someone joins. A few lines still are.
+	engine(t, "exec", "owner", "sh", "-c", "echo '10.1.2.3 friend' >> /etc/hosts")
+	if got := engine(t, "run", "--rm", "--net", "container:owner", "base", "cat", "/etc/hosts"); !strings.Contains(got, "friend") {
+		t.Errorf("the joiner's /etc/hosts lacks the owner's line:\n%s", got)
+	}
+	engine(t, "exec", "owner", "dd", "if=/dev/null", "of=/etc/hosts", "bs=1", "seek=4294967296")
+	engineFails(t, 125, "/etc/hosts of container owner is larger than", "run", "--rm", "--net", "container:owner", "base", "true")
 }
 
 // bridgeNet is the daemon's bridge address (the gateway) with its subnet's mask.

@@ -7,27 +7,34 @@
 // processes:
 //
 //  1. Container.Exec (daemon) starts `engine init exec`, the helper, from the sealed binary (binary.go),
-//     passing it a pidfd of the container's first process, and holds it on a sync pipe, as Start does,
-//     while it puts it into the container's cgroup (cgroups.go).
-//  2. The helper, on one locked thread, unshares that thread's filesystem state, then setns()es into the
-//     container's mount, UTS, IPC, network and PID namespaces at once through the pidfd, which also
-//     guarantees that it joins the container's process and not a later one with a reused PID. Its root
-//     and working directory are now the container's. It limits the capability bounding set, sets
+//     passing it a pidfd of the container's first process and that process's root directory, and holds
+//     it on a sync pipe, as Start does, while it puts it into the container's cgroup (cgroups.go).
+//  2. The helper closes every descriptor it was not meant to have, then, on one locked thread, unshares
+//     that thread's filesystem state and setns()es into the container's mount, UTS, IPC, network and PID
+//     namespaces at once through the pidfd, which also guarantees that it joins the container's process
+//     and not a later one with a reused PID. It chroots into the container's root (setns alone leaves
+//     it at the mount namespace's root, the host's when the daemon runs in a chroot), changes to the
+//     working directory and checks that it is inside, limits the capability bounding set, sets
 //     no_new_privs, installs the seccomp filter init installed (seccomp_bpf.go) and forks the command
 //     with the container's user: the child is born in the container's PID namespace with the
 //     container's powers, no more.
-//  3. The helper reports the child's PID and exits. The daemon is a child subreaper
-//     (PR_SET_CHILD_SUBREAPER), so the orphaned command becomes the daemon's own child, which it waits
-//     for as the monitor waits for init; containerd's shim plays the same part for runc.
+//  3. The helper reports the child's PID, and the daemon moves the helper back out of the container's
+//     cgroup. The helper stays the command's parent, as containerd's shim stays runc's children's: it
+//     reaps the command and every child the command gives it with CLONE_PARENT (reapChildren says which
+//     orphans go where), reports the command's exit status on the sync pipe, and leaves when no child is
+//     left. The daemon waits for that report (ExecProcess.Wait) and collects the helper, a child it knows.
 //
 // The helper itself never enters the container's PID namespace, and what does (the child, until execve)
 // runs from the sealed copy of the binary: nothing in the container can open the host's engine binary.
 // With -t the helper also makes the command's terminal in the container's /dev/pts and passes its master
-// to the daemon, as init does (console.go); without, the command's output goes through pipes. Either way
-// it reaches only the client: an exec's output is not logged, as with docker.
+// to the daemon, as init does (console.go); without, the command's output goes through pipes, of which
+// the helper keeps no copy. Either way it reaches only the client: an exec's output is not logged, as
+// with docker. The start is bounded (execStartTimeout); the command then runs as long as it runs, and
+// ends at the latest with the container, whose PID 1's exit kills everything in its PID namespace.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +43,7 @@ import (
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,20 +65,32 @@ type execRequest struct {
 	Seccomp *LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
-// execReport is the helper's answer when the command started.
-type execReport struct {
-	Pid int `json:"pid"`
+// ExecProcess is a command `engine exec` started, watched through its helper, which stays its parent
+// until it ends (see reapChildren).
+type ExecProcess struct {
+	helper   *exec.Cmd
+	syncPipe *os.File
+	reports  *json.Decoder // the helper's reports on the sync pipe, the first of which has been read
 }
 
+// execStartTimeout bounds the helper's start of the command: joining the namespaces and forking take
+// milliseconds, and nothing the container does may hold an exec (or its client) for ever.
+const execStartTimeout = 30 * time.Second
+
 // Exec starts config's command in the running container, with the given files as its stdin, stdout and
-// stderr, or with a terminal of its own, whose master it then returns. The process is a child of the
-// daemon, for the caller to wait for.
-func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*os.Process, *os.File, error) {
+// stderr, or with a terminal of its own, whose master it then returns. The caller waits for the command
+// with ExecProcess.Wait.
+func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*ExecProcess, *os.File, error) {
 	pidfd, err := c.openPidfd()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pidfd.Close()
+	root, err := c.openRoot(pidfd)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer root.Close()
 	process, err := c.execProcess(config)
 	if err != nil {
 		return nil, nil, err
@@ -79,24 +99,44 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*o
 	if err != nil {
 		return nil, nil, err
 	}
-	helper, syncPipe, err := startExecHelper(pidfd, stdin, stdout, stderr)
+	helper, syncPipe, err := startExecHelper(pidfd, root, stdin, stdout, stderr)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer syncPipe.Close()
 	// Held on the sync pipe, the helper goes into the container's cgroup first: its child, the
 	// command, is born there, under the container's limits and device rules.
 	if err := c.joinCgroup(helper.Process.Pid); err != nil {
 		helper.Process.Kill()
 		helper.Wait()
+		syncPipe.Close()
 		return nil, nil, err
 	}
-	pid, master, err := runExecHelper(helper, syncPipe, execRequest{Process: *process, Seccomp: seccomp})
+	p, master, err := runExecHelper(helper, syncPipe, execRequest{Process: *process, Seccomp: seccomp})
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := os.FindProcess(pid)
-	return p, master, err
+	// The helper stays on as the command's keeper, which is no part of the container (as containerd's
+	// shim is not): it leaves the cgroup, so that it counts against no limit and holds no removal up.
+	if err := c.runtime.cgroups.MoveToDaemon(helper.Process.Pid); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: exec in %s: %v\n", c.ShortName(), err)
+	}
+	return p, master, nil
+}
+
+// Wait waits for the command to end and returns its status, as a shell gives it. The helper may stay a
+// while longer, for children the command left it (reapChildren); it is collected in the background.
+func (p *ExecProcess) Wait() (int, error) {
+	var exited execReport
+	err := p.reports.Decode(&exited)
+	p.syncPipe.Close()
+	go p.helper.Wait()
+	if err == nil && !exited.Exited {
+		err = errors.New("an unexpected report")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("the exec helper ended before the command did: %w", err)
+	}
+	return exited.Status, nil
 }
 
 // execWithPipes runs an exec with its output, and with -i its input, relayed to the session through
@@ -133,13 +173,10 @@ func (c *Container) execWithPipes(session *Session, config *ExecConfig, interact
 	relayed := make(chan struct{}, 2)
 	go relayOutput(session.Stdout, stdoutR, relayed)
 	go relayOutput(session.Stderr, stderrR, relayed)
-	state, err := process.Wait()
+	status, err := process.Wait()
 	<-relayed
 	<-relayed
-	if err != nil {
-		return 0, err
-	}
-	return exitStatus(state), nil
+	return status, err
 }
 
 // execWithTerminal runs an exec on a terminal of its own (`exec -t`): its output goes straight from the
@@ -156,11 +193,15 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 		return 0, err
 	}
 	console := newConsole(master, session.Stdout)
-	exited := make(chan *os.ProcessState, 1)
+	type result struct {
+		status int
+		err    error
+	}
+	exited := make(chan result, 1)
 	go func() {
-		state, _ := process.Wait()
+		status, err := process.Wait()
 		console.Drain()
-		exited <- state
+		exited <- result{status, err}
 	}()
 	a := attachment{console: console, detachKeys: detachKeys}
 	if interactive {
@@ -170,10 +211,10 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	go func() { relayed <- session.relay(a) }()
 	for {
 		select {
-		case state := <-exited:
-			return exitStatus(state), nil
+		case r := <-exited:
+			return r.status, r.err
 		case err := <-relayed:
-			if err != nil { // detached, or the client is gone: the command runs on, and is reaped above
+			if err != nil { // detached, or the client is gone: the command runs on, its end collected above
 				return 0, err
 			}
 			relayed = nil // the end of the client's input (tcp.go): the output still goes to it
@@ -237,6 +278,28 @@ func (c *Container) openPidfd() (*os.File, error) {
 	return pidfd, nil
 }
 
+// openRoot opens the root directory of the container's first process, which the helper makes its own
+// (enterContainerRoot). It is opened by PID, through /proc; if the pidfd's process still lives after
+// the open, the PID named that process and no later one (as openNetworkNamespace opens a namespace).
+func (c *Container) openRoot(pidfd *os.File) (*os.File, error) {
+	pid, err := pidfdPid(pidfd)
+	if err != nil {
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) { // it is exiting, or has exited
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+	} else if err != nil {
+		return nil, fmt.Errorf("container %s: opening its root: %w", c.ShortName(), err)
+	}
+	root := os.NewFile(uintptr(fd), "root")
+	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("container %s is not running", c.ShortName())
+	}
+	return root, nil
+}
+
 // execProcess is the runtime-spec process an exec runs: the container's environment, user and
 // capabilities, with the exec's own additions.
 func (c *Container) execProcess(config *ExecConfig) (*Process, error) {
@@ -267,8 +330,9 @@ func (c *Container) execProcess(config *ExecConfig) (*Process, error) {
 	}, nil
 }
 
-// startExecHelper starts `engine init exec` with the sync pipe as fd 3 and the pidfd as fd 4.
-func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File, error) {
+// startExecHelper starts `engine init exec` with the sync pipe as fd 3, the pidfd as fd 4 and the
+// container's root as fd 5.
+func startExecHelper(pidfd, root, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File, error) {
 	binary, err := sealedBinary()
 	if err != nil {
 		return nil, nil, err
@@ -285,7 +349,7 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{child, pidfd},
+		ExtraFiles: []*os.File{child, pidfd, root},
 	}
 	if err := helper.Start(); err != nil {
 		parent.Close()
@@ -294,45 +358,89 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 	return helper, parent, nil
 }
 
-// runExecHelper sends the helper its process and returns the PID of the command it started and, with a
-// terminal, the terminal's master, which comes first (console.go).
-func runExecHelper(helper *exec.Cmd, syncPipe *os.File, request execRequest) (int, *os.File, error) {
+// runExecHelper sends the helper its request and waits, at most execStartTimeout, for its report that
+// the command started and, with a terminal, for the terminal's master, which comes first (console.go).
+func runExecHelper(helper *exec.Cmd, syncPipe *os.File, request execRequest) (*ExecProcess, *os.File, error) {
 	process := &request.Process
+	syncPipe.SetDeadline(time.Now().Add(execStartTimeout))
 	data, _ := json.Marshal(request)
 	_, err := syncPipe.Write(data)
 	if err == nil {
-		unix.Shutdown(int(syncPipe.Fd()), unix.SHUT_WR) // the end of the request
+		err = shutdownWrite(syncPipe) // the end of the request
 	}
 	var master *os.File
-	var report []byte
+	var early []byte // what came with the master: the start of the report
 	if err == nil && process.Terminal {
-		master, report, err = receiveTerminal(syncPipe)
+		master, early, err = receiveTerminal(syncPipe)
 	}
-	rest, _ := io.ReadAll(syncPipe)
-	report = append(report, rest...)
-	helper.Wait()
+	reports := json.NewDecoder(io.MultiReader(bytes.NewReader(early), syncPipe))
+	var report json.RawMessage
+	if err == nil {
+		err = reports.Decode(&report)
+	}
 	var started execReport
 	if err == nil && json.Unmarshal(report, &started) == nil && started.Pid > 0 && (master != nil) == process.Terminal {
-		return started.Pid, master, nil
+		syncPipe.SetDeadline(time.Time{}) // the command runs as long as it runs
+		return &ExecProcess{helper: helper, syncPipe: syncPipe, reports: reports}, master, nil
 	}
 	if master != nil {
 		master.Close()
 	}
-	return 0, nil, syncFailure(report, "the exec helper", helper.ProcessState)
+	helper.Process.Kill() // if it is still there: it did not answer in time
+	helper.Wait()
+	syncPipe.Close()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, nil, fmt.Errorf("the exec helper did not start the command within %v", execStartTimeout)
+	}
+	return nil, nil, syncFailure(report, "the exec helper", helper.ProcessState)
+}
+
+// shutdownWrite ends what the daemon sends on a sync pipe, keeping it open for what comes back.
+func shutdownWrite(syncPipe *os.File) error {
+	conn, err := syncPipe.SyscallConn() // not Fd(), which would end the pipe's deadlines
+	if err != nil {
+		return err
+	}
+	var shutdownErr error
+	if err := conn.Control(func(fd uintptr) { shutdownErr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return shutdownErr
 }
 
 // The helper's side, `engine init exec`.
 
-const execPidfd = 4 // the container's first process, as a pidfd (fd 3 is the sync pipe)
+const (
+	execPidfd  = 4 // the container's first process, as a pidfd (fd 3 is the sync pipe)
+	execRootFd = 5 // its root directory
+)
 
-// ExecInit is the helper: it starts the requested process inside the container and reports its PID.
+// execReport is what the helper tells the daemon on the sync pipe: once the command has started, its
+// PID; once it has exited, its status as a shell gives it.
+type execReport struct {
+	Pid    int  `json:"pid,omitempty"`
+	Exited bool `json:"exited,omitempty"`
+	Status int  `json:"status,omitempty"`
+}
+
+// ExecInit is the helper: it starts the requested process inside the container, reports its PID, and
+// stays its parent until it and every other child it is given have ended.
 func ExecInit() int {
 	runtime.LockOSThread() // every step below changes this thread only, and the fork must come from it
+	closed := closeInheritedFds(execRootFd + 1)
 	pipe := os.NewFile(initPipeFd, "sync")
 	var request execRequest
 	data, err := io.ReadAll(pipe)
 	if err == nil {
 		err = json.Unmarshal(data, &request)
+	}
+	if err == nil {
+		err = closed
+	}
+	var devNull *os.File
+	if err == nil { // the helper's stdio once the command has the client's; opened before setns, as the
+		// container's /dev/null is whatever the container made of it
+		devNull, err = os.OpenFile("/dev/null", os.O_RDWR, 0)
 	}
 	pid, status := 0, 125
 	if err == nil {
@@ -345,16 +453,62 @@ func ExecInit() int {
 	}
 	report, _ := json.Marshal(execReport{Pid: pid})
 	pipe.Write(report)
+	// The helper keeps no copy of the command's stdin, stdout and stderr: the client must see the end of
+	// its output when the command (and whatever it started) closes them, not when the helper leaves.
+	for fd := 0; fd <= 2; fd++ {
+		unix.Dup3(int(devNull.Fd()), fd, 0)
+	}
+	reapChildren(pid, pipe)
 	return 0
 }
 
-// startInContainer joins the container's namespaces and forks the process there.
+// reapChildren waits for every child of the helper until none is left, and reports the command's exit
+// status on the sync pipe as soon as it comes. Which orphans reach which reaper (kernel/exit.c):
+//
+//   - The command and all it starts are in the container's PID namespace, one level below the helper.
+//     A process that dies leaving children passes them to a child subreaper among its ancestors only
+//     if that subreaper is at its own level, else to its namespace's init: orphans of the container's
+//     processes go to the container's PID 1, never up to the helper or the daemon.
+//   - What the helper must reap is what names it as parent: the command, and anything the command
+//     clones with CLONE_PARENT (or such a child does in turn). The daemon once took those in as a
+//     child subreaper and never waited for them; their zombies then kept the container's PID namespace
+//     from ever dying, and stop, rm -f and the daemon's shutdown hung on it.
+//   - The helper's children are all at that lower level, so a subreaper flag on the helper would catch
+//     nothing. The daemon is no subreaper any more either: if a helper is killed, its children go to
+//     the nearest subreaper above the daemon, or to the host's init, which wait for anything.
+//
+// When the container's PID 1 exits, the kernel kills every process of the namespace and waits until
+// all are reaped; the helper reaps those that are its own, and leaves.
+func reapChildren(command int, pipe *os.File) {
+	for {
+		var status unix.WaitStatus
+		pid, err := unix.Wait4(-1, &status, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: no child is left
+			return
+		}
+		if pid == command {
+			code := status.ExitStatus()
+			if status.Signaled() {
+				code = 128 + int(status.Signal())
+			}
+			report, _ := json.Marshal(execReport{Pid: pid, Exited: true, Status: code})
+			pipe.Write(report)
+		}
+	}
+}
+
+// startInContainer joins the container's namespaces, root and working directory and forks the process
+// there.
 func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error) {
 	filter, err := buildSeccompFilter(seccomp)
 	if err != nil {
 		return 0, 125, err
 	}
-	if err := markFdsCloseOnExec(); err != nil { // the sync pipe and the pidfd stay with the helper
+	// The sync pipe, the pidfd and the root stay with the helper; the command gets stdio only.
+	if err := markFdsCloseOnExec(); err != nil {
 		return 0, 125, err
 	}
 	// setns(2) of a mount namespace wants a caller that shares its root and cwd with no other thread.
@@ -366,6 +520,12 @@ func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error)
 		return 0, 125, errors.New("the container is not running") // it ended after the daemon looked
 	} else if err != nil {
 		return 0, 125, fmt.Errorf("joining the container's namespaces: %w", err)
+	}
+	if err := enterContainerRoot(); err != nil {
+		return 0, 125, err
+	}
+	if err := enterExecWorkdir(process.Cwd); err != nil {
+		return 0, 125, err
 	}
 	// Neither a core dump nor another process's ptrace or /proc/PID/mem may reach the helper's memory
 	// while it still holds the daemon's privileges (dumpable is reset by execve).
@@ -381,17 +541,49 @@ func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error)
 	return forkCommand(process, filter)
 }
 
+// enterContainerRoot makes the container's root this thread's root and working directory, as
+// `nsenter --root` does. setns(2) left the thread at the root of the mount namespace, which is the
+// container's only if init's pivot_root replaced it: a daemon in a chroot has its container's pivot_root
+// replace the chroot's mount, and the namespace's root stays the host's. So the helper enters the root
+// of the container's first process (execRootFd, opened by the daemon) and checks that "/" is now that
+// very directory.
+func enterContainerRoot() error {
+	if err := unix.Fchdir(execRootFd); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	var want, got unix.Stat_t
+	if err := unix.Fstat(execRootFd, &want); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if err := unix.Stat("/", &got); err != nil {
+		return fmt.Errorf("entering the container's root: %w", err)
+	}
+	if got.Dev != want.Dev || got.Ino != want.Ino {
+		return errors.New("entering the container's root: / is not the container's root")
+	}
+	return nil
+}
+
+// enterExecWorkdir changes to the command's working directory, which the forked command inherits. The
+// path is resolved in the container's root, and checked to stay there as init checks its own
+// (checkWorkdir): a magic link such as /proc/1/cwd may lead anywhere a container process has been.
+func enterExecWorkdir(cwd string) error {
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	return checkWorkdir(cwd)
+}
+
 // forkCommand forks and execs the command, as the container's user, in the container's PID namespace.
-// Path lookup and cwd happen in the container's mount namespace: they can only find its files. After
-// execve, the kernel gives root the bounding set and any other user nothing (capabilities(7)), as init
-// gives them.
+// Path lookup happens in the container's root: it can only find its files. After execve, the kernel
+// gives root the bounding set and any other user nothing (capabilities(7)), as init gives them.
 func forkCommand(process *Process, seccompFilter []unix.SockFilter) (int, int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return 0, status, err
-	}
-	if info, err := os.Stat(process.Cwd); err != nil || !info.IsDir() {
-		return 0, 125, fmt.Errorf("workdir %s: not a directory in the container", process.Cwd)
 	}
 	groups := make([]uint32, len(process.User.AdditionalGids))
 	copy(groups, process.User.AdditionalGids)
@@ -405,20 +597,20 @@ func forkCommand(process *Process, seccompFilter []unix.SockFilter) (int, int, e
 		if err != nil {
 			return 0, 125, err
 		}
-		defer slave.Close()
-		fd := slave.Fd() // back in blocking mode: see setupConsole
+		defer slave.Close() // the helper keeps no copy: the terminal ends with the command's last one
+		fd := slave.Fd()    // back in blocking mode: see setupConsole
 		files = []uintptr{fd, fd, fd}
 		sys.Setctty, sys.Ctty = true, 0 // the child's fd 0
 	}
 	// The seccomp filter goes on this thread only, last: the child forked from it inherits it, as does
 	// what the child execs (no TSYNC is needed, as no other thread of the helper runs container code).
 	// What the fork still does here and in the child (clone without namespace flags, setgroups, setuid,
-	// dup3, chdir, execve) Docker's default profile allows; a profile that refuses it fails the exec.
+	// dup3, execve), and what the helper does after it on this thread (write, dup3, wait4), Docker's
+	// default profile allows; a profile that refuses it fails the exec.
 	if err := installSeccompFilter(seccompFilter); err != nil {
 		return 0, 125, err
 	}
 	pid, err := syscall.ForkExec(path, process.Args, &syscall.ProcAttr{
-		Dir:   process.Cwd,
 		Env:   process.Env,
 		Files: files,
 		Sys:   sys,

@@ -7,12 +7,15 @@
 // fd 3 is one end of a socket pair shared with the daemon: the sync pipe (with `--net container:X`,
 // fd 4 is X's network namespace, held open by the daemon: netns.go). Init then
 //
-//  1. waits on the sync pipe until the daemon has finished its side (its cgroup, the veth pair, the config);
+//  1. closes every descriptor but stdio, the sync pipe and X's namespace, before anything could chdir
+//     through one (CVE-2024-21626), and waits on the sync pipe until the daemon has finished its side
+//     (its cgroup, the veth pair, the config);
 //  2. follows bundle/config.json (spec.go): another container's network joined, or its own set up (no
 //     router advertisements, eth0 and lo, while /proc/sys is still writable), the root's mount
 //     propagation, the kernel filesystems and the /etc files mounted under the root, the default
 //     devices, pivot_root, read-only and masked kernel files, the terminal with -t (its master goes to
-//     the daemon, console.go), hostname, cwd, user, capabilities and no_new_privs;
+//     the daemon, console.go), hostname, cwd (checked to be inside the root), user, capabilities and
+//     no_new_privs;
 //  3. installs the seccomp filter (seccomp_bpf.go) and execve()s the user's command, which so becomes
 //     PID 1 of the container.
 //
@@ -29,7 +32,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -50,11 +52,20 @@ func Init() int {
 	// Everything from here to execve happens on this one OS thread: the credentials set by switchUser are
 	// per-thread in the kernel, and execve must come from the thread that has them.
 	runtime.LockOSThread()
+	// First of all, before any chdir can follow /proc/self/fd/N out of the container: init keeps stdio,
+	// the sync pipe and X's network namespace if it has one (netns.go), nothing else (closeInheritedFds).
+	closed := closeInheritedFds(joinedNamespaceFd + 1)
+	if closed == nil {
+		closed = closeUnlessNamespace(joinedNamespaceFd)
+	}
 	pipe := os.NewFile(initPipeFd, "sync")
 	if _, err := pipe.Read(make([]byte, 1)); err != nil {
 		return 125 // the daemon went away before releasing us: there is no one to report to
 	}
-	status, err := initContainer()
+	status, err := 125, closed
+	if err == nil {
+		status, err = initContainer()
+	}
 	report, _ := json.Marshal(initError{Status: status, Message: err.Error()})
 	pipe.Write(report)
 	return status
@@ -364,12 +375,56 @@ func pivotRoot(rootfs string) error {
 }
 
 // enterWorkdir changes to the command's working directory, creating it if the image lacks it (`-w`).
-// It is resolved after pivot_root, so it can only ever name a place inside the container.
+// It is resolved after pivot_root, so a path can only name a place inside the container, but a magic
+// link can lead anywhere an open descriptor does: `-w /proc/self/fd/N` is how CVE-2024-21626 left the
+// container. No such descriptor is left open by now (closeInheritedFds), and checkWorkdir makes sure.
 func enterWorkdir(cwd string) error {
 	if err := os.MkdirAll(cwd, 0755); err != nil {
 		return fmt.Errorf("workdir %s: %w", cwd, err)
 	}
-	return unix.Chdir(cwd)
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	return checkWorkdir(cwd)
+}
+
+// checkWorkdir makes sure the working directory is inside the process's root, as runc does since
+// CVE-2024-21626: getcwd(2) prefixes a directory the root cannot reach with "(unreachable)".
+func checkWorkdir(cwd string) error {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return fmt.Errorf("workdir %s: %w", cwd, err)
+	}
+	if n == 0 || buf[0] != '/' {
+		return fmt.Errorf("workdir %s: outside the container", cwd)
+	}
+	return nil
+}
+
+// closeInheritedFds closes every descriptor from first up, with close_range(2). Called first thing in
+// init and in exec's helper, it closes only what the daemon passed on: nothing of the Go runtime's is
+// open yet (its poller's epoll descriptor comes with the first file the program opens). The daemon
+// marks what it inherited close-on-exec when it starts (main.go); this makes sure even so.
+func closeInheritedFds(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), 0); err != nil {
+		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
+	return nil
+}
+
+// closeUnlessNamespace closes fd unless it is a namespace (nsfs), which no chdir can enter.
+func closeUnlessNamespace(fd int) error {
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err == unix.EBADF {
+		return nil // not open
+	} else if err != nil {
+		return fmt.Errorf("fd %d: %w", fd, err)
+	}
+	if fs.Type != unix.NSFS_MAGIC {
+		return unix.Close(fd)
+	}
+	return nil
 }
 
 // switchUser drops from root to the spec's user with the raw, per-thread system calls (Go's
@@ -457,14 +512,8 @@ func envValue(env []string, name string) string {
 // close at execve (that is how the daemon learns of success), and no daemon file may leak in
 // (CVE-2024-21626 leaked one that pointed at the host's cgroupfs).
 func markFdsCloseOnExec() error {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("listing fds: %w", err)
-	}
-	for _, entry := range entries {
-		if fd, err := strconv.Atoi(entry.Name()); err == nil && fd > 2 {
-			unix.CloseOnExec(fd)
-		}
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("marking descriptors close-on-exec: %w", err)
 	}
 	return nil
 }

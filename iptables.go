@@ -14,11 +14,13 @@
 // A published port on 127.0.0.1 needs route_localnet on the bridge (see install), and route_localnet
 // alone would let a container reach the host's loopback: ENGINE-RAW closes that (CVE-2020-8558).
 //
-// iptables is forked here: these rules change at daemon start and for `-p` only, never on the path of a
-// plain `engine run`.
+// iptables is forked here (runProgram, the only place the engine runs a program of the host's): these
+// rules change at daemon start and for `-p` only, never on the path of a plain `engine run`.
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -67,10 +69,24 @@ func newFirewall(bridge string, subnet *net.IPNet) *firewall {
 	return fw
 }
 
+// iptables runs iptables(8), waiting for the xtables lock (-w) if another program holds it.
 func iptables(args ...string) error {
-	out, err := exec.Command("iptables", append([]string{"-w"}, args...)...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("iptables %s: %s", strings.Join(args, " "), strings.TrimSpace(string(out)))
+	return runProgram("iptables", "iptables", append([]string{"-w"}, args...)...)
+}
+
+// runProgram runs one of the host's programs, which the Debian package debianPackage installs (as
+// contrib/setup.sh does), and says why it failed: the program's output and exit status, or that the
+// program is not installed at all and where to get it. A bare "exit status 1", or nothing after the
+// colon, leaves an admin guessing.
+func runProgram(debianPackage, name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return fmt.Errorf("%s is not installed (Debian package %s)", name, debianPackage)
+	case err != nil && len(bytes.TrimSpace(out)) == 0:
+		return fmt.Errorf("%s %s: %v", name, strings.Join(args, " "), err)
+	case err != nil:
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
 }

@@ -15,12 +15,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -64,6 +67,16 @@ func main() {
 
 // runDaemon serves until SIGTERM or SIGINT, then stops the running containers and leaves.
 func runDaemon(addr, root, bridge, subnet string) int {
+	// A shell, a service manager or a test harness may have left descriptors open in the daemon; none
+	// may reach a container (CVE-2024-21626 began with one), so every one from 3 up closes at execve.
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: marking inherited descriptors close-on-exec: %v\n", err)
+		return 1
+	}
+	if err := checkRootIsMountPoint(); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
+		return 1
+	}
 	runtime, err := NewRuntime(root, bridge, subnet)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
@@ -97,4 +110,20 @@ func envOr(name, fallback string) string {
 		return value
 	}
 	return fallback
+}
+
+// checkRootIsMountPoint refuses a daemon whose "/" is not a mount point, as in a chroot into a plain
+// directory. Init's first step makes every mount below "/" private, so that nothing mounted for a
+// container shows on the host; mount(2) refuses that with EINVAL when "/" is no mount point, and from
+// inside the chroot no path leads to the mount that holds it. Bind-mounting the directory onto itself
+// before the chroot makes it one (statx(2) tells it by STATX_ATTR_MOUNT_ROOT).
+func checkRootIsMountPoint() error {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, "/", 0, unix.STATX_BASIC_STATS, &stx); err != nil {
+		return fmt.Errorf("statx /: %w", err)
+	}
+	if stx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return errors.New("/ is not a mount point (a chroot into a plain directory?): containers need one; bind-mount the directory onto itself before chroot")
+	}
+	return nil
 }

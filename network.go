@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,6 +33,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"golang.org/x/sys/unix"
 )
 
 // NetworkSettings is what `engine inspect` shows under .NetworkSettings.
@@ -423,8 +426,11 @@ func (m *NetworkManager) WriteEtcFiles(c *Container) error {
 	case strings.HasPrefix(mode, "container:"):
 		// The same network, so the same names, as the container it joins.
 		if other, err := c.runtime.Get(strings.TrimPrefix(mode, "container:")); err == nil {
-			if data, err := os.ReadFile(filepath.Join(other.root, "hosts")); err == nil {
-				hosts = string(data)
+			joined, err := readJoinedHosts(other)
+			if err != nil {
+				return err
+			} else if joined != "" {
+				hosts = joined
 			}
 		}
 	default:
@@ -438,6 +444,31 @@ func (m *NetworkManager) WriteEtcFiles(c *Container) error {
 		}
 	}
 	return nil
+}
+
+// maxJoinedHosts bounds what the daemon reads of the hosts file of a container another one joins. That
+// container may write its /etc/hosts as it likes (a sparse file of terabytes costs it nothing), and
+// what it writes must not end up in the daemon's memory. Real hosts files are a few hundred bytes.
+const maxJoinedHosts = 1 << 20
+
+// readJoinedHosts reads the hosts file of the container X that `--net container:X` joins. The file is
+// X's bind-mount source in its directory, so X can change what it holds but not what it is.
+func readJoinedHosts(x *Container) (string, error) {
+	f, err := os.OpenFile(filepath.Join(x.root, "hosts"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxJoinedHosts+1))
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxJoinedHosts {
+		return "", fmt.Errorf("the /etc/hosts of container %s is larger than %d bytes", x.ShortName(), maxJoinedHosts)
+	}
+	return string(data), nil
 }
 
 // hostResolvConf is the host's resolver configuration. A container with its own network namespace cannot

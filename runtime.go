@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sys/unix"
 )
 
 type Runtime struct {
@@ -61,10 +60,6 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	}
 	if _, err := sealedBinary(); err != nil { // made now, so that no start waits for it (binary.go)
 		return nil, err
-	}
-	// Processes started by `engine exec` are orphaned by their helper on purpose and must become ours.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("becoming a child subreaper: %w", err)
 	}
 	cgroups, err := DetectCgroups()
 	if err != nil {

@@ -1,7 +1,8 @@
 #!/bin/sh
 # setup.sh: from a fresh Debian machine to `engine run base echo hi`, as root.
 #
-# It installs what is missing (busybox-static, for the base image), builds engine into
+# It installs what is missing (contrib/packages.sh: iptables for the daemon's firewall rules,
+# busybox-static for the base image, ca-certificates to fetch Go modules), builds engine into
 # /usr/local/bin, (re)starts the daemon in the background on the default root and address (its log in
 # /var/log/engine.log), and imports the `base` image if the daemon has none. Running it again after a
 # change rebuilds and restarts the daemon; containers and images are kept.
@@ -11,10 +12,9 @@ export PATH="$PATH:/usr/local/go/bin"
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run me as root (the daemon makes namespaces and mounts)" >&2; exit 1; }
 command -v go >/dev/null || { echo "setup.sh: Go is missing (https://go.dev/dl/)" >&2; exit 1; }
 
-if ! [ -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
-fi
+. contrib/packages.sh
+engine_needs
+install_missing
 
 # Static (no cgo): one file that needs nothing from the host but the kernel.
 CGO_ENABLED=0 go build -o /usr/local/bin/engine .

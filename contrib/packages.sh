@@ -1,0 +1,39 @@
+# packages.sh: the Debian packages the engine and its tests need, and what installs the missing ones.
+# setup.sh and test.sh source it (it is not a program of its own): setup.sh installs engine_needs,
+# test.sh installs engine_needs and tests_need, since the README runs test.sh on a fresh machine that
+# may never have run setup.sh. A program missing here is a fresh machine failing (contrib/fresh-machine.sh
+# checks the README's commands on one), so each line says who runs what.
+
+missing=""
+
+# need PACKAGE PROGRAM: PACKAGE is to be installed unless PROGRAM is on PATH.
+need() { command -v "$2" >/dev/null || missing="$missing $1"; }
+
+engine_needs() {
+  need iptables iptables # engine -d: the bridge's NAT and published ports (iptables.go)
+  # contrib/mkimage-busybox.sh: the base image is Debian's static busybox, which runs in any root.
+  { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || missing="$missing busybox-static"
+  # go build: the modules come from the Go module proxy, over https.
+  [ -s /etc/ssl/certs/ca-certificates.crt ] || missing="$missing ca-certificates"
+}
+
+tests_need() {
+  need runc runc          # e2e: runc runs our OCI bundles (and the benchmarks compare against it)
+  need crun crun          # e2e: so does crun
+  need jq jq              # the benchmarks edit config.json with it; the README's examples use it
+  need tmux tmux          # e2e: a real terminal for `run -it`
+  need procps ps          # e2e: the daemon's children
+  need qemu-system-x86 qemu-system-x86_64 # contrib/cgroup2-vm.sh: a VM with cgroup v2
+}
+
+# install_missing installs what the checks above found missing. update_anyway=yes refreshes the
+# package lists even if nothing is missing (cgroup2-vm.sh downloads Debian's kernel package).
+install_missing() {
+  if [ -n "$missing" ] || [ "${update_anyway:-}" = yes ]; then
+    apt-get update -qq
+  fi
+  if [ -n "$missing" ]; then
+    echo "${0##*/}: installing$missing" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+}
