@@ -18,37 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestParseSize(t *testing.T) {
-	for text, want := range map[string]int64{
-		"0": 0, "100": 100, "100b": 100, "1k": 1024, "1K": 1024, "64m": 64 << 20, "64M": 64 << 20,
-		"64mb": 64 << 20, "64MiB": 64 << 20, "1.5g": 3 << 29, "2t": 2 << 40, "1p": 1 << 50, " 8m ": 8 << 20,
-	} {
-		if got, err := parseSize(text); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", text, got, err, want)
-		}
-	}
-	for _, text := range []string{"", "m", "abc", "-5m", "64x", "1.2.3m", "1e3", "0x10", "inf", "NaN", "64 mm", "9999999p"} {
-		if got, err := parseSize(text); err == nil {
-			t.Errorf("parseSize(%q) = %d, want an error", text, got)
-		}
-	}
-}
-
-func TestParseResourceFlags(t *testing.T) {
-	hc := &HostConfig{PidsLimit: -1}
-	if err := hc.parseResourceFlags("64m", "-1", "1.5"); err != nil {
-		t.Fatal(err)
-	}
-	if hc.Memory != 64<<20 || hc.MemorySwap != -1 || hc.NanoCpus != 1500000000 || hc.PidsLimit != 0 {
-		t.Errorf("got %+v", hc)
-	}
-	for _, bad := range [][3]string{{"x", "", ""}, {"", "-2", ""}, {"", "", "abc"}, {"", "", "-1"}, {"", "", "NaN"}} {
-		if err := (&HostConfig{}).parseResourceFlags(bad[0], bad[1], bad[2]); err == nil {
-			t.Errorf("parseResourceFlags%q succeeded", bad)
-		}
-	}
-}
-
 func TestCheckResources(t *testing.T) {
 	v1 := &CgroupHierarchy{Mounts: map[string]string{"memory": "/m", "cpu": "/c", "cpuacct": "/c", "cpuset": "/s", "pids": "/p", "devices": "/d"}, Swap: true}
 	hc := &HostConfig{Memory: 64 << 20}

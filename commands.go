@@ -1,9 +1,10 @@
 // commands.go: the container commands, one CmdXxx method each.
 //
 // server.go finds these methods by name: `engine stop web` calls CmdStop(session, ["web"]). Each command
-// parses its flags (flags.go), then calls the Runtime (runtime.go) and the Container (container.go),
-// where the work is done; a command only translates between the command line and those methods, so a
-// second front door (the Docker HTTP API, later) can call the same ones. The commands that only look at
+// parses its flags (flags.go) and checks the strings it was given (validate.go), then calls the Runtime
+// (runtime.go) and the Container (container.go), where the work is done; a command only translates
+// between the command line and those methods, so a second front door (the Docker HTTP API, later) can
+// call the same ones. The commands that only look at
 // containers (logs, ps, port, inspect) are in commands_inspect.go, stats in commands_stats.go, image
 // commands in commands_images.go, the daemon's own (version, info, help) in commands_system.go.
 package main
@@ -57,15 +58,18 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&securityOpt, "", "security-opt", "seccomp=unconfined, seccomp=PROFILE.json (Docker's format) or no-new-privileges")
 	f.String(&memory, "m", "memory", "bytes", "Memory limit (e.g. 64m; at least 6m)")
 	f.String(&memorySwap, "", "memory-swap", "bytes", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
-	f.Int(&cpuShares, "c", "cpu-shares", "CPU shares, a relative weight (1024 is one CPU's share)")
+	f.Int(&cpuShares, "c", "cpu-shares", 0, maxCpuShares, "CPU shares, a relative weight (1024 is one CPU's share)")
 	f.String(&cpus, "", "cpus", "decimal", "Number of CPUs (e.g. 1.5)")
 	f.String(&opts.hostConfig.CpusetCpus, "", "cpuset-cpus", "string", "CPUs the container may run on (0-3, 0,1)")
-	f.Int(&pidsLimit, "", "pids-limit", "At most this many processes (-1 for no limit)")
+	f.Int(&pidsLimit, "", "pids-limit", -1, maxPidsLimit, "At most this many processes (-1 for no limit)")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	if err := opts.checkStrings(env); err != nil {
+		return nil, err
+	}
 	if opts.attach.detachKeys, err = parseDetachKeys(detachKeys); err != nil {
 		return nil, err
 	}
@@ -73,16 +77,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	// started so) ends with its first client's input.
 	opts.config.StdinOnce = opts.config.OpenStdin && !opts.detach
 	opts.attach.stdin = opts.config.OpenStdin
-	if err := checkEnv(env); err != nil {
-		return nil, err
-	}
 	opts.config.Env = env
 	opts.hostConfig.CpuShares, opts.hostConfig.PidsLimit = int64(cpuShares), int64(pidsLimit)
 	if err := opts.hostConfig.parseResourceFlags(memory, memorySwap, cpus); err != nil {
 		return nil, err
-	}
-	if opts.config.WorkingDir != "" && !strings.HasPrefix(opts.config.WorkingDir, "/") {
-		return nil, fmt.Errorf("the working directory %q is not an absolute path", opts.config.WorkingDir)
 	}
 	for _, spec := range ports {
 		port, err := ParsePortSpec(spec)
@@ -90,7 +88,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 			return nil, err
 		}
 		if opts.hostConfig.NetworkMode != "bridge" {
-			return nil, fmt.Errorf("-p needs the bridge network, not --net %s", opts.hostConfig.NetworkMode)
+			return nil, fmt.Errorf("-p needs the bridge network, not --net %s", printable(opts.hostConfig.NetworkMode))
 		}
 		hostPort := ""
 		if port.HostPort != 0 {
@@ -105,21 +103,30 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.hostConfig.SecurityOpt = securityOpt // checked by Create: the client parses these flags too
-	opts.config.Labels = map[string]string{}
-	for _, label := range labels {
-		key, value, _ := strings.Cut(label, "=")
-		opts.config.Labels[key] = value
+	if opts.config.Labels, err = parseLabels(labels); err != nil {
+		return nil, err
 	}
 	return opts, nil
 }
 
-func checkEnv(env []string) error {
-	for _, kv := range env {
-		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-			return fmt.Errorf("invalid environment variable %q: expected NAME=VALUE", kv)
+// checkStrings checks the strings of a run or create that reach a file, the kernel or the record,
+// before anything is made (validate.go says why each matters).
+func (opts *runOptions) checkStrings(env []string) error {
+	if name := strings.TrimPrefix(opts.name, "/"); opts.name != "" && !validContainerName(name) {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", opts.name)
+	}
+	if opts.config.Hostname != "" {
+		if err := checkHostname(opts.config.Hostname); err != nil {
+			return err
 		}
 	}
-	return nil
+	if err := checkEnv(env); err != nil {
+		return err
+	}
+	if err := checkWorkingDir(opts.config.WorkingDir); err != nil {
+		return err
+	}
+	return checkCommand(append([]string{opts.config.Image}, opts.config.Cmd...))
 }
 
 func (srv *Server) CmdRun(session *Session, args []string) error {
@@ -239,8 +246,11 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	if err := checkEnv(config.Env); err != nil {
 		return err
 	}
-	if config.WorkingDir != "" && !strings.HasPrefix(config.WorkingDir, "/") {
-		return fmt.Errorf("the working directory %q is not an absolute path", config.WorkingDir)
+	if err := checkWorkingDir(config.WorkingDir); err != nil {
+		return err
+	}
+	if err := checkCommand(positional[1:]); err != nil {
+		return err
 	}
 	c, err := srv.runtime.Get(positional[0])
 	if err != nil {
@@ -266,10 +276,13 @@ func (srv *Server) CmdExec(session *Session, args []string) error {
 	return err
 }
 
+// maxStopTimeout bounds stop -t and restart -t (in seconds), as every wait is bounded: a day.
+const maxStopTimeout = 24 * 60 * 60
+
 func (srv *Server) CmdStop(session *Session, args []string) error {
 	timeout := 10
 	f := newFlags(session, "stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers (SIGTERM, then SIGKILL after the timeout)")
-	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	f.Int(&timeout, "t", "time", 0, maxStopTimeout, "Seconds to wait before killing the container")
 	names, err := f.Parse(args, 1, -1, true)
 	if err != nil {
 		return err
@@ -282,7 +295,7 @@ func (srv *Server) CmdStop(session *Session, args []string) error {
 func (srv *Server) CmdRestart(session *Session, args []string) error {
 	timeout := 10
 	f := newFlags(session, "restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers")
-	f.Int(&timeout, "t", "time", "Seconds to wait before killing the container")
+	f.Int(&timeout, "t", "time", 0, maxStopTimeout, "Seconds to wait before killing the container")
 	names, err := f.Parse(args, 1, -1, true)
 	if err != nil {
 		return err

@@ -201,7 +201,7 @@ func (srv *Server) CmdInspect(session *Session, args []string) error {
 		}
 		image, err := srv.runtime.LookupImage(name)
 		if err != nil {
-			return fmt.Errorf("no such object: %s", name)
+			return fmt.Errorf("no such object: %s", printable(name))
 		}
 		if err := encoder.Encode(srv.imageView(image)); err != nil {
 			return err

@@ -252,7 +252,8 @@ func TestE2EBadResourceFlags(t *testing.T) {
 		{"range of CPUs is from 0.01", []string{"--cpus", "1000"}},
 		{"requested CPUs are not available", []string{"--cpuset-cpus", "1000"}},
 		{"invalid --cpuset-cpus", []string{"--cpuset-cpus", "0-x"}},
-		{"invalid --cpu-shares", []string{"-c", "-5"}},
+		{`invalid value "-5" for flag -c: a whole number from 0 to 262144`, []string{"-c", "-5"}},
+		{"invalid --cpu-shares", []string{"-c", "1"}},
 		{"invalid value", []string{"--pids-limit", "many"}},
 	} {
 		engineFails(t, 125, tt.want, append(append([]string{"create"}, tt.args...), "base", "true")...)

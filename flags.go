@@ -3,7 +3,9 @@
 // Each CmdXxx in commands.go starts by declaring its flags here. Go's flag package does the parsing; this
 // file adds what docker's command line has and Go's lacks: a short and a long name for one flag (-a,
 // --all), short booleans run together (-aq, -di), repeatable flags (-e A=1 -e B=2), flags after the
-// arguments (`rm web -f`), and `--help` printed as docker prints it.
+// arguments (`rm web -f`), and `--help` printed as docker prints it. What Go's lacks for a hostile
+// client: whole numbers in decimal within a range (Int, parseDecimal), so none overflows or wraps
+// around, and errors that quote the input on one line (printable).
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // errHelpShown ends a command that printed its --help: not an error, exit status 0.
@@ -60,8 +63,33 @@ func (f *Flags) String(p *string, short, long, value, usage string) {
 	f.define(short, long, value, usage, func(name string) { f.set.StringVar(p, name, *p, usage) })
 }
 
-func (f *Flags) Int(p *int, short, long, usage string) {
-	f.define(short, long, "int", usage, func(name string) { f.set.IntVar(p, name, *p, usage) })
+// Int is a whole number written in decimal that must lie from min to max. Anything else (a sign
+// where none may be, "0x10", an overflow, a value out of range) is an error naming the flag, so no
+// number wraps around on its way to the kernel. (Go's flag.Int would take "0x10" and "010" as 16 and 8.)
+func (f *Flags) Int(p *int, short, long string, min, max int, usage string) {
+	f.define(short, long, "int", usage, func(name string) {
+		f.set.Func(name, usage, func(value string) error {
+			n, err := parseDecimal(value, min, max)
+			if err == nil {
+				*p = n
+			}
+			return err
+		})
+	})
+}
+
+// parseDecimal reads a whole number within [min, max] written in decimal digits, after a "-" only
+// where negative numbers are allowed (min < 0): "-0" is no port, CPU or signal.
+func parseDecimal(text string, min, max int) (int, error) {
+	digits := text
+	if min < 0 {
+		digits = strings.TrimPrefix(text, "-")
+	}
+	n, err := strconv.Atoi(text)
+	if digits == "" || strings.Trim(digits, "0123456789") != "" || err != nil || n < min || n > max {
+		return 0, fmt.Errorf("a whole number from %d to %d expected", min, max)
+	}
+	return n, nil
 }
 
 // List is a flag that may be repeated; each use appends a value.
@@ -82,7 +110,8 @@ func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([
 				f.PrintUsage()
 				return nil, errHelpShown
 			}
-			return nil, fmt.Errorf("%v (see 'engine %s --help')", err, f.name)
+			// printable: the flag package repeats an unknown flag as it was given, newlines and all.
+			return nil, fmt.Errorf("%s (see 'engine %s --help')", printable(err.Error()), f.name)
 		}
 		consumed := len(args) - len(f.set.Args())
 		endOfFlags := consumed > 0 && args[consumed-1] == "--"
@@ -162,15 +191,16 @@ func (f *Flags) PrintUsage() {
 	}
 }
 
-// parseSignal reads a signal as docker does: a name with or without "SIG" (TERM, SIGKILL) or a number.
+// parseSignal reads a signal as docker does: a name with or without "SIG" (TERM, SIGKILL) or a number
+// from 1 to 64, the kernel's signals (_NSIG).
 func parseSignal(name string) (int, error) {
-	if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+	if n, err := parseDecimal(name, 1, 64); err == nil {
 		return n, nil
 	}
 	if n, ok := signalNumbers[strings.TrimPrefix(strings.ToUpper(name), "SIG")]; ok {
 		return n, nil
 	}
-	return 0, fmt.Errorf("invalid signal: %s", name)
+	return 0, fmt.Errorf("invalid signal: %s", printable(name))
 }
 
 var signalNumbers = map[string]int{
@@ -178,4 +208,13 @@ var signalNumbers = map[string]int{
 	"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
 	"CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
 	"VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31,
+}
+
+// printable returns user input for an error message: as it is if it is plain text, else quoted with
+// Go's escapes, so that the error stays one line and shows what was given.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }

@@ -30,7 +30,7 @@ func newFlagsTestSet() *flagsTestSet {
 	f.Bool(&s.quiet, "q", "quiet", "Only IDs")
 	f.Bool(&s.rm, "", "rm", "Remove afterwards")
 	f.String(&s.name, "n", "name", "string", "Name it")
-	f.Int(&s.time, "t", "time", "Seconds to wait")
+	f.Int(&s.time, "t", "time", 0, 3600, "Seconds to wait")
 	f.List(&s.env, "e", "env", "Set a variable")
 	s.flags = f
 	return s
@@ -203,9 +203,45 @@ func TestFlagsParseSignal(t *testing.T) {
 			t.Errorf("parseSignal(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"", "bad", "SIG", "SIGBAD", "0", "-9", "65", "1.5", "TERM "} {
-		if got, err := parseSignal(bad); err == nil || !strings.Contains(err.Error(), "invalid signal") {
-			t.Errorf("parseSignal(%q) = %d, %v; want an invalid signal error", bad, got, err)
+	for _, bad := range []string{
+		"", "bad", "SIG", "SIGBAD", "0", "-9", "65", "1.5", "TERM ", "+9", " 9", "0x9", "4294967305", // 2^32+9
+		"18446744073709551625", "9223372036854775807", "-9223372036854775808", "TE\nRM", "9\x00",
+	} {
+		got, err := parseSignal(bad)
+		if err == nil || !strings.Contains(err.Error(), "invalid signal") || strings.ContainsAny(err.Error(), "\n\x00") {
+			t.Errorf("parseSignal(%q) = %d, %v; want an invalid signal error on one line", bad, got, err)
 		}
+	}
+}
+
+// An int flag takes decimal digits within its range and nothing else: what would overflow, wrap
+// around or be read in another base is an error that names the flag, on one line.
+func TestFlagsInt(t *testing.T) {
+	for value, want := range map[string]int{"0": 0, "3600": 3600, "7": 7, "007": 7} {
+		s := newFlagsTestSet()
+		if _, err := s.flags.Parse([]string{"-t", value}, 0, -1, false); err != nil || s.time != want {
+			t.Errorf("-t %q: %d, %v; want %d", value, s.time, err, want)
+		}
+	}
+	for _, value := range []string{
+		"", "-", "-0", "-1", "3601", "+5", " 5", "5 ", "0x10", "1e3", "1.0", "1_000", "٣", "9223372036854775807",
+		"9223372036854775808", "-9223372036854775809", "18446744073709551616", "99999999999999999999999", "1\n2",
+	} {
+		s := newFlagsTestSet()
+		_, err := s.flags.Parse([]string{"--time", value}, 0, -1, false)
+		if err == nil || !strings.Contains(err.Error(), "for flag -time: a whole number from 0 to 3600 expected") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--time %q: %v (time %d); want an error on one line", value, err, s.time)
+		}
+		if s.time != 10 {
+			t.Errorf("--time %q changed the value to %d", value, s.time)
+		}
+	}
+}
+
+// An unknown flag is repeated in the error as given: escaped, so that the error is one line.
+func TestFlagsUnknownFlagOnOneLine(t *testing.T) {
+	_, err := newFlagsTestSet().flags.Parse([]string{"-x\nengine: injected"}, 0, -1, false)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), `-x\nengine`) {
+		t.Errorf("got %v, want the flag escaped", err)
 	}
 }

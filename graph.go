@@ -121,10 +121,15 @@ func (g *Graph) writeRecord(dir string, image *Image) error {
 	return writeFileAtomic(filepath.Join(dir, "json"), data, 0600)
 }
 
+// isFullID tells whether id has the form of an image's or a container's ID: 64 lowercase hex digits.
+func isFullID(id string) bool {
+	return len(id) == 64 && strings.Trim(id, "0123456789abcdef") == ""
+}
+
 // Get reads the image with this full ID.
 func (g *Graph) Get(id string) (*Image, error) {
-	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("no such image: %s", id)
+	if !isFullID(id) {
+		return nil, fmt.Errorf("no such image: %s", printable(id))
 	}
 	data, err := os.ReadFile(filepath.Join(g.dir(id), "json"))
 	if err != nil {
@@ -137,29 +142,32 @@ func (g *Graph) Get(id string) (*Image, error) {
 	return &image, nil
 }
 
-// Find resolves a full or abbreviated ID ("sha256:" allowed, as Docker prints IDs).
-func (g *Graph) Find(prefix string) (*Image, error) {
-	prefix = strings.TrimPrefix(prefix, "sha256:")
+// Find resolves a full or abbreviated ID ("sha256:" allowed, as Docker prints IDs). An abbreviation
+// two images share is an error that names them.
+func (g *Graph) Find(ref string) (*Image, error) {
+	prefix := strings.TrimPrefix(ref, "sha256:")
 	if prefix == "" || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("no such image: %s", prefix)
+		return nil, fmt.Errorf("no such image: %s", printable(ref))
 	}
 	images, err := g.List()
 	if err != nil {
 		return nil, err
 	}
 	var found *Image
+	var matches []string
 	for _, image := range images {
 		if strings.HasPrefix(image.ID, prefix) {
-			if found != nil {
-				return nil, fmt.Errorf("%q matches more than one image", prefix)
-			}
 			found = image
+			matches = append(matches, image.ID[:12])
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("no such image: %s", prefix)
+	switch len(matches) {
+	case 0:
+		return nil, fmt.Errorf("no such image: %s", printable(ref))
+	case 1:
+		return found, nil
 	}
-	return found, nil
+	return nil, fmt.Errorf("%q matches more than one image: %s", ref, candidateList(matches))
 }
 
 func (g *Graph) List() ([]*Image, error) {

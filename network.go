@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -403,8 +404,15 @@ func (m *NetworkManager) Annotations(c *Container) map[string]string {
 }
 
 // WriteEtcFiles writes the files spec.go bind-mounts over the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf.
+// /etc/resolv.conf. The host name and the container's name go in as fields of a line; both were
+// checked at create (validate.go), and are checked again here, where a space or a newline in them
+// would add fields or lines to the files.
 func (m *NetworkManager) WriteEtcFiles(c *Container) error {
+	for _, field := range []string{c.Config.Hostname, c.ShortName()} {
+		if strings.ContainsFunc(field, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '#' }) {
+			return fmt.Errorf("refusing to write %q into the container's /etc/hosts", field)
+		}
+	}
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	resolv := hostResolvConf(false)
 	switch mode := c.HostConfig.NetworkMode; {

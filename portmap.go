@@ -68,14 +68,22 @@ func ParsePortSpec(spec string) (PortMapping, error) {
 	return m, nil
 }
 
-// parsePort reads a port number; an empty host port (or 0) means "any free one".
+// parsePort reads a port number, 1 to 65535 in decimal digits; an empty host port (or 0) means "any
+// free one". Port ranges (Docker's 8000-8010:80-90) are not supported.
 func parsePort(s string, emptyAllowed bool) (int, error) {
 	if s == "" && emptyAllowed {
 		return 0, nil
 	}
-	port, err := strconv.Atoi(s)
-	if err != nil || port < 0 || port > 65535 || (port == 0 && !emptyAllowed) {
-		return 0, fmt.Errorf("%q is not a port number", s)
+	min := 1
+	if emptyAllowed {
+		min = 0
+	}
+	if strings.Contains(s, "-") && !strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("port ranges like %q are not supported", s)
+	}
+	port, err := parseDecimal(s, min, 65535)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number (1 to 65535)", s)
 	}
 	return port, nil
 }

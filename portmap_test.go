@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -21,10 +22,16 @@ func TestParsePortSpec(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "0", "80/sctp", "x:80", "8080:", "1:2:3:4", "65536", "-1",
-		"8080:70000", "::1:80:80", "localhost:80:80", "fd00::1:80"} {
-		if got, err := ParsePortSpec(bad); err == nil {
-			t.Errorf("%q: accepted as %+v", bad, got)
+		"8080:70000", "::1:80:80", "localhost:80:80", "fd00::1:80", "+80", "80:+80", " 80", "80 ", "0x50",
+		"8000-8010:80", "80-90", "-0", "-0:80", "65536:80", "4294967376", "80:4294967376", "18446744073709551696",
+		"9223372036854775807", "-9223372036854775808:80", "1e2", "80.0", "80/tcp/udp", "80/TCP", "80\n", "80\x00"} {
+		got, err := ParsePortSpec(bad)
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: got %+v, %v; want an error on one line", bad, got, err)
 		}
+	}
+	if _, err := ParsePortSpec("8000-8010:80"); err == nil || !strings.Contains(err.Error(), "port ranges") {
+		t.Errorf("a port range: %v, want it said that ranges are not supported", err)
 	}
 }
 

@@ -24,10 +24,12 @@ const (
 	cpuPeriod     = 100000  // µs: CFS period of --cpus, Docker's and the kernel's default
 	maxCpuShares  = 262144  // the kernel's bounds for cpu.shares
 	minCpuShares  = 2
+	maxPidsLimit  = 1 << 22 // PID_MAX_LIMIT: the kernel refuses a larger pids.max
+	maximumMemory = 1 << 60 // 1 EiB: above any machine, and twice it (the default memory+swap) fits an int64
 )
 
-// parseResourceFlags reads the text of -m, --memory-swap and --cpus into hc; cpu shares, the cpuset and
-// the pids limit arrive already as numbers or kept as given.
+// parseResourceFlags reads the text of -m, --memory-swap and --cpus into hc; cpu shares and the pids
+// limit arrive as numbers already checked against their ranges (flags.go), the cpuset kept as given.
 func (hc *HostConfig) parseResourceFlags(memory, memorySwap, cpus string) error {
 	var err error
 	if memory != "" {
@@ -43,8 +45,9 @@ func (hc *HostConfig) parseResourceFlags(memory, memorySwap, cpus string) error 
 		}
 	}
 	if cpus != "" {
+		// Digits and one point only: ParseFloat would also take "1e3", "0x1p-2", "Inf" and "NaN".
 		value, err := strconv.ParseFloat(cpus, 64)
-		if err != nil || math.IsNaN(value) || math.IsInf(value, 0) || value < 0 {
+		if !isDecimal(cpus) || err != nil || value*1e9 >= math.MaxInt64 {
 			return fmt.Errorf("invalid --cpus %q: a number of CPUs like 1.5 expected", cpus)
 		}
 		hc.NanoCpus = int64(math.Round(value * 1e9))
@@ -57,6 +60,7 @@ func (hc *HostConfig) parseResourceFlags(memory, memorySwap, cpus string) error 
 
 // parseSize reads a size as docker reads -m: a number, decimals allowed, with an optional binary unit
 // b, k, m, g, t or p in either case, which may be followed by "b" or "ib": 64m, 1.5g, 512MiB, 1048576.
+// A size is at most maximumMemory; one that is not zero is at least a byte.
 func parseSize(text string) (int64, error) {
 	s := strings.ToLower(strings.TrimSpace(text))
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "b"), "i")
@@ -67,14 +71,22 @@ func parseSize(text string) (int64, error) {
 			s = strings.TrimSpace(s[:n-1])
 		}
 	}
-	if s == "" || strings.Trim(s, "0123456789.") != "" || strings.Count(s, ".") > 1 {
-		return 0, fmt.Errorf("%q is not a size like 64m", text)
-	}
 	number, err := strconv.ParseFloat(s, 64)
-	if err != nil || number*unit >= math.MaxInt64 {
+	if !isDecimal(s) || err != nil {
 		return 0, fmt.Errorf("%q is not a size like 64m", text)
 	}
-	return int64(number * unit), nil
+	if number*unit > maximumMemory {
+		return 0, fmt.Errorf("%q is more than 1 EiB", text)
+	}
+	if size := int64(number * unit); size > 0 || number == 0 {
+		return size, nil
+	}
+	return 0, fmt.Errorf("%q is less than a byte", text)
+}
+
+// isDecimal tells whether s is a number written with decimal digits and at most one point: 2, 1.5, .5
+func isDecimal(s string) bool {
+	return strings.Trim(s, "0123456789.") == "" && strings.Count(s, ".") <= 1 && strings.Trim(s, ".") != ""
 }
 
 // checkResources refuses the limits Docker refuses, and those this host cannot apply, and sets Docker's
@@ -149,17 +161,21 @@ func checkCpuset(list string) error {
 	return nil
 }
 
-// parseCPUList reads the kernel's CPU list format: numbers and ranges separated by commas.
+// maxCPU is the highest CPU number a list may name: the kernel's default NR_CPUS limit.
+const maxCPU = 4095
+
+// parseCPUList reads the kernel's CPU list format: numbers and ranges separated by commas, written in
+// decimal digits alone (the kernel writes the list back into cpuset.cpus as given).
 func parseCPUList(list string) ([]int, error) {
 	var cpus []int
 	for _, part := range strings.Split(list, ",") {
 		first, last, isRange := strings.Cut(part, "-")
-		from, err := strconv.Atoi(first)
+		from, err := parseDecimal(first, 0, maxCPU)
 		to := from
 		if err == nil && isRange {
-			to, err = strconv.Atoi(last)
+			to, err = parseDecimal(last, 0, maxCPU)
 		}
-		if err != nil || from < 0 || to < from || to > 4095 {
+		if err != nil || to < from {
 			return nil, fmt.Errorf("bad CPU list %q", list)
 		}
 		for cpu := from; cpu <= to; cpu++ {

@@ -261,13 +261,21 @@ func (r *Runtime) reserveName(name string) (string, error) {
 		return name, nil
 	}
 	name = strings.TrimPrefix(name, "/")
-	if !validWord(name, 255) || name[0] == '.' || name[0] == '-' || name[0] == '_' {
-		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	if !validContainerName(name) {
+		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", name)
 	}
 	if other := r.byName(name); other != nil {
 		return "", fmt.Errorf("the name %q is already in use by container %s", name, other.ShortID())
 	}
 	return name, nil
+}
+
+// validContainerName is Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+: so at least two characters, none
+// that would read as a flag, a hidden file or a path. Like Docker, a name may look like an ID, even
+// another container's full ID; Get looks for IDs first, so such a name never hides that container.
+// Unlike Docker, a name is bounded: 255 characters.
+func validContainerName(name string) bool {
+	return len(name) >= 2 && validWord(name, 255) && name[0] != '.' && name[0] != '-' && name[0] != '_'
 }
 
 func (r *Runtime) byName(name string) *Container {
@@ -279,26 +287,47 @@ func (r *Runtime) byName(name string) *Container {
 	return nil
 }
 
-// Get finds a container by full ID, name, or unique ID prefix, as Docker does.
+// Get finds a container as Docker does: by its full ID, then by its exact name, then by a prefix of
+// its ID that no other container shares. The order matters: a name may be anything a name may be,
+// another container's ID included, and that ID must still reach the container that has it.
 func (r *Runtime) Get(ref string) (*Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if ref == "" {
+		return nil, errors.New("no such container: an empty name")
+	}
+	for _, c := range r.containers {
+		if c.ID == ref {
+			return c, nil
+		}
+	}
 	if c := r.byName(strings.TrimPrefix(ref, "/")); c != nil {
 		return c, nil
 	}
+	var matches []string
 	var found *Container
 	for _, c := range r.containers {
-		if ref != "" && strings.HasPrefix(c.ID, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("%q matches more than one container", ref)
-			}
+		if strings.HasPrefix(c.ID, ref) {
+			matches = append(matches, c.ShortID())
 			found = c
 		}
 	}
-	if found == nil {
-		return nil, fmt.Errorf("no such container: %s", ref)
+	switch len(matches) {
+	case 0:
+		return nil, fmt.Errorf("no such container: %s", printable(ref))
+	case 1:
+		return found, nil
 	}
-	return found, nil
+	return nil, fmt.Errorf("%q matches more than one container: %s", ref, candidateList(matches))
+}
+
+// candidateList lists the IDs an ambiguous prefix matches, a few of them: enough to choose from.
+func candidateList(ids []string) string {
+	const shown = 5
+	if len(ids) <= shown {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:shown], ", "), len(ids)-shown)
 }
 
 // List returns the containers, newest first (the order of `engine ps`).
@@ -390,15 +419,18 @@ func randomName() string {
 	return pick(adjectives) + "_" + pick(people)
 }
 
-// LookupImage finds an image by tag ("base", "base:1.0") or by full or abbreviated ID.
+// LookupImage finds an image as Docker does: by its full ID ("sha256:" or not), then by a tag ("base",
+// "base:1.0"), then by a prefix of its ID that no other image shares. A tag can never hide an ID:
+// ParseReference refuses a repository named like a full ID, or "sha256".
 func (r *Runtime) LookupImage(ref string) (*Image, error) {
-	if id := r.tags.Lookup(ref); id != "" {
+	if id := strings.TrimPrefix(ref, "sha256:"); isFullID(id) {
+		if image, err := r.graph.Get(id); err == nil {
+			return image, nil
+		}
+	} else if id := r.tags.Lookup(ref); id != "" {
 		return r.graph.Get(id)
 	}
-	if image, err := r.graph.Find(ref); err == nil {
-		return image, nil
-	}
-	return nil, fmt.Errorf("no such image: %s", ref)
+	return r.graph.Find(ref)
 }
 
 // DeleteImage is `engine rmi`: it removes a tag and then the image, if nothing else needs it, and the

@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,6 +150,31 @@ func TestRuntimeLookupImage(t *testing.T) {
 	}
 }
 
+// A tag named like an image's ID: a short one wins over the ID prefix, as in Docker; a full one (which
+// ParseReference now refuses, but an older repositories.json may hold) never hides the image.
+func TestRuntimeLookupImageShadowing(t *testing.T) {
+	r := rtNew(t, t.TempDir())
+	base := rtImage(t, r, "base", nil, "base")
+	other := rtImage(t, r, "other", nil)
+	r.tags.Repositories[other.ID] = map[string]string{"latest": base.ID}
+	r.tags.Repositories["sha256"] = map[string]string{other.ID[:12]: base.ID}
+	r.tags.Repositories[other.ID[:12]] = map[string]string{"latest": base.ID}
+	for _, test := range []struct {
+		ref  string
+		want *Image
+	}{
+		{other.ID, other},
+		{"sha256:" + other.ID, other},
+		{"sha256:" + other.ID[:12], other},
+		{other.ID[:12], base},
+		{other.ID[:13], other},
+	} {
+		if image, err := r.LookupImage(test.ref); err != nil || image.ID != test.want.ID {
+			t.Errorf("LookupImage(%q) = %v, %v; want %s", test.ref, image, err, test.want.ID[:12])
+		}
+	}
+}
+
 func TestRuntimeLookupImageAmbiguousPrefix(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	// Among 17 IDs two start with the same hex digit.
@@ -164,8 +190,16 @@ func TestRuntimeLookupImageAmbiguousPrefix(t *testing.T) {
 	if _, err := r.LookupImage(prefix); err == nil {
 		t.Errorf("LookupImage(%q) matched one of several images", prefix)
 	}
-	if _, err := r.graph.Find(prefix); err == nil || !strings.Contains(err.Error(), "more than one image") {
-		t.Errorf("Find(%q) = %v, want an ambiguity error", prefix, err)
+	var candidates []string
+	images, _ := r.graph.List()
+	for _, image := range images {
+		if strings.HasPrefix(image.ID, prefix) {
+			candidates = append(candidates, image.ID[:12])
+		}
+	}
+	want := fmt.Sprintf("%q matches more than one image: %s", prefix, strings.Join(candidates, ", "))
+	if _, err := r.graph.Find(prefix); err == nil || err.Error() != want {
+		t.Errorf("Find(%q) = %v, want %q", prefix, err, want)
 	}
 }
 
@@ -247,13 +281,14 @@ func TestRuntimeReserveName(t *testing.T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for name, want := range map[string]string{
-		"db": "db", "/db": "db", "a": "a", "A.b_c-1": "A.b_c-1", "0x": "0x", strings.Repeat("n", 255): strings.Repeat("n", 255),
+		"db": "db", "/db": "db", "ab": "ab", "A.b_c-1": "A.b_c-1", "0x": "0x", strings.Repeat("n", 255): strings.Repeat("n", 255),
+		web.ID: web.ID, // as Docker allows: Get finds IDs first, so the name cannot hide web
 	} {
 		if got, err := r.reserveName(name); err != nil || got != want {
 			t.Errorf("reserveName(%q) = %q, %v; want %q", name, got, err, want)
 		}
 	}
-	for _, name := range []string{".hidden", "-flag", "_under", "a b", "a/b", "a:b", "/", "//web", strings.Repeat("n", 256), "é"} {
+	for _, name := range []string{"a", "/a", "0", ".hidden", "-flag", "_under", "a b", "a/b", "a:b", "/", "//web", strings.Repeat("n", 256), "é", "a\nb", "ab\x00", "web\n"} {
 		if got, err := r.reserveName(name); err == nil || !strings.Contains(err.Error(), "invalid container name") {
 			t.Errorf("reserveName(%q) = %q, %v; want an invalid name error", name, got, err)
 		}
@@ -276,22 +311,34 @@ func TestRuntimeGet(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	rtImage(t, r, "base", nil, "base")
 	web, db := rtCreate(t, r, "base", "web"), rtCreate(t, r, "base", "db")
-	for ref, want := range map[string]*Container{
-		"web": web, "/web": web, "db": db, web.ID: web, db.ID: db, web.ID[:12]: web, db.ID[:20]: db,
-	} {
-		if c, err := r.Get(ref); err != nil || c != want {
-			t.Errorf("Get(%q) = %v, %v; want %s", ref, c, err, want.ShortName())
+	// The attack: containers named like another's full ID, and like another's short ID.
+	shadow := rtCreate(t, r, "base", web.ID)
+	short := rtCreate(t, r, "base", db.ID[:12])
+	tests := []struct {
+		ref  string
+		want *Container
+	}{
+		{"web", web}, {"/web", web}, {"db", db},
+		{web.ID, web},             // a full ID beats a name
+		{db.ID, db},               //
+		{"/" + web.ID, shadow},    // "/name" is only ever a name
+		{shadow.ID, shadow},       //
+		{db.ID[:12], short},       // a name beats an ID prefix, as in Docker
+		{db.ID[:13], db},          // a longer prefix is no name
+		{web.ID[:12], web},        // no container is named so: web's prefix
+		{short.ID[:20], short},    //
+		{"/" + db.ID[:12], short}, //
+	}
+	for _, test := range tests {
+		if c, err := r.Get(test.ref); err != nil || c != test.want {
+			t.Errorf("Get(%q) = %v, %v; want %s", test.ref, c, err, test.want.ShortName())
 		}
 	}
-	for _, ref := range []string{"", "nope", "/", web.ID + "0", "WEB"} {
-		if c, err := r.Get(ref); err == nil || !strings.Contains(err.Error(), "no such container") {
-			t.Errorf("Get(%q) = %v, %v; want no such container", ref, c, err)
+	for _, ref := range []string{"", "nope", "/", web.ID + "0", "WEB", "web\n", strings.ToUpper(web.ID[:12])} {
+		c, err := r.Get(ref)
+		if err == nil || !strings.Contains(err.Error(), "no such container") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Get(%q) = %v, %v; want no such container, on one line", ref, c, err)
 		}
-	}
-	// A name wins over an ID prefix.
-	byName := rtCreate(t, r, "base", db.ID[:6])
-	if c, err := r.Get(db.ID[:6]); err != nil || c != byName {
-		t.Errorf("Get(%q) = %v, %v; want the container of that name", db.ID[:6], c, err)
 	}
 }
 
@@ -308,8 +355,15 @@ func TestRuntimeGetAmbiguousPrefix(t *testing.T) {
 		}
 		seen[c.ID[0]] = true
 	}
-	if c, err := r.Get(prefix); err == nil || !strings.Contains(err.Error(), "matches more than one container") {
-		t.Errorf("Get(%q) = %v, %v; want an ambiguity error", prefix, c, err)
+	var candidates []string
+	for _, c := range r.containers {
+		if strings.HasPrefix(c.ID, prefix) {
+			candidates = append(candidates, c.ShortID())
+		}
+	}
+	want := fmt.Sprintf("%q matches more than one container: %s", prefix, strings.Join(candidates, ", "))
+	if c, err := r.Get(prefix); err == nil || err.Error() != want {
+		t.Errorf("Get(%q) = %v, %v; want %q", prefix, c, err, want)
 	}
 }
 

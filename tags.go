@@ -51,6 +51,11 @@ func ParseReference(ref string) (repository, tag string, err error) {
 	} else if !validRegistry(registry) {
 		return "", "", fmt.Errorf("invalid reference format: %q (bad registry address %q)", ref, registry)
 	}
+	if isFullID(repository) || repository == "sha256" {
+		// Docker refuses a repository named like a full ID; "sha256" is refused too, so that
+		// "sha256:abc" can only be an ID prefix (Runtime.LookupImage).
+		return "", "", fmt.Errorf("invalid reference format: %q (a repository may not be named like an image ID)", ref)
+	}
 	if !validRepository(rest) {
 		return "", "", fmt.Errorf("invalid reference format: %q (a name is lowercase letters, digits and separators)", ref)
 	}

@@ -22,6 +22,8 @@ func TestTagParseReference(t *testing.T) {
 		{"localhost:5000/foo/bar", "localhost:5000/foo/bar", "latest"},
 		{"example.com/foo:1", "example.com/foo", "1"},
 		{"a0/b1/c2:" + strings.Repeat("t", 128), "a0/b1/c2", strings.Repeat("t", 128)},
+		{"abcdef012345", "abcdef012345", "latest"},                   // an ID prefix is a name Docker allows
+		{strings.Repeat("a", 63), strings.Repeat("a", 63), "latest"}, // not an ID's 64
 	}
 	for _, tt := range tests {
 		repository, tag, err := ParseReference(tt.ref)
@@ -35,7 +37,9 @@ func TestTagParseReferenceInvalid(t *testing.T) {
 	for _, ref := range []string{
 		"", "Busybox", "busyBox:1", "ba d", "a:b:c", ":tag", "/a", "a/", "a//b", "-a", "a-", "a..b", "a___b",
 		"a/B", "example.com/Foo", "a:", "a:-x", "a:.x", "a:x y", "a:" + strings.Repeat("t", 129), "a@b",
-		"a b.com/foo:1", "a:x/y", "example.com:port/x",
+		"a b.com/foo:1", "a:x/y", "example.com:port/x", "a\n:b", "a:b\n", "a\x00",
+		// named like an image ID, which LookupImage would take for one
+		strings.Repeat("ab", 32), strings.Repeat("ab", 32) + ":latest", "sha256:" + strings.Repeat("ab", 32), "sha256:abc", "sha256",
 	} {
 		if repository, tag, err := ParseReference(ref); err == nil {
 			t.Errorf("ParseReference(%q) = %q, %q; want an error", ref, repository, tag)
