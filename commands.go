@@ -284,7 +284,9 @@ func (srv *Server) CmdRestart(session *Session, args []string) error {
 		return err
 	}
 	return srv.eachContainer(session, "restart", names, func(c *Container) error {
-		c.Stop(time.Duration(timeout) * time.Second)
+		if err := c.Stop(time.Duration(timeout) * time.Second); err != nil {
+			return err
+		}
 		return srv.start(c)
 	})
 }
@@ -331,14 +333,7 @@ func (srv *Server) CmdRm(session *Session, args []string) error {
 		return err
 	}
 	return srv.eachContainer(session, "rm", names, func(c *Container) error {
-		if c.exitedChan() != nil {
-			if !force {
-				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.ShortName())
-			}
-			c.Kill(syscall.SIGKILL)
-			c.Wait()
-		}
-		return srv.runtime.Destroy(c)
+		return srv.runtime.Remove(c, force)
 	})
 }
 
