@@ -134,9 +134,14 @@ func (c *Container) awaitEnd(exited chan struct{}, bound time.Duration) bool {
 	case <-time.After(bound):
 		return false
 	}
+	c.settle()
+	return true
+}
+
+// settle waits for the start, clean-up or removal in progress, if any, to finish.
+func (c *Container) settle() {
 	c.lifecycle.Lock()
 	c.lifecycle.Unlock()
-	return true
 }
 
 // notDead is the error of a container still running killTimeout after SIGKILL.
@@ -144,11 +149,13 @@ func (c *Container) notDead() error {
 	return fmt.Errorf("container %s did not exit within %v of SIGKILL", c.ShortName(), killTimeout)
 }
 
-// Wait blocks until the container is not running and returns its exit code: `engine wait`, which
-// waits as long as the container runs, as `docker wait` does. It holds no lock meanwhile.
+// Wait blocks until the container is not running and returns its exit code: `engine wait` and an
+// attached `run`, which wait as long as the container runs, as `docker wait` does, holding no lock
+// meanwhile. Like the end of a stop, it returns once the monitor's clean-up (and --rm) is done.
 func (c *Container) Wait() int {
 	if exited := c.exitedChan(); exited != nil {
 		<-exited
+		c.settle()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -195,10 +202,9 @@ func (c *Container) exitedChan() chan struct{} {
 	return c.exited
 }
 
-// settledExitedChan is exitedChan once the start, stop or removal in progress has finished, so that
-// a stop cannot miss the process a start is about to release.
+// settledExitedChan is exitedChan once the start, clean-up or removal in progress has finished, so
+// that a stop cannot miss the process a start is about to release.
 func (c *Container) settledExitedChan() chan struct{} {
-	c.lifecycle.Lock()
-	defer c.lifecycle.Unlock()
+	c.settle()
 	return c.exitedChan()
 }

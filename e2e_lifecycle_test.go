@@ -94,13 +94,14 @@ func TestE2EPsDuringSlowStart(t *testing.T) {
 // removed: no record, mount, cgroup, veth, firewall rule, address or process.
 func TestE2ERunRmRace(t *testing.T) {
 	before := networkSnapshot(t, shared)
-	cgroupsBefore := engineCgroups(t)
+	var ids []string // of every container that ran, to look for what is left of each
 	for i := 0; i < 60; i++ {
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			shared.run("", "run", "-d", "--name", "race", "-p", "80", "base", "sleep", "7331")
+			id, _, _ := shared.run("", "run", "-d", "--name", "race", "-p", "80", "base", "sleep", "7331")
+			ids = append(ids, strings.TrimSpace(id))
 		}()
 		go func() {
 			defer wg.Done()
@@ -117,6 +118,7 @@ func TestE2ERunRmRace(t *testing.T) {
 	if kind, _ := readFrame(t, run); kind != frameTerminal {
 		t.Fatalf("run -t: got a %q frame, want the terminal's question", kind)
 	}
+	ids = append(ids, inspect(t, "race")["Id"].(string))
 	engine(t, "rm", "-f", "race")
 	run.Write(frame(frameResize, []byte{0, 24, 0, 80}))
 	var reply []string
@@ -129,32 +131,24 @@ func TestE2ERunRmRace(t *testing.T) {
 	if out := engine(t, "ps", "-a", "--filter", "name=race"); strings.Contains(out, "race") {
 		t.Errorf("race still listed:\n%s", out)
 	}
-	if mounts := mountsUnder(filepath.Join(shared.root, "containers")); len(mounts) > 0 {
-		t.Errorf("root filesystems left mounted: %v", mounts)
+	for _, mount := range mountsUnder(filepath.Join(shared.root, "containers")) {
+		for _, id := range ids {
+			if id != "" && strings.Contains(mount, id) {
+				t.Errorf("root filesystem left mounted: %s", mount)
+			}
+		}
 	}
 	if after := waitForSnapshot(t, shared, before); after != before {
 		t.Errorf("network left behind:\nbefore %s\nafter  %s", before, after)
 	}
-	if after := engineCgroups(t); after != cgroupsBefore {
-		t.Errorf("cgroups left behind:\nbefore %s\nafter  %s", cgroupsBefore, after)
+	for _, id := range ids {
+		if left := existingDirs(containerCgroup(t, id)); id != "" && left != nil {
+			t.Errorf("cgroups left behind: %v", left)
+		}
 	}
 	if left := processesRunning("sleep 7331"); left != nil {
 		t.Errorf("processes left running: %v", left)
 	}
-}
-
-// engineCgroups lists the container cgroups in the engine's parent, in every hierarchy.
-func engineCgroups(t *testing.T) string {
-	var found []string
-	for _, dir := range NewCgroup(hostCgroups(t), cgroupParent).dirs() {
-		entries, _ := os.ReadDir(dir)
-		for _, entry := range entries {
-			if entry.IsDir() {
-				found = append(found, filepath.Join(dir, entry.Name()))
-			}
-		}
-	}
-	return strings.Join(found, " ")
 }
 
 // processesRunning lists the PIDs of processes whose command line is cmdline.
