@@ -2,8 +2,9 @@
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
 // `engine import rootfs.tar name` calls Graph.Import, which creates an empty
-// layer directory and hands the stream to Unpack (pull, load and cp reuse it).
-// Once unpacked, the layer directory becomes an overlayfs lowerdir under the
+// layer directory and hands the stream to Unpack; import is the only way an
+// image comes in so far, and Unpack is meant to stay the one place that
+// unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
 // containers that run on the image.
 //
 // A tarball is untrusted input: it may try to write outside the layer

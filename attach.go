@@ -41,8 +41,8 @@ type attachOptions struct {
 	detachKeys []byte // on a terminal, the keys that detach
 }
 
-// attachment is what a client's frames act on. A container's run is one; a process started by exec
-// (later) with its own terminal is another.
+// attachment is what a client's frames act on. A container's run is one; a process started by
+// `engine exec -t` with its own terminal is another (exec.go).
 type attachment struct {
 	input      io.Writer                  // where stdin goes; nil: it is not asked for
 	closeInput func()                     // called at the client's EOF; nil: nothing is closed

@@ -84,7 +84,7 @@ func (srv *Server) CmdInfo(session *Session, args []string) error {
 	}
 	fmt.Fprintf(session.Stdout, "Cgroup Driver: cgroupfs\nCgroup Version: %d\n", cgroupVersion)
 	fmt.Fprintf(session.Stdout, "Network: %s\nKernel Version: %s\nOSType: linux\nArchitecture: %s\nCPUs: %d\n", srv.runtime.network, kernelRelease(), runtime.GOARCH, runtime.NumCPU())
-	fmt.Fprintf(session.Stdout, "Name: %s\nEngine Root Dir: %s\nListening: %s\n", hostname, srv.runtime.root, srv.Addr())
+	fmt.Fprintf(session.Stdout, "ID: %s\nName: %s\nEngine Root Dir: %s\nListening: %s\n", srv.runtime.ID, hostname, srv.runtime.root, srv.Addr())
 	return nil
 }
 

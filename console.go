@@ -43,7 +43,7 @@ type Console struct {
 // startConsole adopts a received master and starts copying the terminal's output into the log at
 // logPath.
 func startConsole(master *os.File, logPath string) (*Console, error) {
-	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0640)
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (con *Console) Close() {
 
 // receiveFd reads one message from a unix socket and returns the descriptor it carried, if any, and its
 // data. The descriptor arrives close-on-exec and is made non-blocking, so Go's poller serves it and a
-// Close interrupts a pending read. Exec (later) receives its process's master the same way.
+// Close interrupts a pending read. `engine exec -t` receives its process's master the same way.
 func receiveFd(socket *os.File) (*os.File, []byte, error) {
 	conn, err := socket.SyscallConn()
 	if err != nil {

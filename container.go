@@ -295,10 +295,10 @@ func newSyncPipe() (parent, child *os.File, err error) {
 // openStdio opens the files the container's fds 0, 1 and 2 will be: the log files, appended to directly
 // by the container, and a pipe for stdin when the container keeps stdin open (-i).
 func (c *Container) openStdio() (stdin, stdout, stderr *os.File, err error) {
-	if stdout, err = os.OpenFile(c.logPath("stdout"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0640); err != nil {
+	if stdout, err = os.OpenFile(c.logPath("stdout"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600); err != nil {
 		return nil, nil, nil, err
 	}
-	if stderr, err = os.OpenFile(c.logPath("stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0640); err != nil {
+	if stderr, err = os.OpenFile(c.logPath("stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600); err != nil {
 		stdout.Close()
 		return nil, nil, nil, err
 	}

@@ -1,12 +1,14 @@
 // init.go: the first process of every container, on the container's side of the fence.
 //
 // Container.Start execs this binary again as `engine init` (like `runc init`, or Docker 0.1's sysinit)
-// with clone flags that put it in new mount, UTS, IPC, PID and network namespaces. Its working directory
+// with clone flags that put it in new mount, UTS, IPC and PID namespaces, and a new network namespace
+// unless the container shares the host's (`--net host`) or joins another's (`--net container:X`,
+// which init enters itself, joinNamespaces). Its working directory
 // is the container's OCI bundle, and fd 3 is one end of a socket pair shared with the daemon: the sync
 // pipe. Init then
 //
-//  1. waits on the sync pipe until the daemon has finished its side (the veth pair, later cgroups);
-//  2. follows bundle/config.json (spec.go): private mount propagation, the kernel filesystems and the
+//  1. waits on the sync pipe until the daemon has finished its side (its cgroup, the veth pair, the config);
+//  2. follows bundle/config.json (spec.go): the root's mount propagation, the kernel filesystems and the
 //     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
 //     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
 //     another container's network), cwd, user, capabilities and no_new_privs;
@@ -151,9 +153,17 @@ func hasNamespace(spec *Spec, kind string) bool {
 // setupRootfs builds the container's mount table and makes the root filesystem "/".
 func setupRootfs(spec *Spec) error {
 	// Our mount namespace is a copy of the host's; with shared propagation, every mount below would also
-	// appear on the host. Making everything private first cuts that link.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("making / private: %w", err)
+	// appear on the host. The spec's rootfsPropagation (private, from generateSpec; slave would still let
+	// the host's new mounts in) cuts that link for every mount at once. Shared is refused: it is the link.
+	propagation, ok := propagationOptions[spec.Linux.RootfsPropagation]
+	if spec.Linux.RootfsPropagation == "" {
+		propagation, ok = unix.MS_PRIVATE, true
+	}
+	if !ok {
+		return fmt.Errorf("rootfsPropagation %q is not supported", spec.Linux.RootfsPropagation)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|propagation, ""); err != nil {
+		return fmt.Errorf("making / %s: %w", spec.Linux.RootfsPropagation, err)
 	}
 	rootfs, err := filepath.Abs(spec.Root.Path)
 	if err != nil {
@@ -275,6 +285,9 @@ func mountInto(rootfs string, m Mount) error {
 }
 
 // createMountPoint makes the directory (or, for a bind-mounted file, the empty file) to mount over.
+// What the image already has there is never opened (O_EXCL creates or fails): any file that is not a
+// directory takes the bind mount of a file, and opening it could block init for ever, the daemon waiting
+// on it: an image, or a container before its restart, can leave a FIFO at /etc/hostname.
 func createMountPoint(target string, m Mount) error {
 	isFile := false
 	if m.Type == "bind" {
@@ -288,11 +301,13 @@ func createMountPoint(target string, m Mount) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(target, os.O_CREATE|unix.O_NOFOLLOW, 0644)
-	if err != nil {
-		return err
+	fd, err := unix.Open(target, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0644)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	} else if err != nil {
+		return &fs.PathError{Op: "create", Path: target, Err: err}
 	}
-	return f.Close()
+	return unix.Close(fd)
 }
 
 // createDevices makes the device nodes of the spec in the container's fresh /dev, and the symlinks every

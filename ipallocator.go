@@ -2,8 +2,9 @@
 //
 // NetworkManager.Allocate (network.go) takes one address per container at start and gives it back when
 // the container stops or fails to start. The allocator never hands out an address twice and knows every
-// address it handed out; after a daemon restart, the Runtime reserves again the addresses recorded for
-// containers that still run, so nothing lives only in this memory.
+// address it handed out. It starts empty: a daemon that starts finds no container running (containers
+// do not outlive their daemon yet: Runtime.restore records each one it finds as exited), so no address
+// recorded on disk is still in use.
 package main
 
 import (
@@ -70,21 +71,6 @@ func (a *IPAllocator) Allocate() (net.IP, error) {
 		}
 	}
 	return nil, fmt.Errorf("no free address in %s", a.subnet)
-}
-
-// Reserve marks an address as taken: the address of a container found running at daemon start.
-func (a *IPAllocator) Reserve(ip net.IP) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	offset, ok := a.offset(ip)
-	if !ok {
-		return fmt.Errorf("%s is not an address to hand out in %s", ip, a.subnet)
-	}
-	if a.inUse[offset] {
-		return fmt.Errorf("%s is already in use", ip)
-	}
-	a.inUse[offset] = true
-	return nil
 }
 
 // Release gives an address back; releasing one that is not in use does nothing.

@@ -93,34 +93,6 @@ func TestIPAllocatorReleaseGivesBack(t *testing.T) {
 	}
 }
 
-func TestIPAllocatorReserve(t *testing.T) {
-	a := newTestAllocator(t, "10.9.0.0/29")
-	if err := a.Reserve(net.ParseIP("10.9.0.4")); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Reserve(net.ParseIP("10.9.0.4")); err == nil {
-		t.Error("reserved twice")
-	}
-	for _, bad := range []string{"10.9.0.0", "10.9.0.1", "10.9.0.7", "10.9.1.2"} {
-		if err := a.Reserve(net.ParseIP(bad)); err == nil {
-			t.Errorf("reserved %s", bad)
-		}
-	}
-	for i := 0; i < 4; i++ {
-		ip, err := a.Allocate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ip.String() == "10.9.0.4" {
-			t.Fatal("handed out a reserved address")
-		}
-	}
-	if _, err := a.Allocate(); err == nil {
-		t.Fatal("allocated past the reservation")
-	}
-}
-
-// Many goroutines allocating and releasing at once never hold the same address (run with -race).
 func TestIPAllocatorConcurrent(t *testing.T) {
 	a := newTestAllocator(t, "10.9.0.0/24") // 253 addresses
 	var mu sync.Mutex

@@ -1,6 +1,6 @@
 // main.go: where every engine process starts.
 //
-// One binary plays three parts:
+// One binary plays four parts:
 //
 //	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)

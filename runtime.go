@@ -23,10 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 )
 
 type Runtime struct {
+	ID      string // the daemon's identity (ROOT/engine-id), shown by `engine info`
 	root    string
 	graph   *Graph
 	tags    *TagStore
@@ -42,7 +44,11 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(root, "containers"), 0700); err != nil {
+	if err := makePrivateRoot(root); err != nil {
+		return nil, err
+	}
+	id, err := loadEngineID(root)
+	if err != nil {
 		return nil, err
 	}
 	graph, err := NewGraph(filepath.Join(root, "graph"))
@@ -64,7 +70,7 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{root: root, graph: graph, tags: tags, cgroups: cgroups}
+	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups}
 	if err := r.restore(); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,37 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 		return nil, fmt.Errorf("network: %w", err)
 	}
 	return r, nil
+}
+
+// makePrivateRoot makes ROOT and ROOT/containers, and closes ROOT to everyone but root (0700), also when
+// an older engine or an admin made it with looser bits: every record, log and rw layer below is then out
+// of other local users' reach, whatever the modes of the files themselves.
+func makePrivateRoot(root string) error {
+	if err := os.MkdirAll(filepath.Join(root, "containers"), 0700); err != nil {
+		return err
+	}
+	if err := os.Chmod(root, 0700); err != nil {
+		return fmt.Errorf("closing %s to other users: %w", root, err)
+	}
+	return nil
+}
+
+// loadEngineID returns the daemon's identity, a random UUID made once in ROOT/engine-id, as Docker keeps
+// one in its engine-id file and shows it as the ID of `docker info`.
+func loadEngineID(root string) (string, error) {
+	path := filepath.Join(root, "engine-id")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		id := uuid.NewString()
+		return id, writeFileAtomic(path, []byte(id+"\n"), 0600)
+	} else if err != nil {
+		return "", err
+	}
+	id, err := uuid.Parse(strings.TrimSpace(string(data)))
+	if err != nil {
+		return "", fmt.Errorf("%s: not an engine ID (%v); remove it to make a new one", path, err)
+	}
+	return id.String(), nil
 }
 
 // restore loads every container record. Directories starting with "." are creations or removals the
@@ -201,7 +238,7 @@ func (r *Runtime) writeNew(c *Container) error {
 	err := c.toDisk()
 	for _, stream := range []string{"stdout", "stderr"} { // present from the start, so clients can follow them
 		if err == nil {
-			err = os.WriteFile(c.logPath(stream), nil, 0640)
+			err = os.WriteFile(c.logPath(stream), nil, 0600)
 		}
 	}
 	c.root = filepath.Join(r.root, "containers", c.ID)

@@ -1,11 +1,15 @@
-// securepath_test.go covers securePath: symlinks and ".." are resolved as if root were "/", never above it.
+// securepath_test.go covers securePath and openInRoot: symlinks and ".." are resolved as if root were "/",
+// never above it, and openInRoot opens regular files only.
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // secureTestRoot makes a root filesystem with the given directories, files and symlinks (name → target).
@@ -120,6 +124,49 @@ func TestSecurePathStaysUnderRoot(t *testing.T) {
 		}
 		if got != root && !strings.HasPrefix(got, root+"/") {
 			t.Errorf("securePath(%q) = %q, outside %q", path, got, root)
+		}
+	}
+}
+
+// openInRoot reads regular files inside root, through any symlink the image holds, and nothing else:
+// not a host file a link names, not a FIFO (opening one would block), not a directory.
+func TestOpenInRoot(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "shadow") // a file outside the root, standing for the host's
+	if err := os.WriteFile(host, []byte("host"), 0600); err != nil {
+		t.Fatal(err)
+	}
+	root := secureTestRoot(t, []string{"etc", "a/b"}, []string{"etc/shadow"}, map[string]string{
+		"etc/passwd": "/etc/shadow",
+		"a/b/up":     "../../../../../etc/shadow",
+		"etc/host":   host,
+		"etc/climb":  "../../../../../../.." + host,
+	})
+	if err := unix.Mkfifo(filepath.Join(root, "etc/fifo"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/etc/shadow", "etc/passwd", "/a/b/up", "/../../etc/shadow"} {
+		f, err := openInRoot(root, path)
+		if err != nil {
+			t.Errorf("openInRoot(%q): %v", path, err)
+			continue
+		}
+		data, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(data) != "etc/shadow" {
+			t.Errorf("openInRoot(%q) read %q, %v; want the root's etc/shadow", path, data, err)
+		}
+	}
+	for path, want := range map[string]string{
+		"/etc/host":  "no such file or directory",
+		"/etc/climb": "no such file or directory",
+		"/etc/fifo":  "/etc/fifo: not a regular file",
+		"/etc":       "/etc: not a regular file",
+	} {
+		if f, err := openInRoot(root, path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("openInRoot(%q) = %v, %v; want %q", path, f, err, want)
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 }

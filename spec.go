@@ -10,11 +10,8 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -141,7 +138,7 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 // generateSpec builds the runtime config of a container whose root filesystem is mounted at rootfs.
 func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, error) {
-	user, home, err := resolveUser(rootfs, c.Config.User)
+	user, home, err := resolveUser(rootfs, c.Config.User) // user.go
 	if err != nil {
 		return nil, err
 	}
@@ -208,104 +205,4 @@ func setEnv(env []string, kv string) []string {
 		}
 	}
 	return append(env, kv)
-}
-
-// resolveUser turns `-u` (name, uid, name:group or uid:gid; empty is root) into numeric ids by reading
-// the container's own /etc/passwd and /etc/group, as Docker does: the names mean what they mean inside
-// the image, not on the host. A uid the image does not know runs with gid 0, as with Docker and runc.
-// The runtime spec wants numbers only.
-func resolveUser(rootfs, spec string) (User, string, error) {
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	if userPart == "" {
-		userPart = "0"
-	}
-	passwd, _ := readColonFile(rootfs, "/etc/passwd")
-	var user User
-	name, home := "", "/"
-	uid, numeric := strconv.ParseUint(userPart, 10, 32)
-	if entry := findPasswdEntry(passwd, userPart, numeric == nil); entry != nil {
-		u, _ := strconv.ParseUint(entry[2], 10, 32)
-		g, _ := strconv.ParseUint(entry[3], 10, 32)
-		user.UID, user.GID, name, home = uint32(u), uint32(g), entry[0], entry[5]
-	} else if numeric != nil {
-		return User{}, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
-	} else {
-		user.UID = uint32(uid)
-		if uid == 0 {
-			home = "/root"
-		}
-	}
-	groups, _ := readColonFile(rootfs, "/etc/group")
-	if hasGroup {
-		gid, err := lookupGroup(groups, groupPart)
-		if err != nil {
-			return User{}, "", err
-		}
-		user.GID = gid
-	}
-	user.AdditionalGids = supplementaryGroups(groups, name, user.GID)
-	return user, home, nil
-}
-
-// findPasswdEntry finds a user by name or, for a number, by uid; nil if the image has no such user.
-func findPasswdEntry(passwd [][]string, user string, numeric bool) []string {
-	for _, fields := range passwd {
-		if len(fields) >= 6 && (fields[0] == user || (numeric && fields[2] == user)) {
-			return fields
-		}
-	}
-	return nil
-}
-
-func lookupGroup(groups [][]string, name string) (uint32, error) {
-	for _, fields := range groups {
-		if len(fields) >= 3 && (fields[0] == name || fields[2] == name) {
-			gid, err := strconv.ParseUint(fields[2], 10, 32)
-			return uint32(gid), err
-		}
-	}
-	gid, err := strconv.ParseUint(name, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("unable to find group %s: no matching entries in group file", name)
-	}
-	return uint32(gid), nil
-}
-
-// supplementaryGroups lists the groups whose member list names the user, as login(1) would set them.
-func supplementaryGroups(groups [][]string, userName string, primary uint32) []uint32 {
-	var gids []uint32
-	for _, fields := range groups {
-		if userName == "" || len(fields) < 4 {
-			continue
-		}
-		for _, member := range strings.Split(fields[3], ",") {
-			gid, err := strconv.ParseUint(fields[2], 10, 32)
-			if member == userName && err == nil && uint32(gid) != primary {
-				gids = append(gids, uint32(gid))
-			}
-		}
-	}
-	return gids
-}
-
-// readColonFile reads a passwd-style file of the container. The path is resolved inside rootfs (an image
-// may make /etc/passwd a symlink to anything), so the daemon never reads a host file by mistake.
-func readColonFile(rootfs, path string) ([][]string, error) {
-	resolved, err := securePath(rootfs, path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(resolved)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var lines [][]string
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if line := scanner.Text(); line != "" && !strings.HasPrefix(line, "#") {
-			lines = append(lines, strings.Split(line, ":"))
-		}
-	}
-	return lines, scanner.Err()
 }

@@ -1,5 +1,5 @@
-// spec_test.go covers spec.go: resolveUser against an image's own passwd and group files (never the
-// host's), containerEnv, and the parts of generateSpec that come from the container's config.
+// spec_test.go covers spec.go: containerEnv, and the parts of generateSpec that come from the
+// container's config (the user's ids come from user.go, whose tests share specTestRootfs and the files below).
 package main
 
 import (
@@ -50,130 +50,6 @@ func specTestRootfs(t *testing.T, files, links map[string]string) string {
 		}
 	}
 	return rootfs
-}
-
-func TestResolveUser(t *testing.T) {
-	rootfs := specTestRootfs(t, map[string]string{"etc/passwd": specTestPasswd, "etc/group": specTestGroup}, nil)
-	tests := []struct {
-		spec string
-		user User
-		home string
-	}{
-		{"", User{UID: 0, GID: 0}, "/root"},
-		{"root", User{UID: 0, GID: 0}, "/root"},
-		{"0", User{UID: 0, GID: 0}, "/root"},
-		{"daemon", User{UID: 1, GID: 1}, "/usr/sbin"},
-		{"alice", User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 50}}, "/home/alice"},
-		{"1000", User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 50}}, "/home/alice"},
-		{"bob", User{UID: 1001, GID: 1001, AdditionalGids: []uint32{10, 29}}, "/home/bob"},
-		{"alice:staff", User{UID: 1000, GID: 50, AdditionalGids: []uint32{10}}, "/home/alice"},
-		{"alice:wheel", User{UID: 1000, GID: 10, AdditionalGids: []uint32{50}}, "/home/alice"},
-		{"1000:50", User{UID: 1000, GID: 50, AdditionalGids: []uint32{10}}, "/home/alice"},
-		{"alice:777", User{UID: 1000, GID: 777, AdditionalGids: []uint32{10, 50}}, "/home/alice"},
-		{"bob:root", User{UID: 1001, GID: 0, AdditionalGids: []uint32{10, 29}}, "/home/bob"},
-		{":staff", User{UID: 0, GID: 50}, "/root"},
-		{"4242:4242", User{UID: 4242, GID: 4242}, "/"}, // a uid the image does not know: home is /
-		{"4242", User{UID: 4242, GID: 0}, "/"},         // ... and group 0, as with Docker and runc
-	}
-	for _, tt := range tests {
-		user, home, err := resolveUser(rootfs, tt.spec)
-		if err != nil {
-			t.Errorf("resolveUser(%q): %v", tt.spec, err)
-			continue
-		}
-		if user.UID != tt.user.UID || user.GID != tt.user.GID || !slices.Equal(user.AdditionalGids, tt.user.AdditionalGids) || home != tt.home {
-			t.Errorf("resolveUser(%q) = %+v, %q; want %+v, %q", tt.spec, user, home, tt.user, tt.home)
-		}
-	}
-}
-
-func TestResolveUserErrors(t *testing.T) {
-	rootfs := specTestRootfs(t, map[string]string{"etc/passwd": specTestPasswd, "etc/group": specTestGroup}, nil)
-	tests := []struct{ spec, want string }{
-		{"nobody", "unable to find user nobody"},
-		{"Alice", "unable to find user Alice"},
-		{"short", "unable to find user short"}, // a passwd line with too few fields names nobody
-		{"-1", "unable to find user -1"},
-		{"alice:nogroup", "unable to find group nogroup"},
-		{"1000:-5", "unable to find group -5"},
-		{"nobody:staff", "unable to find user nobody"},
-	}
-	for _, tt := range tests {
-		if user, _, err := resolveUser(rootfs, tt.spec); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("resolveUser(%q) = %+v, %v; want %q", tt.spec, user, err, tt.want)
-		}
-	}
-}
-
-// An image without /etc/passwd or /etc/group still runs as root, or as a numeric uid.
-func TestResolveUserWithoutPasswd(t *testing.T) {
-	rootfs := t.TempDir()
-	if user, home, err := resolveUser(rootfs, ""); err != nil || user.UID != 0 || user.GID != 0 || home != "/root" {
-		t.Errorf("resolveUser(\"\") = %+v, %q, %v", user, home, err)
-	}
-	if user, home, err := resolveUser(rootfs, "1000:1000"); err != nil || user.UID != 1000 || user.GID != 1000 || home != "/" {
-		t.Errorf("resolveUser(1000:1000) = %+v, %q, %v", user, home, err)
-	}
-	if _, _, err := resolveUser(rootfs, "alice"); err == nil {
-		t.Error("resolveUser(alice) without passwd succeeded")
-	}
-	if _, _, err := resolveUser(rootfs, "0:wheel"); err == nil {
-		t.Error("resolveUser(0:wheel) without group succeeded")
-	}
-}
-
-// An image's /etc/passwd that is a symlink to a host path is read inside the image, as the kernel
-// would read it in the container: the host's file of that name is never consulted.
-func TestResolveUserSymlinkedPasswdStaysInRootfs(t *testing.T) {
-	host := t.TempDir() // stands for the host's /etc: an absolute path that exists outside the rootfs
-	hostPasswd := filepath.Join(host, "passwd")
-	hostGroup := filepath.Join(host, "group")
-	if err := os.WriteFile(hostPasswd, []byte("alice:x:6666:6666::/host-home:/bin/sh\n"), 0644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(hostGroup, []byte("hostgroup:x:6667:alice\n"), 0644); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name         string
-		passwdTarget string
-		groupTarget  string
-	}{
-		{"absolute links", hostPasswd, hostGroup},
-		{"relative links climbing out", "../../../../../../../../.." + hostPasswd, "../../../../../../../../.." + hostGroup},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rootfs := specTestRootfs(t,
-				map[string]string{
-					hostPasswd: "alice:x:2000:2000::/inside:/bin/sh\n", // the same path, inside the image
-					hostGroup:  "imagegroup:x:2001:alice\n",
-				},
-				map[string]string{"etc/passwd": tt.passwdTarget, "etc/group": tt.groupTarget})
-			user, home, err := resolveUser(rootfs, "alice")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if user.UID != 2000 || user.GID != 2000 || home != "/inside" || !slices.Equal(user.AdditionalGids, []uint32{2001}) {
-				t.Errorf("resolveUser(alice) = %+v, %q; want the image's alice (2000, /inside, groups [2001])", user, home)
-			}
-			if _, _, err := resolveUser(rootfs, "alice:hostgroup"); err == nil {
-				t.Error("a group of the host's file was found")
-			}
-		})
-	}
-}
-
-// A passwd link to a host file with no copy inside the image finds nothing, rather than the host's file.
-func TestResolveUserDanglingLinkIgnoresHost(t *testing.T) {
-	hostPasswd := filepath.Join(t.TempDir(), "passwd")
-	if err := os.WriteFile(hostPasswd, []byte("alice:x:6666:6666::/host-home:/bin/sh\n"), 0644); err != nil {
-		t.Fatal(err)
-	}
-	rootfs := specTestRootfs(t, nil, map[string]string{"etc/passwd": hostPasswd})
-	if user, home, err := resolveUser(rootfs, "alice"); err == nil {
-		t.Errorf("resolveUser(alice) = %+v, %q from the host's file", user, home)
-	}
 }
 
 func TestEnvContainer(t *testing.T) {
@@ -275,16 +151,4 @@ func specHasNamespace(spec *Spec, kind string) bool {
 		}
 	}
 	return false
-}
-
-// Two names for one uid: the groups are those of the name given.
-func TestResolveUserGroupsOfTheNameGiven(t *testing.T) {
-	rootfs := specTestRootfs(t, map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0:toor:/root:/bin/sh\n",
-		"etc/group":  "root:x:0:\nwheel:x:10:toor\n",
-	}, nil)
-	user, _, err := resolveUser(rootfs, "toor")
-	if err != nil || !slices.Equal(user.AdditionalGids, []uint32{10}) {
-		t.Errorf("resolveUser(toor) = %+v, %v; want additional group 10", user, err)
-	}
 }
