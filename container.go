@@ -7,7 +7,7 @@
 //  2. cgroup         the container's cgroup, with its limits and device rules (cgroups.go)
 //  3. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs,
 //     spawned straight into the cgroup where the kernel can (v2); held on the sync pipe
-//  4. Join           init joins its cgroup, in a goroutine, while the daemon goes on with step 5
+//  4. Join           on v1, init is moved into its cgroup by a goroutine, concurrently with step 5
 //  5. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
 //  6. toDisk         the record says "running", with the process's PID
 //  7. release        once init is in its cgroup: tell it to go on, and learn from the sync pipe whether
