@@ -155,8 +155,8 @@ func (c *Container) notDead() error {
 func (c *Container) Wait() int {
 	if exited := c.exitedChan(); exited != nil {
 		<-exited
-		c.settle()
 	}
+	c.settle() // the run may have ended before exitedChan was asked, its clean-up still going on
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.State.ExitCode
