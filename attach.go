@@ -9,9 +9,11 @@
 // says otherwise) end the attachment and leave the container running; the client prints "read escape
 // sequence", as docker's does.
 //
-// Stdin ends as docker's does: the client's EOF closes the container's stdin only for a container
-// whose StdinOnce is set (`run -i` in the foreground, `create -i`); a container started with -d keeps
-// its stdin open for the next client, and a terminal's input is never closed by a client.
+// Stdin ends as docker's does: the client's EOF (a stdin-closed frame, or the end of its side of the
+// connection: a half-close, tcp.go) closes the container's stdin only for a container whose StdinOnce
+// is set (`run -i` in the foreground, `create -i`); a container started with -d keeps its stdin open
+// for the next client, and a terminal's input is never closed by a client. Either way the output goes
+// on to the client until the run ends or the client is gone.
 package main
 
 import (
@@ -85,23 +87,30 @@ func (session *Session) attach(c *Container, logs *containerLogs, opts attachOpt
 		exited = make(chan struct{})
 		close(exited)
 	}
-	left := make(chan struct{})
-	var relayErr error
+	stop := make(chan struct{})
+	relayed := make(chan error, 1)
 	go func() {
-		relayErr = session.relay(c.attachment(opts))
-		close(left)
-	}()
-	if err := logs.stream(session, exited, left); err != nil {
-		if errors.Is(err, errClientLeft) && errors.Is(relayErr, errDetached) {
-			return 0, errDetached
+		err := session.relay(c.attachment(opts))
+		relayed <- err
+		if err != nil { // detached, or gone; at the end of its input the client still gets the output
+			close(stop)
 		}
-		return 0, err // most likely the client is gone; the container runs on
+	}()
+	if err := logs.stream(session, exited, stop); err != nil {
+		select {
+		case relayErr := <-relayed:
+			if relayErr != nil {
+				err = relayErr
+			}
+		default:
+		}
+		return 0, err // errDetached, or the client is gone; either way the container runs on
 	}
 	return c.Wait(), nil
 }
 
-// relay carries a client's frames to what it is attached to, until its connection ends or it detaches
-// (errDetached).
+// relay carries a client's frames to what it is attached to, until its input ends (nil), it detaches
+// (errDetached) or it is gone (the connection's error).
 func (session *Session) relay(a attachment) error {
 	frames := session.frames()
 	if a.console != nil {

@@ -22,17 +22,19 @@ type runOptions struct {
 	name       string
 	detach     bool
 	attach     attachOptions // run in the foreground (attach.go)
+	flags      *Flags        // as parsed, for the client's look at --security-opt (seccomp.go)
 }
 
 // parseRunFlags reads the flags `run` and `create` share: everything that describes the container.
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
 	opts.attach.sigProxy = true
-	var env, labels, ports, capAdd, capDrop []string
+	var env, labels, ports, capAdd, capDrop, securityOpt []string
 	var memory, memorySwap, cpus string
 	var cpuShares, pidsLimit int
 	detachKeys := defaultDetachKeys
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
+	opts.flags = f
 	if command == "run" {
 		f.Bool(&opts.detach, "d", "detach", "Run the container in the background and print its ID")
 		f.String(&detachKeys, "", "detach-keys", "string", "The keys that detach from a container with a terminal (default ctrl-p,ctrl-q)")
@@ -52,6 +54,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&capAdd, "", "cap-add", "Add a Linux capability (NET_ADMIN, ..., or ALL)")
 	f.List(&capDrop, "", "cap-drop", "Drop a Linux capability (CHOWN, ..., or ALL)")
 	f.Bool(&opts.hostConfig.ReadonlyRootfs, "", "read-only", "Mount the container's root filesystem read-only")
+	f.List(&securityOpt, "", "security-opt", "seccomp=unconfined, seccomp=PROFILE.json (Docker's format) or no-new-privileges")
 	f.String(&memory, "m", "memory", "bytes", "Memory limit (e.g. 64m; at least 6m)")
 	f.String(&memorySwap, "", "memory-swap", "bytes", "Memory plus swap limit; -1 for unlimited swap (default: twice --memory)")
 	f.Int(&cpuShares, "c", "cpu-shares", "CPU shares, a relative weight (1024 is one CPU's share)")
@@ -101,6 +104,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	if opts.hostConfig.CapDrop, err = parseCapabilities(capDrop); err != nil {
 		return nil, err
 	}
+	opts.hostConfig.SecurityOpt = securityOpt // checked by Create: the client parses these flags too
 	opts.config.Labels = map[string]string{}
 	for _, label := range labels {
 		key, value, _ := strings.Cut(label, "=")
@@ -314,10 +318,18 @@ func (srv *Server) CmdWait(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	session.listen() // a client that leaves while nothing has stopped yet is noticed
 	for _, name := range names {
 		c, err := srv.runtime.Get(name)
 		if err != nil {
 			return err
+		}
+		if exited := c.exitedChan(); exited != nil {
+			select {
+			case <-exited:
+			case <-session.conn.Gone():
+				return errClientLeft
+			}
 		}
 		fmt.Fprintln(session.Stdout, c.Wait())
 	}

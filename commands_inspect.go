@@ -38,6 +38,7 @@ func (srv *Server) CmdLogs(session *Session, args []string) error {
 	var until <-chan struct{}
 	if follow {
 		until = c.exitedChan()
+		session.listen() // to notice a client that leaves while the log is quiet
 	}
 	return logs.stream(session, until, nil)
 }

@@ -60,6 +60,7 @@ type HostConfig struct {
 	CapAdd         []string                 // --cap-add, as CAP_ names (capabilities.go)
 	CapDrop        []string                 // --cap-drop
 	ReadonlyRootfs bool                     // --read-only
+	SecurityOpt    []string                 // --security-opt: seccomp=unconfined or seccomp=<profile JSON> (seccomp.go)
 
 	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
 	Memory     int64  // -m: bytes, 0 for no limit
@@ -156,6 +157,7 @@ func (c *Container) start() error {
 	if err != nil {
 		return err
 	}
+	defer closeNamespaceFiles(namespaces) // init has its own copies once it is started
 	rootfs, err := c.ensureMounted()
 	if err != nil {
 		return err
@@ -261,7 +263,7 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 		Stdin:      stdin,
 		Stdout:     stdout,
 		Stderr:     stderr,
-		ExtraFiles: []*os.File{child},
+		ExtraFiles: append([]*os.File{child}, namespaceFiles(namespaces)...), // fd 3, then 4: netns.go
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: cloneFlags(namespaces),
 			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's

@@ -149,14 +149,17 @@ func TestE2EBadInput(t *testing.T) {
 
 	// Raw connections that break the protocol, each answered with an error or closed, never a crash.
 	token, _ := os.ReadFile(filepath.Join(shared.root, "engine.token"))
+	tokenFrame := frame(frameToken, bytes.TrimSpace(token))
 	for name, payload := range map[string][]byte{
-		"garbage":       []byte("GET / HTTP/1.1\r\n\r\n"),
-		"bad json":      frame(frameRequest, []byte("{not json")),
-		"wrong token":   frame(frameRequest, []byte(`{"args":["ps"],"token":"guess"}`)),
-		"oversized":     append([]byte{frameRequest, 0xff, 0xff, 0xff, 0xff}, make([]byte, 100)...),
-		"no args":       frame(frameRequest, []byte(`{"args":[],"token":"`+strings.TrimSpace(string(token))+`"}`)),
-		"wrong kind":    frame(frameStdout, []byte("hi")),
-		"half a header": {frameRequest, 0},
+		"garbage":         []byte("GET / HTTP/1.1\r\n\r\n"),
+		"bad json":        append(tokenFrame, frame(frameRequest, []byte("{not json"))...),
+		"wrong token":     append(frame(frameToken, []byte("guess")), frame(frameRequest, []byte(`{"args":["ps"]}`))...),
+		"no token":        frame(frameRequest, []byte(`{"args":["ps"]}`)),
+		"oversized":       append([]byte{frameRequest, 0xff, 0xff, 0xff, 0xff}, make([]byte, 100)...),
+		"oversized token": append([]byte{frameToken, 0, 0, 1, 1}, make([]byte, 257)...),
+		"no args":         append(tokenFrame, frame(frameRequest, []byte(`{"args":[]}`))...),
+		"wrong kind":      frame(frameStdout, []byte("hi")),
+		"half a header":   {frameRequest, 0},
 	} {
 		reply := rawExchange(t, shared.addr, payload)
 		if !bytes.Contains(reply, []byte{frameError}) && name != "half a header" {
@@ -248,19 +251,25 @@ func TestE2EDaemonRestart(t *testing.T) {
 // own init gave.
 func TestE2EOCIRuntimes(t *testing.T) {
 	script := "hostname; cat /etc/hostname; echo pid=$$; ls /dev; id; pwd; env | sort; tr '\\0' ' ' </proc/1/cmdline; echo; " +
-		"ls /; mount | cut -d' ' -f3,5 | sort; ls /proc/self/fd; ip -o link | cut -d: -f2; grep -E '^(Cap|NoNewPrivs)' /proc/self/status"
+		"ls /; mount | cut -d' ' -f3,5 | sort; ls /proc/self/fd; ip -o link | cut -d: -f2; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status"
 	// --net none: the bridge's eth0 is set up from an annotation only our init reads (network.go).
 	id := strings.TrimSpace(engine(t, "create", "--net", "none", "base", "sh", "-c", script))
 	defer shared.run("", "rm", "-f", id)
 	ours := engine(t, "start", "-a", id)
+	runBundleWithOCIRuntimes(t, id, "base", ours)
+}
 
+// runBundleWithOCIRuntimes runs container id's bundle on a fresh mount of image with runc and with crun,
+// and expects each to print what our init printed.
+func runBundleWithOCIRuntimes(t *testing.T, id, image, ours string) {
+	t.Helper()
 	bundle := t.TempDir()
 	config, err := os.ReadFile(filepath.Join(shared.root, "containers", id, "bundle", "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(bundle, "config.json"), config, 0600)
-	unmount := mountImage(t, strings.TrimPrefix(inspect(t, "base")["Id"].(string), "sha256:"), filepath.Join(bundle, "rootfs"))
+	unmount := mountImage(t, strings.TrimPrefix(inspect(t, image)["Id"].(string), "sha256:"), filepath.Join(bundle, "rootfs"))
 	defer unmount()
 
 	state := t.TempDir()

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -183,13 +184,13 @@ func dialRequest(t *testing.T, args ...string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	request, _ := json.Marshal(Request{Args: args, Token: strings.TrimSpace(string(token))})
+	request, _ := json.Marshal(Request{Args: args})
 	conn, err := net.Dial("tcp", shared.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := conn.Write(frame(frameRequest, request)); err != nil {
+	if _, err := conn.Write(append(frame(frameToken, bytes.TrimSpace(token)), frame(frameRequest, request)...)); err != nil {
 		t.Fatal(err)
 	}
 	return conn

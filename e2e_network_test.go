@@ -88,8 +88,27 @@ func TestE2EBridge(t *testing.T) {
 	}
 	engine(t, "create", "--name", "idle", "base", "true")
 	defer shared.run("", "rm", "idle")
-	engineFails(t, 125, "container idle: it is not running", "run", "--rm", "--net", "container:idle", "base", "true")
+	engineFails(t, 125, "engine: run: container idle is not running", "run", "--rm", "--net", "container:idle", "base", "true")
 	engineFails(t, 125, "no such container: nosuch", "run", "--rm", "--net", "container:nosuch", "base", "true")
+}
+
+// TestE2EJoinedNetworkIsChecked: `--net container:X` joins X's namespace as it is when the container
+// starts. X stopped between create and start is refused (its recorded PID may by then name any process:
+// netns_test.go checks that case directly), and a container naming itself is refused at once.
+func TestE2EJoinedNetworkIsChecked(t *testing.T) {
+	engine(t, "run", "-d", "--name", "owner", "base", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "owner")
+	engine(t, "create", "--name", "joiner", "--net", "container:owner", "base", "cat", "/sys/class/net/eth0/address")
+	defer shared.run("", "rm", "-f", "joiner")
+	engine(t, "stop", "-t", "0", "owner")
+	engineFails(t, 125, "container owner is not running", "start", "-a", "joiner")
+	engine(t, "start", "owner")
+	if got, want := engine(t, "start", "-a", "joiner"), networkOf(t, "owner").MacAddress+"\n"; got != want {
+		t.Errorf("joiner's eth0 is %q, want owner's %q", got, want)
+	}
+	engine(t, "create", "--name", "selfish", "--net", "container:selfish", "base", "true")
+	defer shared.run("", "rm", "-f", "selfish")
+	engineFails(t, 125, "container selfish cannot join its own network", "start", "selfish")
 }
 
 // bridgeNet is the daemon's bridge address (the gateway) with its subnet's mask.
@@ -121,6 +140,8 @@ func TestE2EPublishedPorts(t *testing.T) {
 	if len(lines) != 2 || lines[0] != "80/tcp -> 0.0.0.0:"+port || !strings.HasPrefix(lines[1], "80/tcp -> 127.0.0.1:") {
 		t.Fatalf("port web: %q", ports)
 	}
+	// Published on 127.0.0.1 only: the path that needs route_localnet, and that ENGINE-RAW (which drops
+	// what comes to 127.0.0.0/8 from the bridge) must leave working.
 	random := lines[1][strings.LastIndexByte(lines[1], ':')+1:]
 	if got := strings.TrimSpace(httpGet(t, "http://127.0.0.1:"+random+"/hostname")); got != hostname {
 		t.Errorf("the port the kernel chose, %s: %q", random, got)
@@ -138,7 +159,7 @@ func TestE2EPublishedPorts(t *testing.T) {
 	engineFails(t, 125, "cannot publish 80/tcp on 0.0.0.0:"+port, "run", "--rm", "-p", port+":80", "base", "true")
 	engineFails(t, 125, "-p needs the bridge network", "run", "--rm", "--net", "none", "-p", "80", "base", "true")
 	engineFails(t, 125, "invalid port", "run", "--rm", "-p", "80/sctp", "base", "true")
-	if after := networkSnapshot(t, shared); after != before {
+	if after := waitForSnapshot(t, shared, before); after != before { // the veth pair goes in the background
 		t.Errorf("a failed start left something:\nbefore %s\nafter  %s", before, after)
 	}
 	engine(t, "stop", "-t", "0", "web")
@@ -322,4 +343,140 @@ func TestE2ENetworkDaemonLifecycle(t *testing.T) {
 		t.Errorf("port after restart: %q", out)
 	}
 	d.run("", "rm", "-f", "running")
+}
+
+// rawnetImage imports testdata/rawnet, the container that sends hand-made packets with NET_RAW.
+func rawnetImage(t *testing.T) string {
+	t.Helper()
+	data := buildStatic(t, "./testdata/rawnet")
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: "rawnet", Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
+	tw.Write(data)
+	tw.Close()
+	if _, stderr, code := shared.run(layer.String(), "import", "-", "rawnet"); code != 0 {
+		t.Fatalf("import rawnet: %s", stderr)
+	}
+	return "rawnet"
+}
+
+// countingListener accepts TCP connections on address and counts them.
+func countingListener(t *testing.T, address string) (string, func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp4", address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var mu sync.Mutex
+	accepted := 0
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+			mu.Lock()
+			accepted++
+			mu.Unlock()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port, func() int { mu.Lock(); defer mu.Unlock(); return accepted }
+}
+
+// TestE2EHostLoopbackUnreachable stages CVE-2020-8558: the bridge routes 127.0.0.0/8 (route_localnet,
+// for published 127.0.0.1 ports), so a container that writes its own Ethernet frames could send a SYN
+// to 127.0.0.1 at the gateway's MAC and reach whatever listens on the host's loopback, the engine's
+// port included. The same SYN to the gateway's own address must be answered, or the attacker proves
+// nothing.
+func TestE2EHostLoopbackUnreachable(t *testing.T) {
+	image := rawnetImage(t)
+	gateway := shared.bridgeNet(t).IP.String()
+	controlPort, _ := countingListener(t, gateway+":0") // the container's own kernel resets that one
+	if out := engine(t, "run", "--rm", image, "/rawnet", "syn", gateway, controlPort); out != "SYN-ACK from "+gateway+"\n" {
+		t.Fatalf("a SYN to the gateway's address: %q, want an answer", out)
+	}
+
+	port, accepted := countingListener(t, "127.0.0.1:0")
+	if out := engine(t, "run", "--rm", image, "/rawnet", "syn", "127.0.0.1", port); out != "no answer\n" {
+		t.Errorf("a SYN to the host's 127.0.0.1:%s through the gateway: %q", port, out)
+	}
+	time.Sleep(200 * time.Millisecond) // an accept would have come with the handshake's last ACK
+	if n := accepted(); n != 0 {
+		t.Errorf("the host's loopback listener accepted %d connections from a container", n)
+	}
+}
+
+// TestE2ERouterAdvertisementsIgnored stages CVE-2020-13401: a container sends an IPv6 router
+// advertisement for a prefix to all nodes on the bridge. Neither the host's bridge nor another container
+// may take an address from it or a default route through the sender.
+func TestE2ERouterAdvertisementsIgnored(t *testing.T) {
+	image := rawnetImage(t)
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil { // ipv6.disable=1: no advertisement can be sent
+		engineFails(t, 1, "ICMPv6 socket: address family not supported", "run", "--rm", image, "/rawnet", "ra", "2001:db8:e:1::")
+		return
+	}
+	engine(t, "run", "-d", "--name", "bystander", "base", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "bystander")
+	// The settings themselves, on the host's side and inside.
+	for _, setting := range []string{"accept_ra", "autoconf"} {
+		if data, _ := os.ReadFile("/proc/sys/net/ipv6/conf/" + shared.bridge + "/" + setting); string(data) != "0\n" {
+			t.Errorf("%s of the bridge is %q", setting, data)
+		}
+	}
+	inside := engine(t, "exec", "bystander", "cat", "/proc/sys/net/ipv6/conf/all/accept_ra", "/proc/sys/net/ipv6/conf/default/accept_ra", "/proc/sys/net/ipv6/conf/eth0/accept_ra", "/proc/sys/net/ipv6/conf/eth0/autoconf")
+	if inside != "0\n0\n0\n0\n" {
+		t.Errorf("accept_ra of all, default, eth0 and autoconf of eth0 in a container: %q", inside)
+	}
+
+	const prefix = "2001:db8:e:1::" // documentation prefix (RFC 3849); the RA never leaves the bridge
+	if out := engine(t, "run", "--rm", image, "/rawnet", "ra", prefix); out != "sent\n" {
+		t.Fatalf("rawnet ra: %q", out)
+	}
+	time.Sleep(2 * time.Second) // the kernel acts on an RA as it arrives; this is a margin
+	link, err := net.InterfaceByName(shared.bridge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addresses, _ := link.Addrs()
+	for _, address := range addresses {
+		if strings.HasPrefix(address.String(), "2001:db8:e:1:") {
+			t.Errorf("the bridge took %s from a container's advertisement", address)
+		}
+	}
+	if routes := raRoutes(readFile(t, "/proc/net/ipv6_route"), shared.bridge); routes != "" {
+		t.Errorf("the host took routes from a container's advertisement:\n%s", routes)
+	}
+	addrs := engine(t, "exec", "bystander", "cat", "/proc/net/if_inet6")
+	if strings.Contains(addrs, "20010db8000e0001") {
+		t.Errorf("another container took an address from the advertisement:\n%s", addrs)
+	}
+	if routes := raRoutes(engine(t, "exec", "bystander", "cat", "/proc/net/ipv6_route"), "eth0"); routes != "" {
+		t.Errorf("another container took routes from the advertisement:\n%s", routes)
+	}
+}
+
+// raRoutes are the lines of /proc/net/ipv6_route, on the given device, that an advertisement for
+// 2001:db8:e:1::/64 would add: the default route and the prefix's.
+func raRoutes(table, device string) string {
+	var found []string
+	for _, line := range strings.Split(table, "\n") {
+		fields := strings.Fields(line) // destination, its prefix length, ..., device
+		if len(fields) == 10 && fields[9] == device &&
+			(fields[0] == strings.Repeat("0", 32) && fields[1] == "00" || strings.HasPrefix(fields[0], "20010db8000e0001")) {
+			found = append(found, line)
+		}
+	}
+	return strings.Join(found, "\n")
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

@@ -13,8 +13,9 @@
 //     container's mount, UTS, IPC, network and PID namespaces at once through the pidfd, which also
 //     guarantees that it joins the container's process and not a later one with a reused PID. Its root
 //     and working directory are now the container's. It limits the capability bounding set, sets
-//     no_new_privs and forks the command with the container's user: the child is born in the container's
-//     PID namespace with the container's powers, no more.
+//     no_new_privs, installs the seccomp filter init installed (seccomp_bpf.go) and forks the command
+//     with the container's user: the child is born in the container's PID namespace with the
+//     container's powers, no more.
 //  3. The helper reports the child's PID and exits. The daemon is a child subreaper
 //     (PR_SET_CHILD_SUBREAPER), so the orphaned command becomes the daemon's own child, which it waits
 //     for as the monitor waits for init; containerd's shim plays the same part for runc.
@@ -49,9 +50,11 @@ type ExecConfig struct {
 	ConsoleSize *Box // the client's terminal's, with Tty
 }
 
-// execRequest is what the daemon sends the helper on the sync pipe: the process to start.
+// execRequest is what the daemon sends the helper on the sync pipe: the process to start, and the
+// seccomp profile the container's init installed, to install for it too.
 type execRequest struct {
-	Process Process `json:"process"`
+	Process Process       `json:"process"`
+	Seccomp *LinuxSeccomp `json:"seccomp,omitempty"`
 }
 
 // execReport is the helper's answer when the command started.
@@ -72,6 +75,10 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*o
 	if err != nil {
 		return nil, nil, err
 	}
+	seccomp, err := c.execSeccomp()
+	if err != nil {
+		return nil, nil, err
+	}
 	helper, syncPipe, err := startExecHelper(pidfd, stdin, stdout, stderr)
 	if err != nil {
 		return nil, nil, err
@@ -84,7 +91,7 @@ func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*o
 		helper.Wait()
 		return nil, nil, err
 	}
-	pid, master, err := runExecHelper(helper, syncPipe, process)
+	pid, master, err := runExecHelper(helper, syncPipe, execRequest{Process: *process, Seccomp: seccomp})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,11 +168,18 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 	}
 	relayed := make(chan error, 1)
 	go func() { relayed <- session.relay(a) }()
-	select {
-	case state := <-exited:
-		return exitStatus(state), nil
-	case err := <-relayed: // detached, or the client is gone: the command runs on, and is reaped above
-		return 0, err
+	for {
+		select {
+		case state := <-exited:
+			return exitStatus(state), nil
+		case err := <-relayed:
+			if err != nil { // detached, or the client is gone: the command runs on, and is reaped above
+				return 0, err
+			}
+			relayed = nil // the end of the client's input (tcp.go): the output still goes to it
+		case <-session.conn.Gone(): // found by the probes that follow the end of the input
+			return 0, errClientLeft
+		}
 	}
 }
 
@@ -282,9 +296,10 @@ func startExecHelper(pidfd, stdin, stdout, stderr *os.File) (*exec.Cmd, *os.File
 
 // runExecHelper sends the helper its process and returns the PID of the command it started and, with a
 // terminal, the terminal's master, which comes first (console.go).
-func runExecHelper(helper *exec.Cmd, syncPipe *os.File, process *Process) (int, *os.File, error) {
-	request, _ := json.Marshal(execRequest{Process: *process})
-	_, err := syncPipe.Write(request)
+func runExecHelper(helper *exec.Cmd, syncPipe *os.File, request execRequest) (int, *os.File, error) {
+	process := &request.Process
+	data, _ := json.Marshal(request)
+	_, err := syncPipe.Write(data)
 	if err == nil {
 		unix.Shutdown(int(syncPipe.Fd()), unix.SHUT_WR) // the end of the request
 	}
@@ -321,7 +336,7 @@ func ExecInit() int {
 	}
 	pid, status := 0, 125
 	if err == nil {
-		pid, status, err = startInContainer(&request.Process)
+		pid, status, err = startInContainer(&request.Process, request.Seccomp)
 	}
 	if err != nil {
 		report, _ := json.Marshal(initError{Status: status, Message: err.Error()})
@@ -334,7 +349,11 @@ func ExecInit() int {
 }
 
 // startInContainer joins the container's namespaces and forks the process there.
-func startInContainer(process *Process) (int, int, error) {
+func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error) {
+	filter, err := buildSeccompFilter(seccomp)
+	if err != nil {
+		return 0, 125, err
+	}
 	if err := markFdsCloseOnExec(); err != nil { // the sync pipe and the pidfd stay with the helper
 		return 0, 125, err
 	}
@@ -359,14 +378,14 @@ func startInContainer(process *Process) (int, int, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return 0, 125, fmt.Errorf("no_new_privs: %w", err)
 	}
-	return forkCommand(process)
+	return forkCommand(process, filter)
 }
 
 // forkCommand forks and execs the command, as the container's user, in the container's PID namespace.
 // Path lookup and cwd happen in the container's mount namespace: they can only find its files. After
 // execve, the kernel gives root the bounding set and any other user nothing (capabilities(7)), as init
 // gives them.
-func forkCommand(process *Process) (int, int, error) {
+func forkCommand(process *Process, seccompFilter []unix.SockFilter) (int, int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return 0, status, err
@@ -390,6 +409,13 @@ func forkCommand(process *Process) (int, int, error) {
 		fd := slave.Fd() // back in blocking mode: see setupConsole
 		files = []uintptr{fd, fd, fd}
 		sys.Setctty, sys.Ctty = true, 0 // the child's fd 0
+	}
+	// The seccomp filter goes on this thread only, last: the child forked from it inherits it, as does
+	// what the child execs (no TSYNC is needed, as no other thread of the helper runs container code).
+	// What the fork still does here and in the child (clone without namespace flags, setgroups, setuid,
+	// dup3, chdir, execve) Docker's default profile allows; a profile that refuses it fails the exec.
+	if err := installSeccompFilter(seccompFilter); err != nil {
+		return 0, 125, err
 	}
 	pid, err := syscall.ForkExec(path, process.Args, &syscall.ProcAttr{
 		Dir:   process.Cwd,

@@ -3,16 +3,18 @@
 // Container.Start execs this binary again as `engine init` (like `runc init`, or Docker 0.1's sysinit)
 // with clone flags that put it in new mount, UTS, IPC and PID namespaces, and a new network namespace
 // unless the container shares the host's (`--net host`) or joins another's (`--net container:X`,
-// which init enters itself, joinNamespaces). Its working directory
-// is the container's OCI bundle, and fd 3 is one end of a socket pair shared with the daemon: the sync
-// pipe. Init then
+// which init enters itself, joinNamespaces). Its working directory is the container's OCI bundle, and
+// fd 3 is one end of a socket pair shared with the daemon: the sync pipe (with `--net container:X`,
+// fd 4 is X's network namespace, held open by the daemon: netns.go). Init then
 //
 //  1. waits on the sync pipe until the daemon has finished its side (its cgroup, the veth pair, the config);
-//  2. follows bundle/config.json (spec.go): the root's mount propagation, the kernel filesystems and the
-//     /etc files mounted under the root, the default devices, pivot_root, read-only and masked kernel
-//     files, the terminal with -t (its master goes to the daemon, console.go), hostname, eth0 and lo (or
-//     another container's network), cwd, user, capabilities and no_new_privs;
-//  3. execve()s the user's command, which so becomes PID 1 of the container.
+//  2. follows bundle/config.json (spec.go): another container's network joined, or its own set up (no
+//     router advertisements, eth0 and lo, while /proc/sys is still writable), the root's mount
+//     propagation, the kernel filesystems and the /etc files mounted under the root, the default
+//     devices, pivot_root, read-only and masked kernel files, the terminal with -t (its master goes to
+//     the daemon, console.go), hostname, cwd, user, capabilities and no_new_privs;
+//  3. installs the seccomp filter (seccomp_bpf.go) and execve()s the user's command, which so becomes
+//     PID 1 of the container.
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
 // error `engine run` prints (125, or 126/127 when the command cannot be run, as Docker does). When execve
@@ -67,6 +69,11 @@ func initContainer() (int, error) {
 	if err := joinNamespaces(spec); err != nil {
 		return 125, err
 	}
+	if hasNamespace(spec, "network") { // before setupRootfs makes /proc/sys read-only
+		if err := setupContainerNetwork(spec); err != nil {
+			return 125, err
+		}
+	}
 	if err := setupRootfs(spec); err != nil {
 		return 125, err
 	}
@@ -77,11 +84,6 @@ func initContainer() (int, error) {
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil && spec.Hostname != "" {
 		return 125, fmt.Errorf("sethostname: %w", err)
-	}
-	if hasNamespace(spec, "network") {
-		if err := setupContainerNetwork(spec); err != nil {
-			return 125, err
-		}
 	}
 	if err := enterWorkdir(spec.Process.Cwd); err != nil {
 		return 125, err
@@ -100,7 +102,11 @@ func initContainer() (int, error) {
 			return 125, fmt.Errorf("no_new_privs: %w", err)
 		}
 	}
-	return execCommand(spec.Process)
+	filter, err := buildSeccompFilter(spec.Linux.Seccomp)
+	if err != nil {
+		return 125, err
+	}
+	return execCommand(spec.Process, filter)
 }
 
 func readSpec(path string) (*Spec, error) {
@@ -118,8 +124,10 @@ func readSpec(path string) (*Spec, error) {
 	return &spec, nil
 }
 
-// joinNamespaces enters the namespaces the spec names by path (`--net container:X`). setns(2) of a
-// network namespace is per thread, which is enough: this locked thread mounts /sys and execs the command.
+// joinNamespaces enters the namespaces the spec names by path (`--net container:X`). The path is for
+// runc and crun; ours is not opened here, where it may by now name another process's namespace, but
+// the namespace the daemon opened and checked when it chose X is fd 4 (netns.go). setns(2) of a network
+// namespace is per thread, which is enough: this locked thread mounts /sys and execs the command.
 func joinNamespaces(spec *Spec) error {
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Path == "" {
@@ -128,14 +136,10 @@ func joinNamespaces(spec *Spec) error {
 		if ns.Type != "network" {
 			return fmt.Errorf("joining a %s namespace is not supported", ns.Type)
 		}
-		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		err := unix.Setns(joinedNamespaceFd, unix.CLONE_NEWNET) // EINVAL if fd 4 is not a network namespace
+		unix.Close(joinedNamespaceFd)
 		if err != nil {
-			return fmt.Errorf("joining %s: %w", ns.Path, err)
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("joining %s: %w", ns.Path, err)
+			return fmt.Errorf("joining the network namespace of %s: %w", ns.Path, err)
 		}
 	}
 	return nil
@@ -389,14 +393,18 @@ func switchUser(user User) error {
 	return nil
 }
 
-// execCommand looks the command up in the container's PATH and execve()s it. Like a shell (and Docker),
-// "not found" is 127 and "found but cannot run" is 126.
-func execCommand(process Process) (int, error) {
+// execCommand looks the command up in the container's PATH and execve()s it, under the seccomp filter.
+// Like a shell (and Docker), "not found" is 127 and "found but cannot run" is 126.
+func execCommand(process Process, seccompFilter []unix.SockFilter) (int, error) {
 	path, status, err := lookPath(process.Args[0], process.Env)
 	if err != nil {
 		return status, err
 	}
 	if err := markFdsCloseOnExec(); err != nil {
+		return 125, err
+	}
+	// Last (after no_new_privs, which it needs): nothing init does is filtered but the execve itself.
+	if err := installSeccompFilter(seccompFilter); err != nil {
 		return 125, err
 	}
 	err = unix.Exec(path, process.Args, process.Env)

@@ -5,10 +5,14 @@
 // bridge, so one daemon's rules can be removed whole without touching anything else on the host. The only
 // rules in the built-in chains are the jumps into ours:
 //
+//	raw    PREROUTING                       → ENGINE-RAW-<bridge>    drop what comes to 127.0.0.0/8 from outside lo
 //	nat    PREROUTING  (to a local address) → ENGINE-DNAT-<bridge>   published ports, from other hosts and containers
 //	nat    OUTPUT      (to a local address) → ENGINE-DNAT-<bridge>   published ports, from the host itself
 //	nat    POSTROUTING                      → ENGINE-POST-<bridge>   MASQUERADE: containers out, localhost in
 //	filter FORWARD                          → ENGINE-FWD-<bridge>    accept what goes through the bridge
+//
+// A published port on 127.0.0.1 needs route_localnet on the bridge (see install), and route_localnet
+// alone would let a container reach the host's loopback: ENGINE-RAW closes that (CVE-2020-8558).
 //
 // iptables is forked here: these rules change at daemon start and for `-p` only, never on the path of a
 // plain `engine run`.
@@ -24,24 +28,31 @@ import (
 )
 
 type firewall struct {
-	bridge, subnet      string
-	dnat, post, forward string     // our chains
-	jumps               [][]string // {"-t", table, chain, rule...}
-	chainRules          [][]string
+	bridge, subnet           string
+	raw, dnat, post, forward string     // our chains
+	jumps                    [][]string // {"-t", table, chain, rule...}
+	chainRules               [][]string
 }
 
 func newFirewall(bridge string, subnet *net.IPNet) *firewall {
 	fw := &firewall{
 		bridge: bridge, subnet: subnet.String(),
-		dnat: "ENGINE-DNAT-" + bridge, post: "ENGINE-POST-" + bridge, forward: "ENGINE-FWD-" + bridge,
+		raw: "ENGINE-RAW-" + bridge, dnat: "ENGINE-DNAT-" + bridge, post: "ENGINE-POST-" + bridge, forward: "ENGINE-FWD-" + bridge,
 	}
 	fw.jumps = [][]string{
+		{"-t", "raw", "PREROUTING", "-j", fw.raw},
 		{"-t", "nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", fw.dnat},
 		{"-t", "nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", fw.dnat},
 		{"-t", "nat", "POSTROUTING", "-j", fw.post},
 		{"-t", "filter", "FORWARD", "-j", fw.forward},
 	}
 	fw.chainRules = [][]string{
+		// Nothing from outside reaches the host's loopback: with route_localnet, a container with
+		// NET_RAW could send to 127.0.0.1 at the gateway's MAC and reach every service bound there,
+		// the engine's own port included. In the raw table, before conntrack and routing: a reply to the
+		// host's own connection to a published 127.0.0.1 port comes back to the bridge's address (it was
+		// masqueraded on the way out, below), which is only turned back into 127.0.0.1 after this.
+		{"-t", "raw", fw.raw, "-d", "127.0.0.0/8", "!", "-i", "lo", "-j", "DROP"},
 		// Containers reach out with the host's address.
 		{"-t", "nat", fw.post, "-s", fw.subnet, "!", "-o", bridge, "-j", "MASQUERADE"},
 		// A published port reached on 127.0.0.1: the reply must come back to the host, not to the
@@ -66,7 +77,10 @@ func iptables(args ...string) error {
 
 // install creates our chains, their rules and the jumps into them, after clearing what a daemon that
 // died may have left. It also turns on what the rules need from the kernel: forwarding between
-// interfaces, and 127.0.0.1 as a source on the bridge (route_localnet), as Docker does.
+// interfaces, and 127.0.0.0/8 routed on the bridge (route_localnet), as Docker does without its userland
+// proxy: the host's connection to a published 127.0.0.1 port leaves, DNATed, through the bridge with its
+// loopback source, until POSTROUTING masquerades it. route_localnet also accepts packets *to* 127.0.0.0/8
+// arriving on the bridge, which ENGINE-RAW drops.
 func (fw *firewall) install() error {
 	fw.remove()
 	for _, setting := range []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/" + fw.bridge + "/route_localnet"} {
@@ -74,7 +88,7 @@ func (fw *firewall) install() error {
 			return err
 		}
 	}
-	for _, chain := range [][2]string{{"nat", fw.dnat}, {"nat", fw.post}, {"filter", fw.forward}} {
+	for _, chain := range fw.chains() {
 		if err := iptables("-t", chain[0], "-N", chain[1]); err != nil {
 			return err
 		}
@@ -99,10 +113,15 @@ func (fw *firewall) remove() {
 		for iptables(withAction(jump, "-D")...) == nil { // a jump added twice by two crashes is deleted twice
 		}
 	}
-	for _, chain := range [][2]string{{"nat", fw.dnat}, {"nat", fw.post}, {"filter", fw.forward}} {
+	for _, chain := range fw.chains() {
 		iptables("-t", chain[0], "-F", chain[1])
 		iptables("-t", chain[0], "-X", chain[1])
 	}
+}
+
+// chains are our chains, {table, name}.
+func (fw *firewall) chains() [][2]string {
+	return [][2]string{{"raw", fw.raw}, {"nat", fw.dnat}, {"nat", fw.post}, {"filter", fw.forward}}
 }
 
 // withAction turns {"-t", table, chain, rule...} into {"-t", table, action, chain, rule...}.

@@ -50,7 +50,9 @@ func (l *containerLogs) Close() {
 
 // stream sends both logs to the session at once. With a follow channel, it goes on until the channel is
 // closed (the container's run has ended) and everything written before that has been sent, or until
-// stop is closed (an attached client left: errClientLeft).
+// the client is gone or stop is closed (an attached client detached): errClientLeft. A follower with
+// nothing to write learns that its client is gone only from the connection (tcp.go), so someone must
+// be reading it: the relay of an attached client, Session.listen for `logs -f`.
 func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) error {
 	var wg sync.WaitGroup
 	var stderrErr error
@@ -101,6 +103,8 @@ func streamLog(conn *Conn, kind byte, f *os.File, follow, stop <-chan struct{}) 
 			follow = nil // one more pass sends what was written before the end
 		case <-grew:
 		case <-stop:
+			return errClientLeft
+		case <-conn.Gone():
 			return errClientLeft
 		}
 	}

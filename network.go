@@ -12,8 +12,9 @@
 // asks for the container's namespaces (Namespaces), and once the container's first process exists,
 // Allocate gives it an address (ipallocator.go), a veth pair whose host end is on the bridge and whose
 // other end is already eth0 (with a MAC derived from the address) inside the container, and its
-// published ports (portmap.go). Init, inside, finishes the container's side (setupContainerNetwork):
-// eth0 up with its address, the default route, lo. Release undoes all of it when the container stops.
+// published ports (portmap.go). Init, inside, finishes the container's side (setupContainerNetwork, in
+// netns.go): eth0 up with its address, the default route, lo. Release undoes all of it when the container
+// stops. Neither the bridge nor a container's interfaces take IPv6 router advertisements (CVE-2020-13401).
 package main
 
 import (
@@ -30,8 +31,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // NetworkSettings is what `engine inspect` shows under .NetworkSettings.
@@ -193,6 +192,10 @@ func (m *NetworkManager) ensureBridge() error {
 			return err
 		}
 	}
+	// Before the bridge is up, so that no advertisement a container sends is ever taken (netns.go).
+	if err := refuseRouterAdvertisements(m.bridge); err != nil {
+		return err
+	}
 	gateway := &net.IPNet{IP: m.ipam.Gateway(), Mask: m.subnet.Mask}
 	if err := addAddress(m.bridge, gateway); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
@@ -230,7 +233,8 @@ func (m *NetworkManager) CheckMode(mode string) error {
 }
 
 // Namespaces are the namespaces a container's process is made with: with host, the host's network; with
-// container:X, X's, which init joins by its path.
+// container:X, X's, opened here and held until init has joined it (netns.go). The caller closes what
+// is held with closeNamespaceFiles.
 func (m *NetworkManager) Namespaces(c *Container, namespaces []Namespace) ([]Namespace, error) {
 	mode := c.HostConfig.NetworkMode
 	switch {
@@ -241,11 +245,14 @@ func (m *NetworkManager) Namespaces(c *Container, namespaces []Namespace) ([]Nam
 		if err != nil {
 			return nil, err
 		}
-		pid := other.runningPid()
-		if pid == 0 || other == c {
-			return nil, fmt.Errorf("cannot join the network of container %s: it is not running", other.ShortName())
+		if other == c { // the container being started: it has no namespace to join yet
+			return nil, fmt.Errorf("container %s cannot join its own network", c.ShortName())
 		}
-		return append(namespaces, Namespace{Type: "network", Path: fmt.Sprintf("/proc/%d/ns/net", pid)}), nil
+		joined, err := openNetworkNamespace(other)
+		if err != nil {
+			return nil, err
+		}
+		return append(namespaces, joined), nil
 	}
 	return append(namespaces, Namespace{Type: "network"}), nil
 }
@@ -382,12 +389,6 @@ func macAddress(ip net.IP) net.HardwareAddr {
 	return append(net.HardwareAddr{0x02, 0x42}, ip.To4()...)
 }
 
-// containerInterface is how init must set up eth0, as the generated config carries it.
-type containerInterface struct {
-	Address string // 172.17.0.2/16
-	Gateway string
-}
-
 // Annotations are the generated config's instructions for init's side of the network.
 func (m *NetworkManager) Annotations(c *Container) map[string]string {
 	s := c.NetworkSettings
@@ -448,45 +449,4 @@ func hostResolvConf(keepLoopback bool) string {
 		}
 	}
 	return strings.Join(lines, "\n") + "\n"
-}
-
-// setupContainerNetwork runs in init, inside the container's new network namespace, where the daemon
-// has put eth0 with its MAC: lo and eth0 up, eth0's address and the default route as the generated
-// config says. One netlink socket carries the requests.
-func setupContainerNetwork(spec *Spec) error {
-	fd, err := openNetlink()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	if err := linkUpRequest("lo").sendOn(fd); err != nil {
-		return fmt.Errorf("lo: %w", err)
-	}
-	config, ok := spec.Annotations[networkAnnotation]
-	if !ok {
-		return nil
-	}
-	var eth0 containerInterface
-	if err := json.Unmarshal([]byte(config), &eth0); err != nil {
-		return fmt.Errorf("eth0: %w", err)
-	}
-	ip, address, err := net.ParseCIDR(eth0.Address)
-	if err != nil {
-		return fmt.Errorf("eth0: %w", err)
-	}
-	address.IP = ip
-	if err := linkUpRequest("eth0").sendOn(fd); err != nil {
-		return fmt.Errorf("eth0: %w", err)
-	}
-	index, err := linkIndex("eth0")
-	if err != nil {
-		return err
-	}
-	if err := addAddressRequest(index, address).sendOn(fd); err != nil {
-		return fmt.Errorf("eth0: %w", err)
-	}
-	if err := defaultRouteRequest(index, net.ParseIP(eth0.Gateway)).sendOn(fd); err != nil {
-		return fmt.Errorf("eth0: default route: %w", err)
-	}
-	return nil
 }

@@ -194,6 +194,9 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	if err := checkResources(hostConfig, r.cgroups); err != nil {
 		return nil, err
 	}
+	if err := checkSecurityOpts(hostConfig); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if name, err = r.reserveName(name); err != nil {

@@ -1,13 +1,21 @@
 // server.go: the daemon's front door.
 //
 // Server.Serve accepts TCP connections; each one carries one command (tcp.go frames the bytes). handle
-// reads the request, checks the token, and dispatch finds the method "Cmd" + Title(args[0]) on the Server
+// checks the token, reads the request, and dispatch finds the method "Cmd" + Title(args[0]) on the Server
 // by reflection, as Docker 0.1 did: adding a command to engine is adding a CmdXxx method in commands.go.
 // Whatever the command returns becomes the client's exit status; a panic in one command is turned into an
 // error for that client only, so the daemon keeps serving the others.
+//
+// Anyone who can reach the port can connect, so until a connection has shown the token it costs the
+// daemon little and not for long: a buffer of fixed size for the token, requestTimeout to send token and
+// request, and a place in the lobby, which holds at most maxUnauthenticated of them. The accept loop backs
+// off when the daemon runs out of descriptors instead of spinning. (The daemon may open as many files as
+// its hard RLIMIT_NOFILE allows: since Go 1.19 the runtime raises the soft limit to it at start, and
+// gives the processes it starts the original soft limit back.)
 package main
 
 import (
+	"container/list"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -29,6 +37,7 @@ type Server struct {
 	runtime  *Runtime
 	listener net.Listener
 	token    string
+	lobby    lobby
 }
 
 // Listen opens the daemon's address and reads (or makes) the token clients must present.
@@ -49,7 +58,11 @@ func Listen(addr string, runtime *Runtime) (*Server, error) {
 func loadToken(root string) (string, error) {
 	path := filepath.Join(root, "engine.token")
 	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) > 0 {
-		return strings.TrimSpace(string(data)), nil
+		token := strings.TrimSpace(string(data))
+		if len(token) > maxTokenSize {
+			return "", fmt.Errorf("the token in %s is longer than %d bytes", path, maxTokenSize)
+		}
+		return token, nil
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
@@ -63,48 +76,73 @@ func loadToken(root string) (string, error) {
 func (srv *Server) Addr() net.Addr { return srv.listener.Addr() }
 func (srv *Server) Close() error   { return srv.listener.Close() }
 
+// Serve accepts connections until the listener is closed.
 func (srv *Server) Serve() {
+	var pause time.Duration
 	for {
 		conn, err := srv.listener.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			// Out of descriptors (EMFILE, ENFILE) or another passing failure: the connection waits in the
+			// kernel's backlog while we pause, 5 ms doubling to 1 s as net/http's Server does, rather than
+			// spin on an error only a closing connection can clear.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			fmt.Fprintf(os.Stderr, "engine -d: accept: %v; retrying in %v\n", err, pause)
+			time.Sleep(pause)
 			continue
 		}
-		go srv.handle(&Conn{Conn: conn})
+		pause = 0
+		c := &Conn{Conn: conn}
+		go srv.handle(c, srv.lobby.enter(c))
 	}
 }
 
-func (srv *Server) handle(conn *Conn) {
+// handle serves one connection, from its place in the lobby.
+func (srv *Server) handle(conn *Conn, place *list.Element) {
 	defer conn.Close()
 	session := &Session{
 		conn:   conn,
 		Stdout: frameWriter{conn, frameStdout},
 		Stderr: frameWriter{conn, frameStderr},
 	}
-	status := 125
-	if args, err := srv.readRequest(conn); err != nil {
-		session.reportError(err)
-	} else {
-		status = srv.dispatch(session, args)
+	if args, ok := srv.admit(session, place); ok {
+		conn.WriteFrame(frameExit, exitPayload(srv.dispatch(session, args)))
 	}
-	conn.WriteFrame(frameExit, exitPayload(status))
 }
 
-// requestTimeout bounds how long a connection may take to say what it wants, so idle or half-open
-// connections cannot pile up in the daemon.
-const requestTimeout = 30 * time.Second
+// admit reads a new connection's token and request, then lets it out of the lobby. One that fails is
+// answered in the lobby, with the error and status 125, and closed.
+func (srv *Server) admit(session *Session, place *list.Element) ([]string, bool) {
+	defer srv.lobby.leave(place)
+	args, err := srv.readRequest(session.conn)
+	if err != nil {
+		session.reportError(err)
+		session.conn.WriteFrame(frameExit, exitPayload(125))
+		session.conn.closeGently()
+		return nil, false
+	}
+	return args, true
+}
 
+// requestTimeout bounds how long a connection may take to show the token and say what it wants. The
+// client sends both as soon as it is connected; idle connections are closed after it.
+const requestTimeout = 5 * time.Second
+
+// readRequest reads a new connection's token and then its request.
 func (srv *Server) readRequest(conn *Conn) ([]string, error) {
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))
 	defer conn.SetReadDeadline(time.Time{})
+	if err := srv.authenticate(conn); err != nil {
+		return nil, err
+	}
 	kind, length, err := conn.ReadHeader()
 	if err != nil {
 		return nil, fmt.Errorf("engine: reading the request: %w", err)
 	}
 	if kind != frameRequest {
-		return nil, fmt.Errorf("engine: the first frame must be a request, not %q", kind)
+		return nil, fmt.Errorf("engine: the token must be followed by a request, not %q", kind)
 	}
 	payload, err := conn.ReadPayload(length)
 	if err != nil {
@@ -114,13 +152,67 @@ func (srv *Server) readRequest(conn *Conn) ([]string, error) {
 	if err := json.Unmarshal(payload, &req); err != nil {
 		return nil, fmt.Errorf("engine: malformed request: %w", err)
 	}
-	if subtle.ConstantTimeCompare([]byte(req.Token), []byte(srv.token)) != 1 {
-		return nil, errors.New("engine: permission denied: wrong token")
-	}
 	if len(req.Args) == 0 {
 		return nil, errors.New("engine: no command given")
 	}
 	return req.Args, nil
+}
+
+// authenticate reads the connection's first frame, which must be the token, into a buffer of fixed
+// size.
+func (srv *Server) authenticate(conn *Conn) error {
+	kind, length, err := conn.ReadHeader()
+	if err != nil {
+		return fmt.Errorf("engine: reading the token: %w", err)
+	}
+	if kind != frameToken || length > maxTokenSize {
+		return fmt.Errorf("engine: the first frame must be the token, not %q of %d bytes", kind, length)
+	}
+	var token [maxTokenSize]byte
+	if _, err := io.ReadFull(conn, token[:length]); err != nil {
+		return fmt.Errorf("engine: reading the token: %w", err)
+	}
+	if subtle.ConstantTimeCompare(token[:length], []byte(srv.token)) != 1 {
+		return errors.New("engine: permission denied: wrong token")
+	}
+	return nil
+}
+
+// maxUnauthenticated is how many connections may wait in the lobby at once.
+const maxUnauthenticated = 512
+
+// lobby holds the connections that have not shown the token yet. When one more comes and the lobby is
+// full, the one that has waited longest is closed. A client that knows the token sends it the moment it
+// is connected and stays for microseconds, so a flood of connections that say nothing only pushes out
+// its own; refusing the newcomer instead, or leaving it in the kernel's backlog, would let a few hundred
+// idle connections, renewed every requestTimeout, lock every client out.
+type lobby struct {
+	mu      sync.Mutex
+	left    sync.Cond // signalled when a connection leaves; its L is mu
+	waiting list.List // of *Conn, the oldest first
+}
+
+// enter makes room for a connection and lets it in. The accept loop calls it, so while it waits for
+// room new connections wait in the kernel's backlog. A closed connection stays until its handler
+// leaves: Go closes the descriptor only once the read blocked on it has returned, and counting it
+// until then is what bounds the daemon's descriptors.
+func (l *lobby) enter(conn *Conn) *list.Element {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.left.L = &l.mu
+	for l.waiting.Len() >= maxUnauthenticated {
+		l.waiting.Front().Value.(*Conn).Close() // its handler's read fails, and it leaves
+		l.left.Wait()
+	}
+	return l.waiting.PushBack(conn)
+}
+
+// leave takes a connection out of the lobby.
+func (l *lobby) leave(place *list.Element) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.waiting.Remove(place)
+	l.left.Broadcast()
 }
 
 // dispatch runs args[0] as a command and returns the exit status for the client.
@@ -174,6 +266,13 @@ func (s *Session) Stdin() io.Reader {
 		s.conn.WriteFrame(frameStdin, nil)
 	})
 	return s.frames()
+}
+
+// listen reads the client's frames in the background, for a command that streams or waits without
+// asking for input (`logs -f`, `wait`): with nothing to write, it is how the daemon learns that the
+// client is gone (Conn.Gone).
+func (s *Session) listen() {
+	go s.frames().followControl()
 }
 
 // frames is the reader of everything the client sends after its request: stdin, resizes, signals.

@@ -7,13 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestLookupCommand(t *testing.T) {
@@ -218,42 +223,47 @@ func TestSessionStdin(t *testing.T) {
 	}
 }
 
-// serverTestRequest sends one request frame to Server.handle and returns the frames it answered with.
-func serverTestRequest(t *testing.T, srv *Server, kind byte, payload []byte) []testFrame {
+// serverTestRequest sends frames to Server.handle and returns the frames it answered with.
+func serverTestRequest(t *testing.T, srv *Server, frames ...testFrame) []testFrame {
 	t.Helper()
 	client, daemon := frameTestPair(t)
-	go srv.handle(daemon)
-	if err := client.WriteFrame(kind, payload); err != nil {
-		t.Fatal(err)
+	go srv.handle(daemon, srv.lobby.enter(daemon))
+	for _, f := range frames {
+		if err := client.WriteFrame(f.kind, f.payload); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return readAllTestFrames(t, client)
 }
 
 func TestServerHandle(t *testing.T) {
 	srv := &Server{token: "secret"}
-	request := func(token string, args ...string) []byte {
-		data, _ := json.Marshal(Request{Args: args, Token: token})
-		return data
+	request := func(args ...string) testFrame {
+		data, _ := json.Marshal(Request{Args: args})
+		return testFrame{frameRequest, data}
 	}
+	token := func(token string) testFrame { return testFrame{frameToken, []byte(token)} }
 	tests := []struct {
 		name      string
-		kind      byte
-		payload   []byte
+		frames    []testFrame
 		status    int32
 		stdout    string // a part of it
 		errorText string // the error frames, whole
 	}{
-		{"help", frameRequest, request("secret", "help"), 0, "Commands:", ""},
-		{"wrong token", frameRequest, request("wrong", "help"), 125, "", "engine: permission denied: wrong token\n"},
-		{"no token", frameRequest, request("", "help"), 125, "", "engine: permission denied: wrong token\n"},
-		{"no command", frameRequest, request("secret"), 125, "", "engine: no command given\n"},
-		{"not a request", frameStdin, nil, 125, "", "engine: the first frame must be a request, not 'i'\n"},
-		{"malformed", frameRequest, []byte("{"), 125, "", "engine: malformed request: unexpected end of JSON input\n"},
-		{"unknown command", frameRequest, request("secret", "nope"), 125, "", "engine: \"nope\" is not a command; see 'engine help'\n"},
+		{"help", []testFrame{token("secret"), request("help")}, 0, "Commands:", ""},
+		{"wrong token", []testFrame{token("wrong"), request("help")}, 125, "", "engine: permission denied: wrong token\n"},
+		{"token too short", []testFrame{token("secre"), request("help")}, 125, "", "engine: permission denied: wrong token\n"},
+		{"no token", []testFrame{token(""), request("help")}, 125, "", "engine: permission denied: wrong token\n"},
+		{"request first", []testFrame{request("help")}, 125, "", "engine: the first frame must be the token, not 'Q' of 17 bytes\n"},
+		{"token too long", []testFrame{token(strings.Repeat("s", maxTokenSize+1))}, 125, "", "engine: the first frame must be the token, not 'k' of 257 bytes\n"},
+		{"no command", []testFrame{token("secret"), request()}, 125, "", "engine: no command given\n"},
+		{"not a request", []testFrame{token("secret"), {frameStdin, nil}}, 125, "", "engine: the token must be followed by a request, not 'i'\n"},
+		{"malformed", []testFrame{token("secret"), {frameRequest, []byte("{")}}, 125, "", "engine: malformed request: unexpected end of JSON input\n"},
+		{"unknown command", []testFrame{token("secret"), request("nope")}, 125, "", "engine: \"nope\" is not a command; see 'engine help'\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			frames := serverTestRequest(t, srv, tt.kind, tt.payload)
+			frames := serverTestRequest(t, srv, tt.frames...)
 			if len(frames) == 0 {
 				t.Fatal("no frames")
 			}
@@ -334,4 +344,106 @@ func quietStderr(t *testing.T) {
 	stderr := os.Stderr
 	os.Stderr = devNull
 	t.Cleanup(func() { os.Stderr = stderr; devNull.Close() })
+}
+
+func TestTokenTooLongRefused(t *testing.T) {
+	root := t.TempDir()
+	long := strings.Repeat("t", maxTokenSize+1)
+	if err := os.WriteFile(filepath.Join(root, "engine.token"), []byte(long+"\n"), 0600); err != nil {
+		t.Fatal(err)
+	}
+	if token, err := loadToken(root); err == nil || !strings.Contains(err.Error(), "longer than 256 bytes") {
+		t.Errorf("loadToken of %d bytes = %q, %v; want an error", len(long), token, err)
+	}
+}
+
+// closingConn is a net.Conn that only tells when it is closed.
+type closingConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closingConn) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
+
+func (c *closingConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// The lobby holds maxUnauthenticated connections; one more closes the oldest still waiting and gets
+// in once that one's handler has left; a connection that left (it showed the token) is never closed.
+func TestLobbyPushesOutTheOldest(t *testing.T) {
+	var l lobby
+	enter := func() *closingConn {
+		raw := &closingConn{closed: make(chan struct{})}
+		place := l.enter(&Conn{Conn: raw})
+		go func() { <-raw.closed; l.leave(place) }() // the handler, whose read fails at the close
+		return raw
+	}
+	first := &closingConn{closed: make(chan struct{})}
+	l.leave(l.enter(&Conn{Conn: first})) // authenticated at once
+	var raw []*closingConn
+	for i := 0; i < maxUnauthenticated; i++ {
+		raw = append(raw, enter())
+	}
+	if first.isClosed() || raw[0].isClosed() {
+		t.Fatal("a lobby with room closed a connection")
+	}
+	entered := make(chan *closingConn)
+	go func() { entered <- enter() }()
+	select {
+	case newcomer := <-entered:
+		if !raw[0].isClosed() || raw[1].isClosed() || newcomer.isClosed() || first.isClosed() {
+			t.Errorf("a full lobby closed %v, %v, %v, %v; want the oldest waiting only", first.isClosed(), raw[0].isClosed(), raw[1].isClosed(), newcomer.isClosed())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the newcomer never got in")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.waiting.Len() != maxUnauthenticated {
+		t.Errorf("%d waiting, want %d", l.waiting.Len(), maxUnauthenticated)
+	}
+}
+
+// failingListener fails every Accept with EMFILE until it is closed.
+type failingListener struct {
+	net.Listener
+	accepts atomic.Int32
+	closed  chan struct{}
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	l.accepts.Add(1)
+	select {
+	case <-l.closed:
+		return nil, net.ErrClosed
+	default:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+}
+
+// Out of descriptors, the accept loop pauses (5 ms doubling) instead of spinning: in 300 ms it tries
+// about 6 times, not millions.
+func TestServeBacksOffWhenAcceptFails(t *testing.T) {
+	quietStderr(t)
+	l := &failingListener{closed: make(chan struct{})}
+	srv := &Server{listener: l}
+	served := make(chan struct{})
+	go func() { srv.Serve(); close(served) }()
+	time.Sleep(300 * time.Millisecond)
+	close(l.closed)
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after the listener closed")
+	}
+	if n := l.accepts.Load(); n > 10 {
+		t.Errorf("%d accepts in 300 ms of EMFILE, want a handful", n)
+	}
 }

@@ -2,7 +2,8 @@
 //
 // Docker 0.1 generated an LXC config file for every container and handed it to lxc-start. We generate an
 // OCI runtime bundle instead (ROOT/containers/<id>/bundle/config.json, runtime-spec 1.x) and hand it to
-// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args.
+// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args,
+// capabilities, and the seccomp profile (seccomp.go).
 // Because it is the standard format, `runc run` or `crun run` can start the very same bundle; a test does.
 //
 // Flow: Container.Start → prepare → generateSpec (here) → bundle/config.json → release → Init reads it.
@@ -68,11 +69,12 @@ type Mount struct {
 }
 
 type Linux struct {
-	Namespaces        []Namespace `json:"namespaces"`
-	Devices           []Device    `json:"devices,omitempty"` // beyond defaultDevices, which are implied
-	RootfsPropagation string      `json:"rootfsPropagation,omitempty"`
-	MaskedPaths       []string    `json:"maskedPaths,omitempty"`
-	ReadonlyPaths     []string    `json:"readonlyPaths,omitempty"`
+	Namespaces        []Namespace   `json:"namespaces"`
+	Devices           []Device      `json:"devices,omitempty"` // beyond defaultDevices, which are implied
+	RootfsPropagation string        `json:"rootfsPropagation,omitempty"`
+	MaskedPaths       []string      `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string      `json:"readonlyPaths,omitempty"`
+	Seccomp           *LinuxSeccomp `json:"seccomp,omitempty"` // nil: unconfined (seccomp.go)
 
 	// Resources and CgroupsPath describe the container's cgroup (resources.go) so that runc or crun
 	// would make the same one. Our init does not read them: the daemon makes the cgroup and puts init in
@@ -84,6 +86,8 @@ type Linux struct {
 type Namespace struct {
 	Type string `json:"type"`
 	Path string `json:"path,omitempty"`
+
+	file *os.File // with Path, the namespace itself, held by the daemon for our init (netns.go)
 }
 
 type Device struct {
@@ -168,6 +172,9 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	}
 	if spec.Process.Cwd == "" {
 		spec.Process.Cwd = "/"
+	}
+	if spec.Linux.Seccomp, err = containerSeccomp(c.HostConfig.SecurityOpt, spec.Process.Capabilities); err != nil {
+		return nil, err
 	}
 	spec.Process.Terminal, spec.Process.ConsoleSize = c.Config.Tty, c.consoleSize
 	return spec, nil

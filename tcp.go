@@ -6,11 +6,13 @@
 //
 //	kind (1 byte) | length (4 bytes, big endian) | payload (length bytes, at most maxPayload)
 //
-// The client's first frame is the request (JSON: the arguments and the token from ROOT/engine.token). Then
-// the daemon sends stdout, stderr and error frames and, last, one exit frame with the status the client
-// exits with. If the command wants input, the daemon sends an (empty) stdin frame; only then does the
-// client read its own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a
-// shell loop never swallows the loop's input.
+// The client's first frame is the token from ROOT/engine.token, at most maxTokenSize bytes, so that the
+// daemon reads it into a buffer of fixed size and allocates nothing more for a connection that has not
+// shown it (server.go). Its second frame is the request (JSON: the arguments). Then the daemon sends
+// stdout, stderr and error frames and, last, one exit frame with the status the client exits with. If
+// the command wants input, the daemon sends an (empty) stdin frame; only then does the client read its
+// own stdin and send it as stdin frames, closed by stdin-closed. So `engine ps` inside a shell loop
+// never swallows the loop's input.
 //
 // Two more requests work the same way, an empty frame from the daemon that the client answers for as
 // long as the command lasts. A terminal frame ('t': the output is a terminal's) asks for resize frames:
@@ -19,26 +21,33 @@
 // (terminal.go). A signal frame ('s') asks the client to pass on its SIGINT and SIGTERM as signal frames
 // (docker's --sig-proxy), which the daemon turns into Container.Kill (attach.go).
 //
+// The end of the client's input is not the end of the client. A client that shuts its write side (as
+// `nc -N`, socat and proxies pass on the end of their own input) has only said it has nothing more to
+// send: as with docker, that ends the container's stdin, and the output and the exit status still go
+// to it. A client that died looks the same from the reading side, so once the input has ended the
+// daemon probes (Conn.inputEnded): a live client reads an empty stdout frame every probeInterval, a dead
+// one's kernel answers it with a reset. A write or a read that fails is a client gone: Conn.Gone is
+// closed, and whatever was streaming to it or waiting for it (logs.go, attach.go, `exec -t`, `wait`)
+// stops and gives back its files and watches. Our own client never half-closes; it closes the connection after the exit frame, or dies.
+//
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
-// buffer (see receive).
+// buffer (see receive in client.go, which holds the client's side of all this).
 package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
+	frameToken       byte = 'k' // client → daemon, first: the token
 	frameRequest     byte = 'Q'
 	frameStdin       byte = 'i'
 	frameStdinClosed byte = 'c'
@@ -52,19 +61,83 @@ const (
 
 	frameHeaderSize = 5
 	maxPayload      = 1 << 20
+	maxTokenSize    = 256 // loadToken makes 64 hex digits
 )
 
-// Request is the first frame of every connection.
+// Request is the frame after the token: what the client asks for.
 type Request struct {
-	Args  []string `json:"args"`
-	Token string   `json:"token"`
+	Args []string `json:"args"`
 }
 
 // Conn is one client connection, seen from either side. Writes of whole frames are serialised, so the
-// goroutines streaming a container's stdout and stderr can share one connection.
+// goroutines streaming a container's stdout and stderr can share one connection. On the daemon's side,
+// Gone is closed once the client is known to be gone (see the opening).
 type Conn struct {
 	net.Conn
 	writeMu sync.Mutex
+
+	goneMu  sync.Mutex
+	gone    chan struct{} // made on first use, so a Conn{} is ready to use
+	probing bool
+}
+
+// Gone is closed once the client is gone: a write or a read failed, or the connection was closed.
+func (c *Conn) Gone() <-chan struct{} {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	return c.goneChan()
+}
+
+// goneChan is Gone's channel; the caller holds goneMu.
+func (c *Conn) goneChan() chan struct{} {
+	if c.gone == nil {
+		c.gone = make(chan struct{})
+	}
+	return c.gone
+}
+
+// lost records that the client is gone.
+func (c *Conn) lost() {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	gone := c.goneChan()
+	select {
+	case <-gone:
+	default:
+		close(gone)
+	}
+}
+
+func (c *Conn) Close() error {
+	c.lost()
+	return c.Conn.Close()
+}
+
+// probeInterval is how often the daemon probes a client whose input has ended.
+const probeInterval = 500 * time.Millisecond
+
+// inputEnded starts the probes that tell a client that half-closed from one that died: every
+// probeInterval, an empty stdout frame, which a client takes as no output at all. A live client reads
+// it; a dead one's kernel answers it with a reset, and the write after that fails.
+func (c *Conn) inputEnded() {
+	c.goneMu.Lock()
+	defer c.goneMu.Unlock()
+	if c.probing {
+		return
+	}
+	c.probing = true
+	go func() {
+		tick := time.NewTicker(probeInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.Gone():
+				return
+			case <-tick.C:
+				c.WriteFrame(frameStdout, nil) // a failure closes Gone
+			}
+		}
+	}()
 }
 
 func (c *Conn) writeHeader(kind byte, length int) error {
@@ -75,6 +148,19 @@ func (c *Conn) writeHeader(kind byte, length int) error {
 	return err
 }
 
+// closeGently closes a connection whose client may still be sending (the request after a wrong token):
+// our side's FIN first, then what the client sent is read and dropped, for up to a second, until it
+// closes too. Closing a socket with unread bytes sends a reset, which can overtake the frames just
+// written and lose the client its error message (net/http's closeWriteAndWait does the same).
+func (c *Conn) closeGently() {
+	if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		tcp.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, c.Conn, 2*(frameHeaderSize+maxPayload))
+	c.Close()
+}
+
 // WriteFrame sends one frame. Longer payloads must be split by the caller (see frameWriter).
 func (c *Conn) WriteFrame(kind byte, payload []byte) error {
 	if len(payload) > maxPayload {
@@ -82,10 +168,13 @@ func (c *Conn) WriteFrame(kind byte, payload []byte) error {
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if err := c.writeHeader(kind, len(payload)); err != nil {
-		return err
+	err := c.writeHeader(kind, len(payload))
+	if err == nil {
+		_, err = c.Conn.Write(payload)
 	}
-	_, err := c.Conn.Write(payload)
+	if err != nil {
+		c.lost()
+	}
 	return err
 }
 
@@ -101,6 +190,7 @@ func (c *Conn) SendFrom(kind byte, f *os.File, n int64) error {
 		}
 		c.writeMu.Unlock()
 		if err != nil {
+			c.lost()
 			return err
 		}
 		n -= chunk
@@ -240,10 +330,24 @@ func (r *stdinReader) controlFrame(kind byte, length int64) error {
 }
 
 // followControl reads the client's frames after its stdin (or when stdin was never asked for), acting
-// on resizes and signals, until the connection ends. Stdin data that still comes is not wanted.
+// on resizes and signals, until the client's input ends (nil; the probes then watch for the client's
+// end) or the connection fails (the error; the client is gone). Stdin data that still comes is not
+// wanted.
 func (r *stdinReader) followControl() error {
-	if _, err := io.CopyN(io.Discard, r.conn.Conn, r.remaining); err != nil { // a frame cut short
-		return err
+	err := r.readControl()
+	if err == io.EOF {
+		r.conn.inputEnded()
+		return nil
+	}
+	r.conn.lost()
+	return err
+}
+
+// readControl is followControl's loop. It returns io.EOF only at a frame's boundary: the end of the
+// input inside a frame is a client cut off.
+func (r *stdinReader) readControl() error {
+	if _, err := io.CopyN(io.Discard, r.conn.Conn, r.remaining); err != nil { // the rest of a stdin frame
+		return cutOff(err)
 	}
 	r.remaining = 0
 	for {
@@ -259,9 +363,17 @@ func (r *stdinReader) followControl() error {
 			err = r.controlFrame(kind, length)
 		}
 		if err != nil {
-			return err
+			return cutOff(err)
 		}
 	}
+}
+
+// cutOff is the error of a read inside a frame: there, the end of the input is unexpected.
+func cutOff(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 func (r *stdinReader) Read(p []byte) (int, error) {
@@ -270,6 +382,9 @@ func (r *stdinReader) Read(p []byte) (int, error) {
 	}
 	n, err := r.conn.Read(p[:min(int64(len(p)), r.remaining)])
 	r.remaining -= int64(n)
+	if r.remaining > 0 {
+		err = cutOff(err)
+	}
 	return n, err
 }
 
@@ -285,146 +400,7 @@ func (r *stdinReader) WriteTo(w io.Writer) (int64, error) {
 		total += n
 		r.remaining -= n
 		if err != nil {
-			return total, err
+			return total, cutOff(err)
 		}
 	}
 }
-
-// The client side.
-
-// Client runs one command against the daemon at addr and returns the exit status to leave with.
-func Client(addr, root string, args []string) int {
-	token, err := os.ReadFile(filepath.Join(root, "engine.token"))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: cannot read the daemon's token (is `engine -d -r %s` running, and may you read its root?): %v\n", root, err)
-		return 125
-	}
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: cannot reach the daemon at %s (is `engine -d` running?): %v\n", addr, err)
-		return 125
-	}
-	conn := &Conn{Conn: nc}
-	defer conn.Close()
-	args, input, err := importSource(args)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: import: %v\n", err)
-		return 125
-	}
-	defer input.Close()
-	req, _ := json.Marshal(Request{Args: args, Token: strings.TrimSpace(string(token))})
-	if err := conn.WriteFrame(frameRequest, req); err != nil {
-		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
-		return 125
-	}
-	term := &clientTerminal{conn: conn, input: input}
-	term.watchSignals()
-	status, err := receive(conn, term)
-	term.restore()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
-		return 125
-	}
-	return status
-}
-
-// receive copies the daemon's frames to our stdout and stderr until the exit frame, through one buffer
-// of the largest payload, and answers the daemon's requests for stdin, terminal size and signals.
-func receive(conn *Conn, term *clientTerminal) (int, error) {
-	sendingStdin := false
-	buf := make([]byte, maxPayload)
-	for {
-		kind, length, err := conn.ReadHeader()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return 0, err
-		}
-		switch kind {
-		case frameStdout:
-			_, err = io.CopyBuffer(plainWriter{os.Stdout}, io.LimitReader(conn.Conn, length), buf)
-		case frameStderr:
-			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
-		case frameError:
-			var message []byte
-			if message, err = conn.ReadPayload(length); err == nil {
-				term.message(message)
-			}
-		case frameTerminal:
-			err = term.announce()
-		case frameSignal:
-			term.proxySignals()
-		case frameStdin:
-			if !sendingStdin {
-				sendingStdin = true
-				if err = term.startInput(); err == nil {
-					go sendStdin(conn, term.input)
-				}
-			}
-		case frameExit:
-			payload, err := conn.ReadPayload(length)
-			if err != nil || len(payload) != 4 {
-				return 0, fmt.Errorf("bad exit frame")
-			}
-			return int(int32(binary.BigEndian.Uint32(payload))), nil
-		default:
-			return 0, fmt.Errorf("unexpected frame %q", kind)
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			// Our stdout went away (a closed pipe): the daemon's side ends with the connection.
-			return 0, err
-		}
-	}
-}
-
-// sendStdin streams our input to the daemon. A stdin that is closed or unreadable (a CI job, `<&-`)
-// counts as empty.
-func sendStdin(conn *Conn, input *os.File) {
-	buf := make([]byte, 64*1024)
-	for {
-		n, err := input.Read(buf)
-		if n > 0 {
-			if conn.WriteFrame(frameStdin, buf[:n]) != nil {
-				return
-			}
-		}
-		if err != nil {
-			conn.WriteFrame(frameStdinClosed, nil)
-			return
-		}
-	}
-}
-
-// importSource is the one place the client looks at a command: `engine import FILE` opens FILE here, with
-// the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
-// CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
-func importSource(args []string) ([]string, *os.File, error) {
-	if args[0] != "import" {
-		return args, os.Stdin, nil
-	}
-	for i := 1; i < len(args); i++ {
-		switch arg := args[i]; {
-		case arg == "-m" || arg == "--message":
-			i++ // its value
-		case arg == "-":
-			return args, os.Stdin, nil
-		case arg == "--" && i+1 < len(args) && args[i+1] != "-":
-			i++
-			fallthrough // what follows "--" is the file, even if it starts with "-"
-		case !strings.HasPrefix(args[i], "-"):
-			file, err := os.Open(args[i])
-			if err != nil {
-				return nil, nil, err
-			}
-			rewritten := append(append(append([]string{}, args[:i]...), "-"), args[i+1:]...)
-			return rewritten, file, nil
-		}
-	}
-	return args, os.Stdin, nil
-}
-
-// plainWriter hides os.File's ReadFrom, so io.CopyBuffer really copies through our buffer. Go would
-// otherwise splice(2) from the socket to a pipe: fewer copies, yet measured 1.3 times slower here
-// (many small splices, each toggling interrupts in the kernel).
-type plainWriter struct{ io.Writer }

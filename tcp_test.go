@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -85,7 +84,8 @@ func readTestFrame(t *testing.T, conn *Conn) testFrame {
 
 func TestFrameRoundTrip(t *testing.T) {
 	frames := []testFrame{
-		{frameRequest, []byte(`{"args":["ps"],"token":"t"}`)},
+		{frameToken, []byte("t")},
+		{frameRequest, []byte(`{"args":["ps"]}`)},
 		{frameStdout, []byte("hello\n")},
 		{frameStderr, nil},
 		{frameError, bytes.Repeat([]byte{0, 0xff}, 1000)},
@@ -319,109 +319,6 @@ func TestFrameExitPayload(t *testing.T) {
 	}
 }
 
-func TestFrameReceiveErrors(t *testing.T) {
-	tests := []struct {
-		name   string
-		frames []testFrame
-		want   string
-	}{
-		{"short exit frame", []testFrame{{frameExit, []byte{0, 0, 1}}}, "bad exit frame"},
-		{"unknown frame", []testFrame{{'?', nil}}, "unexpected frame"},
-		{"connection closed", nil, io.ErrUnexpectedEOF.Error()},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, daemon := frameTestPair(t)
-			go func() {
-				<-sendFrames(daemon, tt.frames...)
-				daemon.Close()
-			}()
-			if status, err := receive(client, &clientTerminal{conn: client}); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestImportSourceRewritesFile(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "rootfs.tar")
-	if err := os.WriteFile(file, []byte("tarball"), 0600); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		args, want []string
-	}{
-		{[]string{"import", file}, []string{"import", "-"}},
-		{[]string{"import", file, "name:1"}, []string{"import", "-", "name:1"}},
-		{[]string{"import", "-m", "msg", file, "x"}, []string{"import", "-m", "msg", "-", "x"}},
-		{[]string{"import", "--message", "-", file}, []string{"import", "--message", "-", "-"}},
-		{[]string{"import", "--message=hi", file}, []string{"import", "--message=hi", "-"}},
-		{[]string{"import", "--", file}, []string{"import", "--", "-"}},
-	}
-	for _, tt := range tests {
-		original := slices.Clone(tt.args)
-		got, input, err := importSource(tt.args)
-		if err != nil {
-			t.Errorf("importSource(%q): %v", tt.args, err)
-			continue
-		}
-		if !slices.Equal(got, tt.want) {
-			t.Errorf("importSource(%q) = %q, want %q", tt.args, got, tt.want)
-		}
-		if !slices.Equal(tt.args, original) {
-			t.Errorf("importSource changed its argument to %q", tt.args)
-		}
-		if input == os.Stdin {
-			t.Errorf("importSource(%q) reads stdin, want %s", tt.args, file)
-			continue
-		}
-		content, _ := io.ReadAll(input)
-		input.Close()
-		if input.Name() != file || string(content) != "tarball" {
-			t.Errorf("importSource(%q) opened %s holding %q", tt.args, input.Name(), content)
-		}
-	}
-}
-
-func TestImportSourceLeavesOthersAlone(t *testing.T) {
-	for _, args := range [][]string{
-		{"import", "-", "x"},
-		{"import", "-m", "msg", "-"},
-		{"import", "--help"},
-		{"import"},
-		{"ps", "-a"},
-		{"run", "base", "/etc/passwd"},
-		{"images", "import"},
-	} {
-		got, input, err := importSource(args)
-		if err != nil || input != os.Stdin || !slices.Equal(got, args) {
-			t.Errorf("importSource(%q) = %q, stdin %v, %v; want it unchanged, reading stdin", args, got, input == os.Stdin, err)
-		}
-	}
-}
-
-func TestImportSourceMissingFile(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "none.tar")
-	if _, _, err := importSource([]string{"import", missing, "x"}); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("importSource of a missing file = %v, want ErrNotExist", err)
-	}
-}
-
-// After "--", a file whose name starts with "-" is still the file to send.
-func TestImportSourceDashFile(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	if err := os.WriteFile(filepath.Join(dir, "-x.tar"), []byte("tarball"), 0600); err != nil {
-		t.Fatal(err)
-	}
-	got, input, err := importSource([]string{"import", "--", "-x.tar", "name"})
-	if err != nil || !slices.Equal(got, []string{"import", "--", "-", "name"}) || input == os.Stdin {
-		t.Fatalf("importSource = %q, %v", got, err)
-	}
-	input.Close()
-}
-
 func TestFrameResizeAndSignalPayloads(t *testing.T) {
 	if got := resizePayload(24, 80); !bytes.Equal(got, []byte{0, 24, 0, 80}) {
 		t.Errorf("resizePayload(24, 80) = %v", got)
@@ -443,4 +340,56 @@ func TestFrameResizeAndSignalPayloads(t *testing.T) {
 			t.Errorf("parseSignalFrame(%v) accepted", bad)
 		}
 	}
+}
+
+// A client that half-closes is not gone: after the end of its input it is probed with empty stdout
+// frames, which it reads, and Gone stays open. Once it closes for good, a probe fails and Gone closes.
+func TestConnProbesAfterTheInputEnds(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	r := &stdinReader{conn: daemon}
+	client.Conn.(*net.TCPConn).CloseWrite()
+	if err := r.followControl(); err != nil {
+		t.Fatalf("followControl at a half-close = %v, want nil", err)
+	}
+	for i := 0; i < 3; i++ {
+		if f := readTestFrame(t, client); f.kind != frameStdout || len(f.payload) != 0 {
+			t.Fatalf("probe %d: %q %q, want an empty stdout frame", i, f.kind, f.payload)
+		}
+	}
+	select {
+	case <-daemon.Gone():
+		t.Fatal("a half-closed client was taken for gone")
+	default:
+	}
+	client.Close()
+	select {
+	case <-daemon.Gone():
+	case <-time.After(5 * probeInterval):
+		t.Fatal("a closed client was not found gone")
+	}
+}
+
+// A reset or a failed write is a client gone at once; so is a frame cut short.
+func TestConnGoneOnFailure(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	client.Conn.(*net.TCPConn).SetLinger(0) // Close sends a reset
+	client.Close()
+	if err := (&stdinReader{conn: daemon}).followControl(); err == nil {
+		t.Error("followControl after a reset = nil")
+	}
+	select {
+	case <-daemon.Gone():
+	default:
+		t.Error("a reset did not make the client gone")
+	}
+
+	client, daemon = frameTestPair(t)
+	go func() {
+		client.Write([]byte{frameSignal, 0, 0, 0, 4, 0}) // 1 byte of 4
+		client.Conn.(*net.TCPConn).CloseWrite()
+	}()
+	if err := (&stdinReader{conn: daemon}).followControl(); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("followControl of a frame cut short = %v, want ErrUnexpectedEOF", err)
+	}
+	<-daemon.Gone()
 }
