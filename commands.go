@@ -358,15 +358,7 @@ func (srv *Server) CmdRm(session *Session, args []string) error {
 		return err
 	}
 	return srv.eachContainer(session, "rm", names, func(c *Container) error {
-		if c.exitedChan() != nil {
-			if !force {
-				return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.ShortName())
-			}
-			if err := c.KillAndWait(); err != nil {
-				return err
-			}
-		}
-		return srv.runtime.Destroy(c)
+		return srv.runtime.Remove(c, force)
 	})
 }
 

@@ -2,7 +2,9 @@
 // inspect (stats has its own file, commands_stats.go).
 //
 // Like the commands in commands.go, each parses its flags and reads what the Runtime (runtime.go) and
-// the Container (container.go) hold; `logs` streams the log files with logs.go.
+// the Container (container.go) hold; `logs` streams the log files with logs.go. They take only the
+// container's short lock (Container.mu), never its lifecycle lock: a start, stop or removal in progress
+// never holds them up.
 package main
 
 import (
@@ -164,14 +166,14 @@ func (srv *Server) CmdPort(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var lines []string
+	c.mu.Lock()
 	for key, bindings := range c.NetworkSettings.Ports {
 		for _, b := range bindings {
 			lines = append(lines, key+" -> "+net.JoinHostPort(b.HostIp, b.HostPort))
 		}
 	}
+	c.mu.Unlock()
 	sort.Strings(lines)
 	for _, line := range lines {
 		fmt.Fprintln(session.Stdout, line)
@@ -191,9 +193,13 @@ func (srv *Server) CmdInspect(session *Session, args []string) error {
 	encoder.SetIndent("", "    ")
 	for _, name := range names {
 		if c, err := srv.runtime.Get(name); err == nil {
+			// Taken under mu, written without it: a slow client holds up nobody.
 			c.mu.Lock()
-			err = encoder.Encode(c)
+			document, err := json.Marshal(c)
 			c.mu.Unlock()
+			if err == nil {
+				err = encoder.Encode(json.RawMessage(document))
+			}
 			if err != nil {
 				return err
 			}

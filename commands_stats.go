@@ -78,11 +78,12 @@ func readAllStats(containers []*Container) map[*Container]statsReading {
 
 func readStats(c *Container) statsReading {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cgroup == nil {
+	cgroup := c.cgroup
+	c.mu.Unlock()
+	if cgroup == nil {
 		return statsReading{}
 	}
-	stats, err := c.cgroup.Stats()
+	stats, err := cgroup.Stats() // if the container ends meanwhile, its files are gone and err says so
 	return statsReading{at: time.Now(), stats: stats, ok: err == nil}
 }
 

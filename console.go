@@ -157,10 +157,14 @@ func (c *Container) receiveConsole(syncPipe *os.File) ([]byte, error) {
 	if err != nil || master == nil {
 		return report, err
 	}
-	if c.console, err = startConsole(master, c.logPath("stdout")); err != nil {
+	console, err := startConsole(master, c.logPath("stdout"))
+	if err != nil {
 		master.Close()
 		return nil, err
 	}
+	c.mu.Lock()
+	c.console = console
+	c.mu.Unlock()
 	return report, nil
 }
 
@@ -191,11 +195,14 @@ func (c *Container) drainConsole() {
 	c.mu.Unlock()
 }
 
-// closeConsole drops the terminal of a start that failed. The caller holds c.mu.
+// closeConsole drops the terminal of a start that failed.
 func (c *Container) closeConsole() {
-	if c.console != nil {
-		c.console.Close()
-		c.console = nil
+	c.mu.Lock()
+	console := c.console
+	c.console = nil
+	c.mu.Unlock()
+	if console != nil {
+		console.Close() // waits for its copy to the log to end: outside mu
 	}
 }
 

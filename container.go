@@ -1,18 +1,25 @@
-// container.go: one container, and how it is started, watched and stopped.
+// container.go: one container, and how it is started.
 //
 // The Runtime creates a Container from a Config (runtime.go); `engine start` and `engine run` then call
 // Container.Start, which is the heart of the engine:
 //
 //  1. ensureMounted  overlayfs: the image's layers (graph.go) as lowerdirs, the container's rw dir as upper
-//  2. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs
-//  3. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
-//  4. toDisk         the record says "running", with the process's PID
-//  5. release        tell init to go on, and learn from the sync pipe whether execve succeeded
-//  6. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
+//  2. cgroup         the container's cgroup, with its limits and device rules (cgroups.go)
+//  3. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs,
+//     spawned straight into the cgroup where the kernel can (v2); held on the sync pipe
+//  4. Join           on v1, init is moved into its cgroup by a goroutine, concurrently with step 5
+//  5. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
+//  6. toDisk         the record says "running", with the process's PID
+//  7. release        once init is in its cgroup: tell it to go on, and learn from the sync pipe whether
+//     execve succeeded (for at most initVerdictTimeout)
+//  8. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
+//     (container_stop.go, with stop, kill and wait)
 //
 // The container's stdout and stderr go straight to its log files, so its output never depends on the
 // daemon being alive (with -t, a terminal's output passes through the daemon: console.go). Every
 // change of state is written to ROOT/containers/<id>/config.json before anyone is told about it.
+// Starts, stops and removals of one container take turns (the lifecycle lock, below); commands that
+// only look (ps, inspect) never wait for them.
 package main
 
 import (
@@ -79,11 +86,25 @@ type Container struct {
 	root    string // ROOT/containers/<id>
 	runtime *Runtime
 
-	mu     sync.Mutex    // guards State and the fields below
+	// Two locks, taken in this order (lifecycle, then mu), never the other way round.
+	//
+	// lifecycle makes the changes of the container's life take turns: Start, the monitor's clean-up
+	// after the process ends, Destroy, and the moment stop and rm decide what to do. It is held across
+	// slow work (mounting, an iptables call per published port, waiting for init's verdict) and no
+	// command that only looks ever takes it. removed is read and written under it alone.
+	//
+	// mu guards State, NetworkSettings and the fields after it, and is held only to read or write them,
+	// never across a wait: ps, inspect, port and stats take mu alone, so they never wait on a start, a
+	// stop or a removal. Only holders of lifecycle change State, NetworkSettings, cmd, cgroup and exited
+	// (under mu too), so a holder of lifecycle may read those without mu.
+	lifecycle sync.Mutex
+	removed   bool // Destroy has begun: the container must never start again
+
+	mu     sync.Mutex
 	cmd    *exec.Cmd     // the running process
 	cgroup *Cgroup       // its cgroup, from start until the monitor removes it
 	stdin  *os.File      // our end of the container's stdin pipe (-i)
-	exited chan struct{} // closed when the current run has ended and been recorded
+	exited chan struct{} // from a successful start until the monitor has recorded the end: then closed
 
 	console     *Console // the terminal's master while running with -t (console.go)
 	consoleSize *Box     // the size the next start's terminal opens with, if the client has one
@@ -101,9 +122,12 @@ func (c *Container) logPath(stream string) string { return filepath.Join(c.root,
 
 // Start runs the container's command. It returns once the command runs (or has failed to start).
 func (c *Container) Start() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.State.Running {
+	c.lifecycle.Lock()
+	defer c.lifecycle.Unlock()
+	if c.removed { // an rm came first, between the create and this start: nothing of it may run
+		return fmt.Errorf("container %s was removed", c.ShortName())
+	}
+	if c.exited != nil {
 		return fmt.Errorf("container %s is already running", c.ShortName())
 	}
 	err := c.start()
@@ -117,13 +141,17 @@ func (c *Container) Start() error {
 		}
 		// Like Docker, a container whose command never ran keeps its status; the error and the status
 		// a shell would give (126, 127) are recorded.
+		c.mu.Lock()
 		c.State.ExitCode = status
 		c.State.Error = err.Error()
+		c.mu.Unlock()
 		c.toDisk()
 	}
 	return err
 }
 
+// start does the steps of a start, in the order the file's opening lists them. The caller holds
+// lifecycle; mu is taken only to publish what readers see.
 func (c *Container) start() error {
 	namespaces, err := c.runtime.network.Namespaces(c, []Namespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}})
 	if err != nil {
@@ -135,8 +163,11 @@ func (c *Container) start() error {
 		return err
 	}
 	// The cgroup comes first, with its limits and device rules: init must be in it before it is released.
-	c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
-	if err := c.cgroup.Create(c.HostConfig); err != nil {
+	cgroup := NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+	c.mu.Lock()
+	c.cgroup = cgroup
+	c.mu.Unlock()
+	if err := cgroup.Create(c.HostConfig); err != nil {
 		return err
 	}
 	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
@@ -147,11 +178,13 @@ func (c *Container) start() error {
 	}
 	defer syncPipe.Close()
 	previous := c.State
+	c.mu.Lock()
 	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	c.mu.Unlock()
 	// On v1, moving init into its cgroup waits for an RCU grace period in the kernel (about a
 	// millisecond here): it goes on while the rest is prepared, and init is released only once it is in.
 	joined := make(chan error, 1)
-	go func(cgroup *Cgroup) { joined <- cgroup.Join(cmd.Process.Pid) }(c.cgroup)
+	go func() { joined <- cgroup.Join(cmd.Process.Pid) }()
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
 	err = c.prepare(rootfs, namespaces, cmd.Process.Pid)
 	if err == nil {
@@ -166,25 +199,32 @@ func (c *Container) start() error {
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		c.closeStdin()
 		c.runtime.network.Release(c)
+		c.mu.Lock()
+		c.closeStdin()
 		c.NetworkSettings = &NetworkSettings{}
 		c.State = previous
+		c.mu.Unlock()
 		return err
 	}
-	c.cmd = cmd
-	c.exited = make(chan struct{})
-	go c.monitor(cmd, c.exited)
+	exited := make(chan struct{})
+	c.mu.Lock()
+	c.cmd, c.exited = cmd, exited
+	c.mu.Unlock()
+	go c.monitor(cmd, exited)
 	return nil
 }
 
 // prepare does the daemon's side of a start while init boots: the network (the veth pair goes into the
 // namespace of the process pid), the /etc files and the generated config.
 func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) error {
-	var err error
-	if c.NetworkSettings, err = c.runtime.network.Allocate(c, pid); err != nil {
+	settings, err := c.runtime.network.Allocate(c, pid)
+	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.NetworkSettings = settings
+	c.mu.Unlock()
 	if err := c.runtime.network.WriteEtcFiles(c); err != nil {
 		return err
 	}
@@ -240,13 +280,18 @@ func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error
 // newSyncPipe makes the socket pair that holds a starting process (init, or exec's helper) until the
 // daemon releases it, and carries back its terminal and its verdict. A socket, not a pipe: a terminal's
 // master can only travel over a unix socket (console.go). The daemon's end is non-blocking, so Go's
-// poller serves it and its waits can be given a deadline; the child's end is an ordinary one.
+// poller serves it and its reads can have a deadline; the child's end stays blocking.
 func newSyncPipe() (parent, child *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err == nil {
 		err = unix.SetNonblock(fds[1], false)
 	}
 	if err != nil {
+		return nil, nil, fmt.Errorf("sync pipe: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("sync pipe: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync"), nil
@@ -263,10 +308,14 @@ func (c *Container) openStdio() (stdin, stdout, stderr *os.File, err error) {
 		return nil, nil, nil, err
 	}
 	if c.Config.OpenStdin && !c.Config.Tty { // a terminal's input goes through its master instead
-		if stdin, c.stdin, err = os.Pipe(); err != nil {
+		var ours *os.File
+		if stdin, ours, err = os.Pipe(); err != nil {
 			closeAll(stdout, stderr)
 			return nil, nil, nil, err
 		}
+		c.mu.Lock()
+		c.stdin = ours
+		c.mu.Unlock()
 	}
 	return stdin, stdout, stderr, nil
 }
@@ -294,18 +343,33 @@ func cloneFlags(namespaces []Namespace) uintptr {
 	return result
 }
 
+// initVerdictTimeout bounds release's wait for init's verdict. Between its release and execve, init
+// only mounts, writes a few files and looks up the user: well under a second, a few seconds on a machine
+// busy starting hundreds of containers. 30 s leaves room for far worse, and still ends a start whose
+// init the image blocks (a FIFO where init opens a file) instead of leaving it to hold the lifecycle
+// lock, and with it every stop and rm of the container, forever. A variable, so a test can shorten it.
+var initVerdictTimeout = 30 * time.Second
+
 // release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
 // close-on-exec), or the error init reported. With a terminal, the pty master comes first (console.go).
+// Past initVerdictTimeout it gives up with an error; Start then kills init.
 func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
+	if err := syncPipe.SetDeadline(time.Now().Add(initVerdictTimeout)); err != nil {
+		return fmt.Errorf("sync pipe: %w", err)
+	}
 	_, err := syncPipe.Write([]byte{0})
 	var report []byte
 	if err == nil && c.Config.Tty {
 		if report, err = c.receiveConsole(syncPipe); err != nil {
-			return err
+			return verdictOverdue(err)
 		}
 	}
-	rest, _ := io.ReadAll(syncPipe)
+	rest, readErr := io.ReadAll(syncPipe)
 	report = append(report, rest...)
+	if errors.Is(readErr, os.ErrDeadlineExceeded) {
+		c.closeConsole()
+		return verdictOverdue(readErr)
+	}
 	if err == nil && len(report) == 0 {
 		if c.Config.Tty && c.console == nil {
 			return errNoConsole
@@ -316,6 +380,14 @@ func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
 	return syncFailure(report, "init", cmd.ProcessState)
 }
 
+// verdictOverdue says why a wait for init's verdict ended, in plain words when it ran out of time.
+func verdictOverdue(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("init did not start the command within %v (is it blocked opening a file of the image, such as a FIFO?)", initVerdictTimeout)
+	}
+	return err
+}
+
 // syncFailure turns the report a process held on a sync pipe sent before dying (an initError) into the
 // error the client sees, with the status a shell would give.
 func syncFailure(report []byte, who string, state *os.ProcessState) error {
@@ -324,152 +396,6 @@ func syncFailure(report []byte, who string, state *os.ProcessState) error {
 		return fmt.Errorf("%s died before starting the command (%v)", who, state)
 	}
 	return &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
-}
-
-// monitor waits for the container's process to end and records it, like Docker 0.1's Container.monitor.
-func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
-	cmd.Wait()
-	c.drainConsole() // every byte written to the terminal is in the log before anyone hears of the end
-	c.mu.Lock()
-	c.State.setStopped(exitStatus(cmd.ProcessState))
-	c.State.OOMKilled = c.cgroup.OOMKilled()
-	c.removeCgroup()
-	c.cmd = nil
-	c.closeStdin()
-	c.runtime.network.Release(c)
-	c.NetworkSettings = &NetworkSettings{}
-	c.unmount()
-	remove := c.HostConfig.AutoRemove
-	if remove {
-		c.runtime.Destroy(c)
-	} else {
-		c.toDisk()
-	}
-	c.mu.Unlock()
-	close(exited)
-}
-
-// exitStatus is the status a shell would report: the exit code, or 128+N for death by signal N.
-func exitStatus(state *os.ProcessState) int {
-	status := state.Sys().(syscall.WaitStatus)
-	if status.Signaled() {
-		return 128 + int(status.Signal())
-	}
-	return status.ExitStatus()
-}
-
-// removeCgroup removes the container's cgroup, or the one a killed daemon left for it.
-func (c *Container) removeCgroup() {
-	cgroup := c.cgroup
-	if cgroup == nil {
-		cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
-	}
-	if err := cgroup.Remove(); err != nil {
-		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
-	}
-	c.cgroup = nil
-}
-
-func (c *Container) closeStdin() {
-	if c.stdin != nil {
-		c.stdin.Close()
-		c.stdin = nil
-	}
-}
-
-// closeStdinPipe closes the stdin pipe when its client's input ends, unless a later run replaced it.
-func (c *Container) closeStdinPipe(pipe *os.File) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stdin == pipe {
-		c.closeStdin()
-	}
-}
-
-// StdinPipe is where the attached client's input goes, when the container was created with -i.
-func (c *Container) StdinPipe() *os.File {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stdin
-}
-
-// Kill sends a signal to the container's first process.
-func (c *Container) Kill(sig syscall.Signal) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.State.Running || c.cmd == nil {
-		return fmt.Errorf("container %s is not running", c.ShortName())
-	}
-	return c.cmd.Process.Signal(sig)
-}
-
-// Stop asks the container to stop with SIGTERM and kills it after the timeout, as `docker stop` does.
-// The command is PID 1 of its namespace: the kernel drops signals it has no handler for, so a command
-// that ignores SIGTERM is only stopped by the SIGKILL.
-func (c *Container) Stop(timeout time.Duration) error {
-	exited := c.exitedChan()
-	if exited == nil {
-		return nil
-	}
-	if err := c.Kill(syscall.SIGTERM); err == nil {
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(timeout):
-		}
-	}
-	return c.KillAndWait()
-}
-
-// killTimeout bounds the wait for a container after SIGKILL. The kernel kills every process of its PID
-// namespace at once, but its PID 1 is gone only once all of them have been reaped; a wait must not
-// last for ever if one never is.
-const killTimeout = 30 * time.Second
-
-// KillAndWait kills the container's first process (and so its PID namespace) and waits, at most
-// killTimeout, for the end of the run to be recorded.
-func (c *Container) KillAndWait() error {
-	exited := c.exitedChan()
-	if exited == nil {
-		return nil
-	}
-	c.Kill(syscall.SIGKILL)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(killTimeout):
-		return fmt.Errorf("container %s did not exit within %v of SIGKILL", c.ShortName(), killTimeout)
-	}
-}
-
-// Wait blocks until the container is not running and returns its exit code.
-func (c *Container) Wait() int {
-	if exited := c.exitedChan(); exited != nil {
-		<-exited
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.State.ExitCode
-}
-
-// runningPid is the PID of the container's first process, or 0 if it is not running.
-func (c *Container) runningPid() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.State.Running {
-		return 0
-	}
-	return c.State.Pid
-}
-
-// exitedChan is the channel closed at the end of the current run, or nil if the container is not running.
-func (c *Container) exitedChan() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.State.Running {
-		return nil
-	}
-	return c.exited
 }
 
 // ensureMounted assembles the root filesystem: overlayfs with the image's layers as read-only lowerdirs
@@ -515,9 +441,12 @@ func isMountPoint(dir string) bool {
 	return self.Dev != parent.Dev
 }
 
-// toDisk writes the container record. The caller holds c.mu.
+// toDisk writes the container record, as it is under mu. The caller holds lifecycle (or is alone with a
+// container nobody else knows yet), so records are written in the order of the changes they record.
 func (c *Container) toDisk() error {
+	c.mu.Lock()
 	data, err := json.MarshalIndent(c, "", "\t")
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}

@@ -341,8 +341,36 @@ func (r *Runtime) List() []*Container {
 	return list
 }
 
+// Remove is `engine rm`: it destroys a container that is not running or, with force, kills it first.
+// The removal begins under the container's lifecycle lock (beginRemoval), so a start that has not yet
+// begun never will, and none can slip in while rm waits for the kill.
+func (r *Runtime) Remove(c *Container, force bool) error {
+	exited, err := c.beginRemoval(force)
+	if err != nil {
+		return err
+	}
+	if exited != nil && !c.awaitEnd(exited, killTimeout) {
+		c.cancelRemoval()
+		return c.notDead()
+	}
+	return r.Destroy(c)
+}
+
 // Destroy forgets a container that is not running and removes its directory, logs and rw layer included.
+// It waits for a start or a stop in progress to finish first, and the container never starts again.
 func (r *Runtime) Destroy(c *Container) error {
+	c.lifecycle.Lock()
+	defer c.lifecycle.Unlock()
+	if c.exited != nil {
+		return fmt.Errorf("container %s is running: stop it first, or use rm -f", c.ShortName())
+	}
+	return r.destroy(c)
+}
+
+// destroy is Destroy for a caller that holds c.lifecycle (the monitor, for --rm). Doing it twice is
+// harmless: rm -f and --rm may both come to it.
+func (r *Runtime) destroy(c *Container) error {
+	c.removed = true
 	r.mu.Lock()
 	for i, other := range r.containers {
 		if other == c {
@@ -372,7 +400,8 @@ func removeContainerDir(dir string) error {
 
 // Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving),
 // then removes engine/ from the cgroup hierarchies if it is empty and takes down the bridge and the
-// firewall rules.
+// firewall rules. Each stop is bounded (Container.Stop): a container that cannot be collected is
+// reported, and the shutdown goes on without it.
 func (r *Runtime) Shutdown() {
 	defer r.network.Close()
 	defer r.cgroups.RemoveParent()
@@ -381,7 +410,9 @@ func (r *Runtime) Shutdown() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Stop(10 * time.Second)
+			if err := c.Stop(10 * time.Second); err != nil {
+				fmt.Fprintf(os.Stderr, "engine -d: shutdown: %v\n", err)
+			}
 		}()
 	}
 	wg.Wait()

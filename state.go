@@ -1,9 +1,10 @@
 // state.go: what a container is doing right now.
 //
 // Every container carries a State. Container.Start fills it when the process is running, the monitor
-// goroutine (container.go) fills it again when the process exits, and Container.toDisk writes it to disk
+// goroutine (container_stop.go) fills it again when the process exits, and Container.toDisk writes it
 // with the rest of the container record after every change, so `engine ps` after a daemon restart tells
-// the truth. String() is the STATUS column of `engine ps`, as Docker prints it.
+// the truth. Both change it under the container's lifecycle lock and its short lock, mu; readers such as
+// ps take mu alone. String() is the STATUS column of `engine ps`, as Docker prints it.
 package main
 
 import (
