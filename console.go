@@ -255,7 +255,7 @@ func setupConsole(process Process) error {
 
 // openConsole opens a pty pair in the container's /dev/pts, sized as the client's terminal, the slave
 // given to the process's user (its group stays tty, as the devpts mount's gid=5 made it and as runc
-// leaves it). Init and the exec helper (exec.go) both make their terminals here.
+// leaves it). Init and the exec helper (exec_helper.go) both make their terminals here.
 func openConsole(process Process) (master, slave *os.File, err error) {
 	master, slave, err = pty.Open()
 	if err != nil {

@@ -5,13 +5,14 @@
 //	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
 //	engine [-H ADDR] [-r DIR] COMMAND ...   the client: sends COMMAND to the daemon, relays its streams
-//	                                        and exits with the status it gets back (tcp.go)
+//	                                        and exits with the status it gets back (client.go)
 //	engine init                             the first process of a container, started by the daemon
 //	                                        inside the new namespaces (init.go); not for people
 //	engine init exec                        the helper that starts `engine exec`'s process inside a
-//	                                        running container (exec.go); not for people either
+//	                                        running container (exec.go, exec_helper.go); not for people either
 //
-// `engine run base echo hi` starts here, becomes a Request in tcp.go and is answered by server.go.
+// `engine run base echo hi` starts here, becomes a Request in client.go, travels in tcp.go's frames and
+// is answered by server.go.
 package main
 
 import (
@@ -35,7 +36,7 @@ const (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initPipeEnv) != "" {
 		if len(os.Args) > 2 && os.Args[2] == "exec" {
-			os.Exit(ExecInit()) // exec.go
+			os.Exit(ExecInit()) // exec_helper.go
 		}
 		os.Exit(Init())
 	}
