@@ -340,3 +340,54 @@ func TestE2EHalfClosedClient(t *testing.T) {
 		t.Errorf("exec -t with a half-close: %q, exit %d, %v; want tty, exit 4", stdout, status, err)
 	}
 }
+
+// connectionsTo counts the TCP connections whose local end is addr (the daemon's side of its clients'
+// connections) and that the daemon still holds open: established, or closed by the client only
+// (CLOSE_WAIT), from the kernel's table.
+func connectionsTo(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := 0
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		fields := strings.Fields(line)
+		if len(fields) > 3 && strings.HasSuffix(fields[1], fmt.Sprintf(":%04X", n)) && (fields[3] == "01" || fields[3] == "08") {
+			count++
+		}
+	}
+	return count
+}
+
+// An exec whose client is killed runs on, as docker's does, but the daemon lets go of the client's
+// connection at once: nothing else reads it, so without listening for the client the connection (and
+// the goroutine serving it) stayed until the command ended.
+func TestE2EVanishedExecClientsLetGo(t *testing.T) {
+	engine(t, "run", "-d", "--name", "execd", "base", "sleep", "1000")
+	defer engine(t, "rm", "-f", "execd")
+	before := connectionsTo(t, shared.addr)
+	var clients []*exec.Cmd
+	for i := 0; i < 10; i++ {
+		cmd := exec.Command(engineBin, "-r", shared.root, "-H", shared.addr, "exec", "execd", "sleep", "1000")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cmd)
+	}
+	if _, ok := waitUntil(20*time.Second, func() bool { return strings.Count(engine(t, "exec", "execd", "ps"), "sleep 1000") == 11 }); !ok {
+		t.Fatalf("the 10 execs did not start:\n%s", engine(t, "exec", "execd", "ps"))
+	}
+	for _, cmd := range clients {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	if _, ok := waitUntil(5*time.Second, func() bool { return connectionsTo(t, shared.addr) <= before }); !ok {
+		t.Errorf("5 s after 10 exec clients were killed the daemon holds %d connections (%d before)", connectionsTo(t, shared.addr), before)
+	}
+	if got := strings.Count(engine(t, "exec", "execd", "ps"), "sleep 1000"); got != 11 {
+		t.Errorf("after their clients left, %d of the 10 exec'd commands run, want all", got-1)
+	}
+}

@@ -137,8 +137,16 @@ func (p *ExecProcess) Wait() (int, error) {
 	return exited.Status, nil
 }
 
+// execResult is how an exec ended: the command's status, or what went wrong waiting for it.
+type execResult struct {
+	status int
+	err    error
+}
+
 // execWithPipes runs an exec with its output, and with -i its input, relayed to the session through
-// pipes, and returns the command's exit status once it has ended and its output has all been sent.
+// pipes, and returns the command's exit status once it has ended and its output has all been sent. A
+// client that leaves first is let go at once: the command runs on, as a docker exec does, its output
+// read and dropped, its end collected in the background.
 func (c *Container) execWithPipes(session *Session, config *ExecConfig, interactive bool) (int, error) {
 	stdoutR, stdoutW, err := os.Pipe()
 	if err != nil {
@@ -167,14 +175,25 @@ func (c *Container) execWithPipes(session *Session, config *ExecConfig, interact
 			io.Copy(stdinW, session.Stdin())
 			stdinW.Close()
 		}()
+	} else {
+		session.listen() // nothing else reads the client: this is how its leaving is noticed
 	}
 	relayed := make(chan struct{}, 2)
 	go relayOutput(session.Stdout, stdoutR, relayed)
 	go relayOutput(session.Stderr, stderrR, relayed)
-	status, err := process.Wait()
-	<-relayed
-	<-relayed
-	return status, err
+	exited := make(chan execResult, 1)
+	go func() {
+		status, err := process.Wait()
+		<-relayed
+		<-relayed
+		exited <- execResult{status, err}
+	}()
+	select {
+	case r := <-exited:
+		return r.status, r.err
+	case <-session.conn.Gone():
+		return 0, errClientLeft
+	}
 }
 
 // execWithTerminal runs an exec on a terminal of its own (`exec -t`): its output goes straight from the
@@ -191,15 +210,11 @@ func (c *Container) execWithTerminal(session *Session, config *ExecConfig, inter
 		return 0, err
 	}
 	console := newConsole(master, session.Stdout)
-	type result struct {
-		status int
-		err    error
-	}
-	exited := make(chan result, 1)
+	exited := make(chan execResult, 1)
 	go func() {
 		status, err := process.Wait()
 		console.Drain()
-		exited <- result{status, err}
+		exited <- execResult{status, err}
 	}()
 	a := attachment{console: console, detachKeys: detachKeys}
 	if interactive {
