@@ -180,7 +180,7 @@ func TestE2EPublishedPorts(t *testing.T) {
 }
 
 func TestE2EPublishedUDP(t *testing.T) {
-	image := udpEchoImage(t)
+	image := programImage(t, "udpecho")
 	port := freeUDPPort(t)
 	engine(t, "run", "-d", "--name", "udp", "-p", "127.0.0.1:"+port+":53/udp", image, "/udpecho")
 	defer shared.run("", "rm", "-f", "udp")
@@ -213,7 +213,6 @@ func freeUDPPort(t *testing.T) string {
 	return port
 }
 
-// udpEchoImage builds testdata/udpecho statically and imports it as an image of its own.
 // buildStatic builds one of the test programs under testdata/ as a static binary and returns it.
 func buildStatic(t *testing.T, pkg string) []byte {
 	t.Helper()
@@ -230,18 +229,20 @@ func buildStatic(t *testing.T, pkg string) []byte {
 	return data
 }
 
-func udpEchoImage(t *testing.T) string {
+// programImage builds testdata/NAME statically and imports it on the shared daemon as the image NAME,
+// which holds only /NAME: a container that runs one test program of ours.
+func programImage(t *testing.T, name string) string {
 	t.Helper()
-	data := buildStatic(t, "./testdata/udpecho")
+	data := buildStatic(t, "./testdata/"+name)
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: "udpecho", Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
+	tw.WriteHeader(&tar.Header{Name: name, Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
 	tw.Write(data)
 	tw.Close()
-	if _, stderr, code := shared.run(layer.String(), "import", "-", "udpecho"); code != 0 {
-		t.Fatalf("import udpecho: %s", stderr)
+	if _, stderr, code := shared.run(layer.String(), "import", "-", name); code != 0 {
+		t.Fatalf("import %s: %s", name, stderr)
 	}
-	return "udpecho"
+	return name
 }
 
 // networkSnapshot is what a container's network leaves on the host: the bridge's veths, the engine's
@@ -353,21 +354,6 @@ func TestE2ENetworkDaemonLifecycle(t *testing.T) {
 	d.run("", "rm", "-f", "running")
 }
 
-// rawnetImage imports testdata/rawnet, the container that sends hand-made packets with NET_RAW.
-func rawnetImage(t *testing.T) string {
-	t.Helper()
-	data := buildStatic(t, "./testdata/rawnet")
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: "rawnet", Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
-	tw.Write(data)
-	tw.Close()
-	if _, stderr, code := shared.run(layer.String(), "import", "-", "rawnet"); code != 0 {
-		t.Fatalf("import rawnet: %s", stderr)
-	}
-	return "rawnet"
-}
-
 // countingListener accepts TCP connections on address and counts them.
 func countingListener(t *testing.T, address string) (string, func() int) {
 	t.Helper()
@@ -400,7 +386,7 @@ func countingListener(t *testing.T, address string) (string, func() int) {
 // port included. The same SYN to the gateway's own address must be answered, or the attacker proves
 // nothing.
 func TestE2EHostLoopbackUnreachable(t *testing.T) {
-	image := rawnetImage(t)
+	image := programImage(t, "rawnet")
 	gateway := shared.bridgeNet(t).IP.String()
 	controlPort, _ := countingListener(t, gateway+":0") // the container's own kernel resets that one
 	if out := engine(t, "run", "--rm", image, "/rawnet", "syn", gateway, controlPort); out != "SYN-ACK from "+gateway+"\n" {
@@ -421,7 +407,7 @@ func TestE2EHostLoopbackUnreachable(t *testing.T) {
 // advertisement for a prefix to all nodes on the bridge. Neither the host's bridge nor another container
 // may take an address from it or a default route through the sender.
 func TestE2ERouterAdvertisementsIgnored(t *testing.T) {
-	image := rawnetImage(t)
+	image := programImage(t, "rawnet")
 	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil { // ipv6.disable=1: no advertisement can be sent
 		engineFails(t, 1, "ICMPv6 socket: address family not supported", "run", "--rm", image, "/rawnet", "ra", "2001:db8:e:1::")
 		return

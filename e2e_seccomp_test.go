@@ -6,29 +6,12 @@ package main
 // crun apply the same profile from the bundle.
 
 import (
-	"archive/tar"
-	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 )
-
-// probeImage imports testdata/seccompprobe, built statically, as the image "seccompprobe".
-func probeImage(t *testing.T) string {
-	t.Helper()
-	data := buildStatic(t, "./testdata/seccompprobe")
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: "seccompprobe", Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
-	tw.Write(data)
-	tw.Close()
-	if _, stderr, code := shared.run(layer.String(), "import", "-", "seccompprobe"); code != 0 {
-		t.Fatalf("import seccompprobe: %s", stderr)
-	}
-	return "seccompprobe"
-}
 
 // probeResults reads the probe's "name errno" lines.
 func probeResults(t *testing.T, output string) map[string]string {
@@ -61,7 +44,7 @@ func checkRefused(t *testing.T, where, output string) {
 }
 
 func TestE2ESeccompDefaultProfile(t *testing.T) {
-	image := probeImage(t)
+	image := programImage(t, "seccompprobe")
 	checkRefused(t, "run", engine(t, "run", "--rm", "--net", "none", image, "/seccompprobe"))
 	// Root with every capability but CAP_SYS_ADMIN... and the keyring stays closed all the same.
 	results := probeResults(t, engine(t, "run", "--rm", "--net", "none", "--cap-add", "ALL", "--cap-drop", "SYS_ADMIN", image, "/seccompprobe"))
@@ -94,7 +77,7 @@ func TestE2ESeccompDefaultProfile(t *testing.T) {
 // (bpf, kexec_load and init_module are left out: without CAP_BPF, CAP_SYS_BOOT or CAP_SYS_MODULE the
 // kernel answers EPERM itself, if it has them at all; the unit tests show the filter refuses them.)
 func TestE2ESeccompUnconfined(t *testing.T) {
-	image := probeImage(t)
+	image := programImage(t, "seccompprobe")
 	output := engine(t, "run", "--rm", "--net", "none", "--security-opt", "seccomp=unconfined", image, "/seccompprobe")
 	results := probeResults(t, output)
 	if results["Seccomp:"] != "0" {
@@ -153,7 +136,7 @@ func TestE2ESeccompProfileFile(t *testing.T) {
 
 // runc and crun, given our bundle, install the same profile: the probe gets the same answers.
 func TestE2ESeccompOCIRuntimes(t *testing.T) {
-	image := probeImage(t)
+	image := programImage(t, "seccompprobe")
 	id := strings.TrimSpace(engine(t, "create", "--net", "none", image, "/seccompprobe"))
 	defer shared.run("", "rm", "-f", id)
 	ours := engine(t, "start", "-a", id)
