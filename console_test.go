@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kr/pty"
 	"golang.org/x/sys/unix"
@@ -53,11 +54,28 @@ func TestSendAndReceiveFd(t *testing.T) {
 	}
 }
 
-func TestConsoleCopiesAndDrains(t *testing.T) {
-	master, slave, err := pty.Open()
+// daemonPty opens a pty of the host's and hands its master over a unix socket, as init hands the
+// daemon a container's: what comes out of receiveFd is non-blocking, so a Close interrupts a pending
+// read. (pty.Open's own master is blocking, and a copier already reading it could never be ended.)
+func daemonPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	ptmx, slave, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ptmx.Close()
+	sender, receiver := socketPair(t)
+	if err := sendFd(int(sender.Fd()), consoleMarker, ptmx); err != nil {
+		t.Fatal(err)
+	}
+	if master, _, err = receiveFd(receiver); err != nil || master == nil {
+		t.Fatalf("receiving the master: %v", err)
+	}
+	return master, slave
+}
+
+func TestConsoleCopiesAndDrains(t *testing.T) {
+	master, slave := daemonPty(t)
 	logPath := filepath.Join(t.TempDir(), "stdout.log")
 	console, err := startConsole(master, logPath)
 	if err != nil {
@@ -89,14 +107,21 @@ func TestConsoleCopiesAndDrains(t *testing.T) {
 }
 
 func TestConsoleCloseEndsTheCopier(t *testing.T) {
-	master, slave, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
+	master, slave := daemonPty(t)
 	defer slave.Close() // still open: only Close can end the copier's read
 	console, err := startConsole(master, filepath.Join(t.TempDir(), "stdout.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	console.Close()
+	time.Sleep(50 * time.Millisecond) // let the copier block in its read: the case a blocking master hangs
+	closed := make(chan struct{})
+	go func() {
+		console.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end the copier's read")
+	}
 }
