@@ -49,9 +49,13 @@ func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	}
 }
 
-// exitStatus is the status a shell would report: the exit code, or 128+N for death by signal N.
+// exitStatus is the status a shell would report for a process that has been waited for.
 func exitStatus(state *os.ProcessState) int {
-	status := state.Sys().(syscall.WaitStatus)
+	return shellStatus(state.Sys().(syscall.WaitStatus))
+}
+
+// shellStatus is the status a shell would report: the exit code, or 128+N for death by signal N.
+func shellStatus(status syscall.WaitStatus) int {
 	if status.Signaled() {
 		return 128 + int(status.Signal())
 	}

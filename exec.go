@@ -34,6 +34,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -41,6 +42,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -292,25 +295,63 @@ func (c *Container) openPidfd() (*os.File, error) {
 }
 
 // openRoot opens the root directory of the container's first process, which the helper makes its own
-// (enterContainerRoot). It is opened by PID, through /proc; if the pidfd's process still lives after
-// the open, the PID named that process and no later one (as openNetworkNamespace opens a namespace).
+// (enterContainerRoot).
 func (c *Container) openRoot(pidfd *os.File) (*os.File, error) {
-	pid, err := pidfdPid(pidfd)
-	if err != nil {
-		return nil, fmt.Errorf("container %s is not running", c.ShortName())
-	}
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", pid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) { // it is exiting, or has exited
+	root, _, err := openProcessFile(pidfd, "root", unix.O_PATH|unix.O_DIRECTORY)
+	if errors.Is(err, errProcessGone) {
 		return nil, fmt.Errorf("container %s is not running", c.ShortName())
 	} else if err != nil {
 		return nil, fmt.Errorf("container %s: opening its root: %w", c.ShortName(), err)
 	}
-	root := os.NewFile(uintptr(fd), "root")
-	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
-		root.Close()
-		return nil, fmt.Errorf("container %s is not running", c.ShortName())
-	}
 	return root, nil
+}
+
+// errProcessGone: the process a pidfd stands for has exited.
+var errProcessGone = errors.New("the process has exited")
+
+// openProcessFile opens /proc/PID/name of the process a pidfd stands for, and returns it with its path.
+// /proc goes by PID, and a PID is reused once its process is reaped; so the pidfd is asked after the
+// open whether its process still lives (a pidfd of a reaped process refuses even signal 0): if it
+// does, the PID named it, and the file is that process's and no later one's.
+func openProcessFile(pidfd *os.File, name string, flags int) (*os.File, string, error) {
+	pid, err := pidfdPid(pidfd)
+	if err != nil {
+		return nil, "", errProcessGone
+	}
+	path := fmt.Sprintf("/proc/%d/%s", pid, name)
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) { // it is exiting, or has exited
+		return nil, "", errProcessGone
+	} else if err != nil {
+		return nil, "", err
+	}
+	file := os.NewFile(uintptr(fd), path)
+	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
+		file.Close()
+		return nil, "", errProcessGone
+	}
+	return file, path, nil
+}
+
+// pidfdPid is the PID a pidfd stands for, as the kernel shows it in the pidfd's fdinfo (-1 once the
+// process has been reaped).
+func pidfdPid(pidfd *os.File) (int, error) {
+	info, err := os.Open(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd.Fd()))
+	if err != nil {
+		return 0, err
+	}
+	defer info.Close()
+	lines := bufio.NewScanner(info)
+	for lines.Scan() {
+		if value, ok := strings.CutPrefix(lines.Text(), "Pid:"); ok {
+			pid, err := strconv.Atoi(strings.TrimSpace(value))
+			if err != nil || pid <= 0 {
+				return 0, fmt.Errorf("pidfd: no process (%q)", value)
+			}
+			return pid, nil
+		}
+	}
+	return 0, errors.New("pidfd: no Pid in its fdinfo")
 }
 
 // execProcess is the runtime-spec process an exec runs: the container's environment, user and

@@ -92,20 +92,16 @@ func ExecInit() int {
 // all are reaped; the helper reaps those that are its own, and leaves.
 func reapChildren(command int, pipe *os.File) {
 	for {
-		var status unix.WaitStatus
-		pid, err := unix.Wait4(-1, &status, 0, nil)
-		if err == unix.EINTR {
+		var status syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &status, 0, nil)
+		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil { // ECHILD: no child is left
 			return
 		}
 		if pid == command {
-			code := status.ExitStatus()
-			if status.Signaled() {
-				code = 128 + int(status.Signal())
-			}
-			report, _ := json.Marshal(execReport{Pid: pid, Exited: true, Status: code})
+			report, _ := json.Marshal(execReport{Pid: pid, Exited: true, Status: shellStatus(status)})
 			pipe.Write(report)
 		}
 	}
@@ -135,7 +131,7 @@ func startInContainer(process *Process, seccomp *LinuxSeccomp) (int, int, error)
 	if err := enterContainerRoot(); err != nil {
 		return 0, 125, err
 	}
-	if err := enterExecWorkdir(process.Cwd); err != nil {
+	if err := chdirInside(process.Cwd); err != nil { // the forked command inherits it
 		return 0, 125, err
 	}
 	// Neither a core dump nor another process's ptrace or /proc/PID/mem may reach the helper's memory
@@ -176,16 +172,6 @@ func enterContainerRoot() error {
 		return errors.New("entering the container's root: / is not the container's root")
 	}
 	return nil
-}
-
-// enterExecWorkdir changes to the command's working directory, which the forked command inherits. The
-// path is resolved in the container's root, and checked to stay there as init checks its own
-// (checkWorkdir): a magic link such as /proc/1/cwd may lead anywhere a container process has been.
-func enterExecWorkdir(cwd string) error {
-	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("workdir %s: %w", cwd, err)
-	}
-	return checkWorkdir(cwd)
 }
 
 // forkCommand forks and execs the command, as the container's user, in the container's PID namespace.

@@ -13,9 +13,9 @@
 //  2. follows bundle/config.json (spec.go): another container's network joined, or its own set up (no
 //     router advertisements, eth0 and lo, while /proc/sys is still writable), the mount table
 //     (rootfs.go: the root's mount propagation, the kernel filesystems and the /etc files mounted
-//     under the root, the default devices, pivot_root, read-only and masked kernel files), the terminal with -t (its master goes to
-//     the daemon, console.go), hostname, cwd (checked to be inside the root), user, capabilities and
-//     no_new_privs;
+//     under the root, the default devices, pivot_root, read-only and masked kernel files), the
+//     terminal with -t (its master goes to the daemon, console.go), hostname, cwd (checked to be
+//     inside the root), user, capabilities and no_new_privs;
 //  3. installs the seccomp filter (seccomp_bpf.go) and execve()s the user's command, which so becomes
 //     PID 1 of the container.
 //
@@ -168,20 +168,22 @@ func hasNamespace(spec *Spec, kind string) bool {
 // enterWorkdir changes to the command's working directory, creating it if the image lacks it (`-w`).
 // It is resolved after pivot_root, so a path can only name a place inside the container, but a magic
 // link can lead anywhere an open descriptor does: `-w /proc/self/fd/N` is how CVE-2024-21626 left the
-// container. No such descriptor is left open by now (closeInheritedFds), and checkWorkdir makes sure.
+// container. No such descriptor is left open by now (closeInheritedFds), and chdirInside makes sure.
 func enterWorkdir(cwd string) error {
 	if err := os.MkdirAll(cwd, 0755); err != nil {
 		return fmt.Errorf("workdir %s: %w", cwd, err)
 	}
+	return chdirInside(cwd)
+}
+
+// chdirInside changes to cwd and makes sure the working directory is then inside the process's root,
+// as runc does since CVE-2024-21626: getcwd(2) prefixes a directory the root cannot reach with
+// "(unreachable)". Init and exec's helper both go through it: a magic link such as /proc/1/cwd or
+// /proc/self/fd/N may lead anywhere a container process has been or a descriptor points.
+func chdirInside(cwd string) error {
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("workdir %s: %w", cwd, err)
 	}
-	return checkWorkdir(cwd)
-}
-
-// checkWorkdir makes sure the working directory is inside the process's root, as runc does since
-// CVE-2024-21626: getcwd(2) prefixes a directory the root cannot reach with "(unreachable)".
-func checkWorkdir(cwd string) error {
 	buf := make([]byte, unix.PathMax)
 	n, err := unix.Getcwd(buf)
 	if err != nil {
@@ -299,9 +301,10 @@ func envValue(env []string, name string) string {
 	return ""
 }
 
-// markFdsCloseOnExec makes sure no descriptor but stdio reaches the user's command: the sync pipe must
-// close at execve (that is how the daemon learns of success), and no daemon file may leak in
-// (CVE-2024-21626 leaked one that pointed at the host's cgroupfs).
+// markFdsCloseOnExec makes sure no descriptor but stdio reaches the program execve()d next: the user's
+// command from init, where the sync pipe must close at execve (that is how the daemon learns of
+// success), or anything the daemon starts, which must not pass on what the daemon inherited; no daemon
+// file may leak into a container (CVE-2024-21626 leaked one that pointed at the host's cgroupfs).
 func markFdsCloseOnExec() error {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("marking descriptors close-on-exec: %w", err)

@@ -70,8 +70,8 @@ func main() {
 func runDaemon(addr, root, bridge, subnet string) int {
 	// A shell, a service manager or a test harness may have left descriptors open in the daemon; none
 	// may reach a container (CVE-2024-21626 began with one), so every one from 3 up closes at execve.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		fmt.Fprintf(os.Stderr, "engine -d: marking inherited descriptors close-on-exec: %v\n", err)
+	if err := markFdsCloseOnExec(); err != nil {
+		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
 		return 1
 	}
 	if err := checkRootIsMountPoint(); err != nil {

@@ -12,15 +12,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,54 +25,21 @@ import (
 // joinedNamespaceFd is the fd on which init finds the network namespace it is to join (container:X).
 const joinedNamespaceFd = initPipeFd + 1
 
-// openNetworkNamespace opens the network namespace of the running container other. The pidfd names
-// other's first process or nothing (openPidfd checks its start time), and the path is that process's. If
-// the process died between the two, its PID may since name another: a pidfd of a process that was reaped
-// refuses even signal 0, and that is checked after the open, so the namespace opened is other's.
+// openNetworkNamespace opens the network namespace of the running container other, through a pidfd of
+// its first process (openProcessFile), so the namespace opened is other's and no later process's.
 func openNetworkNamespace(other *Container) (Namespace, error) {
-	notRunning := fmt.Errorf("container %s is not running", other.ShortName())
 	pidfd, err := other.openPidfd()
 	if err != nil {
 		return Namespace{}, err
 	}
 	defer pidfd.Close()
-	pid, err := pidfdPid(pidfd)
+	file, path, err := openProcessFile(pidfd, "ns/net", unix.O_RDONLY)
 	if err != nil {
-		return Namespace{}, notRunning
-	}
-	path := fmt.Sprintf("/proc/%d/ns/net", pid)
-	file, err := os.Open(path)
-	if err != nil {
-		return Namespace{}, notRunning
-	}
-	if err := unix.PidfdSendSignal(int(pidfd.Fd()), 0, nil, 0); err != nil {
-		file.Close()
-		return Namespace{}, notRunning
+		return Namespace{}, fmt.Errorf("container %s is not running", other.ShortName())
 	}
 	// The path goes into bundle/config.json, where runc and crun, which are handed the bundle without
 	// our fd, can use it: it named other's namespace when it was checked. Our own init joins the file.
 	return Namespace{Type: "network", Path: path, file: file}, nil
-}
-
-// pidfdPid is the PID a pidfd stands for, as the kernel shows it in the pidfd's fdinfo (-1 once the
-// process has been reaped).
-func pidfdPid(pidfd *os.File) (int, error) {
-	info, err := os.Open(fmt.Sprintf("/proc/self/fdinfo/%d", pidfd.Fd()))
-	if err != nil {
-		return 0, err
-	}
-	defer info.Close()
-	lines := bufio.NewScanner(info)
-	for lines.Scan() {
-		if value, ok := strings.CutPrefix(lines.Text(), "Pid:"); ok {
-			pid, err := strconv.Atoi(strings.TrimSpace(value))
-			if err != nil || pid <= 0 {
-				return 0, fmt.Errorf("pidfd: no process (%q)", value)
-			}
-			return pid, nil
-		}
-	}
-	return 0, errors.New("pidfd: no Pid in its fdinfo")
 }
 
 // namespaceFiles are the namespaces the daemon holds open for init, in the order init finds them from

@@ -28,7 +28,8 @@
 // daemon probes (Conn.inputEnded): a live client reads an empty stdout frame every probeInterval, a dead
 // one's kernel answers it with a reset. A write or a read that fails is a client gone: Conn.Gone is
 // closed, and whatever was streaming to it or waiting for it (logs.go, attach.go, `exec -t`, `wait`)
-// stops and gives back its files and watches. Our own client never half-closes; it closes the connection after the exit frame, or dies.
+// stops and gives back its files and watches. Our own client never half-closes; it closes the
+// connection after the exit frame, or dies.
 //
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
