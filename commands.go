@@ -112,8 +112,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 // checkStrings checks the strings of a run or create that reach a file, the kernel or the record,
 // before anything is made (validate.go says why each matters).
 func (opts *runOptions) checkStrings(env []string) error {
-	if name := strings.TrimPrefix(opts.name, "/"); opts.name != "" && !validContainerName(name) {
-		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", opts.name)
+	if opts.name != "" {
+		if err := checkContainerName(strings.TrimPrefix(opts.name, "/")); err != nil {
+			return err
+		}
 	}
 	if opts.config.Hostname != "" {
 		if err := checkHostname(opts.config.Hostname); err != nil {

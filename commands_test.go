@@ -151,7 +151,7 @@ func checkRunOptions(t *testing.T, opts *runOptions) {
 	if c.Hostname != "" && (checkHostname(c.Hostname) != nil || len(c.Hostname) > maxHostname || strings.ContainsAny(c.Hostname, " \t\n#")) {
 		t.Fatalf("hostname %q accepted", c.Hostname)
 	}
-	if name := strings.TrimPrefix(opts.name, "/"); opts.name != "" && !validContainerName(name) {
+	if name := strings.TrimPrefix(opts.name, "/"); opts.name != "" && checkContainerName(name) != nil {
 		t.Fatalf("name %q accepted", opts.name)
 	}
 	for _, kv := range c.Env {

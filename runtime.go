@@ -261,8 +261,8 @@ func (r *Runtime) reserveName(name string) (string, error) {
 		return name, nil
 	}
 	name = strings.TrimPrefix(name, "/")
-	if !validContainerName(name) {
-		return "", fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", name)
+	if err := checkContainerName(name); err != nil {
+		return "", err
 	}
 	if other := r.byName(name); other != nil {
 		return "", fmt.Errorf("the name %q is already in use by container %s", name, other.ShortID())
@@ -270,12 +270,15 @@ func (r *Runtime) reserveName(name string) (string, error) {
 	return name, nil
 }
 
-// validContainerName is Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+: so at least two characters, none
+// checkContainerName applies Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+: so at least two characters, none
 // that would read as a flag, a hidden file or a path. Like Docker, a name may look like an ID, even
 // another container's full ID; Get looks for IDs first, so such a name never hides that container.
 // Unlike Docker, a name is bounded: 255 characters.
-func validContainerName(name string) bool {
-	return len(name) >= 2 && validWord(name, 255) && name[0] != '.' && name[0] != '-' && name[0] != '_'
+func checkContainerName(name string) error {
+	if len(name) < 2 || !validWord(name, 255) || name[0] == '.' || name[0] == '-' || name[0] == '_' {
+		return fmt.Errorf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]+ is allowed", name)
+	}
+	return nil
 }
 
 func (r *Runtime) byName(name string) *Container {

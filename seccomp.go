@@ -121,16 +121,13 @@ func (p *seccompProfile) resolve(capabilities []string) (*LinuxSeccomp, error) {
 	if len(p.Flags) > 0 || p.ListenerPath != "" {
 		return nil, fmt.Errorf("seccomp flags and listeners are not supported")
 	}
-	for _, arch := range p.Architectures {
+	arches := slices.Clone(p.Architectures)
+	for _, entry := range p.ArchMap {
+		arches = append(append(arches, entry.Architecture), entry.SubArchitectures...)
+	}
+	for _, arch := range arches {
 		if !slices.Contains(knownArchitectures, arch) {
 			return nil, fmt.Errorf("unknown seccomp architecture %q", arch)
-		}
-	}
-	for _, entry := range p.ArchMap {
-		for _, arch := range append([]string{entry.Architecture}, entry.SubArchitectures...) {
-			if !slices.Contains(knownArchitectures, arch) {
-				return nil, fmt.Errorf("unknown seccomp architecture %q", arch)
-			}
 		}
 	}
 	resolved := &LinuxSeccomp{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, Architectures: []string{nativeArchName}}
@@ -294,6 +291,9 @@ const maxSeccompProfile = 256 << 10
 func readSeccompProfileFiles(args []string) ([]string, error) {
 	if len(args) == 0 || (args[0] != "run" && args[0] != "create") {
 		return args, nil
+	}
+	if !slices.ContainsFunc(args, func(arg string) bool { return strings.Contains(arg, "seccomp=") }) {
+		return args, nil // no profile named: the plain `run` parses nothing twice
 	}
 	opts, err := parseRunFlags(&Session{Stdout: io.Discard, Stderr: io.Discard}, args[0], "", args[1:])
 	if err != nil {

@@ -19,7 +19,7 @@
 //     if none does, the profile's default action.
 //
 // init installs the program just before execve (init.go) and exec's helper just before it forks the
-// command (exec.go). A filter cannot be removed, and it is inherited by every child and kept across
+// command (exec_helper.go). A filter cannot be removed, and it is inherited by every child and kept across
 // execve, so everything in the container runs under it.
 package main
 
