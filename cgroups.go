@@ -5,7 +5,7 @@
 // the limits of the HostConfig, the device allow-list of devicefilter.go) and puts init into it while
 // init is held on the sync pipe (Join), so the user's command is limited from its first instruction. The
 // monitor reads OOMKilled when the command has exited and then removes the cgroup, as `runc delete` does;
-// `engine stats` reads Stats meanwhile.
+// `engine stats` reads Stats meanwhile (both in cgroups_stats.go).
 //
 // The kernel offers two shapes. v1 has one hierarchy per controller (memory, cpu, cpuacct, cpuset, pids,
 // devices), mounted wherever /proc/self/mountinfo says, some of them together (cpu,cpuacct); a process
@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -358,10 +357,8 @@ func (h *CgroupHierarchy) MoveToDaemon(pid int) error {
 	if err != nil {
 		return fmt.Errorf("cgroups: %w", err)
 	}
-	for _, dir := range h.dirsOf(string(own)) {
-		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-			return fmt.Errorf("cgroups: %w", err)
-		}
+	if err := addProcess(h.dirsOf(string(own)), pid); err != nil {
+		return fmt.Errorf("cgroups: %w", err)
 	}
 	return nil
 }
@@ -396,9 +393,17 @@ func (h *CgroupHierarchy) dirsOf(procCgroup string) []string {
 }
 
 func (cg *Cgroup) addTo(dirs []string, pid int) error {
+	if err := addProcess(dirs, pid); err != nil {
+		return fmt.Errorf("cgroup %s: %w", cg.name, err)
+	}
+	return nil
+}
+
+// addProcess moves the process pid into each cgroup directory, by its cgroup.procs.
+func addProcess(dirs []string, pid int) error {
 	for _, dir := range dirs {
 		if err := writeCgroupFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-			return fmt.Errorf("cgroup %s: %w", cg.name, err)
+			return err
 		}
 	}
 	return nil
@@ -409,83 +414,6 @@ func (cg *Cgroup) closeDir() {
 		unix.Close(cg.dirFd)
 		cg.dirFd = -1
 	}
-}
-
-// OOMKilled tells whether the kernel's OOM killer killed a process of the cgroup: the oom_kill count of
-// v1's memory.oom_control or v2's memory.events. Read before Remove.
-func (cg *Cgroup) OOMKilled() bool {
-	file := "memory.oom_control"
-	if cg.hierarchy.Unified {
-		file = "memory.events"
-	}
-	kills, _ := readCgroupKey(filepath.Join(cg.path("memory"), file), "oom_kill")
-	return kills > 0
-}
-
-// CgroupStats is what `engine stats` shows of a container, read from its cgroup.
-type CgroupStats struct {
-	CPU         time.Duration // CPU time used by all its processes so far
-	Memory      int64         // bytes in use, less the inactive file cache, as docker stats counts it
-	MemoryLimit int64         // 0 without a limit
-	Pids        int64
-}
-
-// Stats reads the cgroup's counters. Files of a controller the host lacks read as zero.
-func (cg *Cgroup) Stats() (CgroupStats, error) {
-	var s CgroupStats
-	memory := cg.path("memory")
-	var usage, inactive, limit int64
-	var err error
-	if cg.hierarchy.Unified {
-		var usec int64
-		usec, err = readCgroupKey(filepath.Join(cg.path("cpu"), "cpu.stat"), "usage_usec")
-		s.CPU = time.Duration(usec) * time.Microsecond
-		usage, _ = readCgroupInt(filepath.Join(memory, "memory.current"))
-		inactive, _ = readCgroupKey(filepath.Join(memory, "memory.stat"), "inactive_file")
-		limit, _ = readCgroupInt(filepath.Join(memory, "memory.max"))
-	} else {
-		var ns int64
-		ns, err = readCgroupInt(filepath.Join(cg.path("cpuacct"), "cpuacct.usage"))
-		s.CPU = time.Duration(ns)
-		usage, _ = readCgroupInt(filepath.Join(memory, "memory.usage_in_bytes"))
-		inactive, _ = readCgroupKey(filepath.Join(memory, "memory.stat"), "total_inactive_file")
-		limit, _ = readCgroupInt(filepath.Join(memory, "memory.limit_in_bytes"))
-	}
-	s.Memory = max(usage-inactive, 0)
-	if limit < 1<<62 { // v1 writes "no limit" as the largest page multiple, v2 as "max"
-		s.MemoryLimit = limit
-	}
-	s.Pids, _ = readCgroupInt(filepath.Join(cg.path("pids"), "pids.current"))
-	return s, err
-}
-
-// readCgroupInt reads a file holding one number; "max" reads as the largest int64.
-func readCgroupInt(path string) (int64, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	text := strings.TrimSpace(string(data))
-	if text == "max" {
-		return 1<<63 - 1, nil
-	}
-	return strconv.ParseInt(text, 10, 64)
-}
-
-// readCgroupKey reads the number after key in a file of "key value" lines (memory.stat, cpu.stat, ...).
-func readCgroupKey(path, key string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if name, value, ok := strings.Cut(scanner.Text(), " "); ok && name == key {
-			return strconv.ParseInt(value, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s: no %s", path, key)
 }
 
 // Remove deletes the cgroup's directories, in every hierarchy it may be in (it also clears what a killed
