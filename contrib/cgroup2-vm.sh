@@ -15,6 +15,7 @@ set -eu
 engine=$(realpath "$1")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+trap 'exit 1' INT TERM HUP # sh runs the EXIT trap on a signal only if the signal is trapped too
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 # The kernel: Debian's own, unpacked, with the overlay module (Debian builds overlayfs as a module).

@@ -15,6 +15,7 @@ ldd "$busybox" >/dev/null 2>&1 && { echo "mkimage-busybox: $busybox is not stati
 
 rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT
+trap 'exit 1' INT TERM HUP # sh runs the EXIT trap on a signal only if the signal is trapped too
 mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" \
          "$rootfs/dev" "$rootfs/home" "$rootfs/var/www" "$rootfs/usr/bin" "$rootfs/usr/sbin" "$rootfs/sbin"
 chmod 755 "$rootfs"
