@@ -8,7 +8,6 @@ package main
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -272,10 +271,6 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 // after the request: stdin, or the terminal size a command with -t asks for.
 func rawClient(t *testing.T, d *daemon, extra []testFrame, args ...string) (string, int, error) {
 	t.Helper()
-	token, err := os.ReadFile(filepath.Join(d.root, "engine.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	nc, err := net.DialTimeout("tcp", d.addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -283,9 +278,10 @@ func rawClient(t *testing.T, d *daemon, extra []testFrame, args ...string) (stri
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(30 * time.Second))
 	conn := &Conn{Conn: nc}
-	request, _ := json.Marshal(Request{Args: args})
-	frames := append([]testFrame{{frameToken, []byte(strings.TrimSpace(string(token)))}, {frameRequest, request}}, extra...)
-	for _, f := range frames {
+	if _, err := nc.Write(d.requestFrames(t, args...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range extra {
 		if err := conn.WriteFrame(f.kind, f.payload); err != nil {
 			t.Fatal(err)
 		}

@@ -182,6 +182,19 @@ func TestE2EBadInput(t *testing.T) {
 	engine(t, "run", "--rm", "base", "true")
 }
 
+// requestFrames are the token and request frames a client sends first, for tests that speak the wire
+// by hand, as a proxy, a script with nc or a hostile client would.
+func (d *daemon) requestFrames(t *testing.T, args ...string) []byte {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(d.root, "engine.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	request, _ := json.Marshal(Request{Args: args})
+	return append(frame(frameToken, bytes.TrimSpace(token)), frame(frameRequest, request)...)
+}
+
+// frame is one frame of the wire (tcp.go), as bytes.
 func frame(kind byte, payload []byte) []byte {
 	header := []byte{kind, 0, 0, 0, 0}
 	binary.BigEndian.PutUint32(header[1:], uint32(len(payload)))

@@ -7,9 +7,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -115,10 +112,6 @@ func TestE2EHostileStrings(t *testing.T) {
 // The command-line client cannot send a NUL (execve ends arguments there), a hostile client can: the
 // request is made by hand.
 func TestE2ENulInRequest(t *testing.T) {
-	token, err := os.ReadFile(filepath.Join(shared.root, "engine.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	engine(t, "run", "-d", "--name", "nulexec", "base", "sleep", "1000")
 	defer engine(t, "rm", "-f", "nulexec")
 	for _, tt := range []struct {
@@ -134,8 +127,7 @@ func TestE2ENulInRequest(t *testing.T) {
 		{"not an absolute path", []string{"exec", "-w", "/\x00", "nulexec", "pwd"}},
 		{"contains a NUL", []string{"exec", "nulexec", "echo", "a\x00b"}},
 	} {
-		request, _ := json.Marshal(map[string]any{"args": tt.args})
-		reply := rawExchange(t, shared.addr, append(frame(frameToken, bytes.TrimSpace(token)), frame(frameRequest, request)...))
+		reply := rawExchange(t, shared.addr, shared.requestFrames(t, tt.args...))
 		if !bytes.Contains(reply, []byte(tt.want)) || !bytes.Contains(reply, append([]byte{frameExit, 0, 0, 0, 4}, exitPayload(125)...)) {
 			t.Errorf("%q: reply %q, want %q and exit status 125", tt.args, reply, tt.want)
 		}

@@ -7,9 +7,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"io"
 	"math/rand"
 	"net"
@@ -180,17 +178,12 @@ func processesRunning(cmdline string) []string {
 // dialRequest opens a connection to the shared daemon and sends a request, as the client would.
 func dialRequest(t *testing.T, args ...string) net.Conn {
 	t.Helper()
-	token, err := os.ReadFile(filepath.Join(shared.root, "engine.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	request, _ := json.Marshal(Request{Args: args})
 	conn, err := net.Dial("tcp", shared.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := conn.Write(append(frame(frameToken, bytes.TrimSpace(token)), frame(frameRequest, request)...)); err != nil {
+	if _, err := conn.Write(shared.requestFrames(t, args...)); err != nil {
 		t.Fatal(err)
 	}
 	return conn

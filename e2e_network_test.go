@@ -4,7 +4,6 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -163,7 +162,7 @@ func TestE2EPublishedPorts(t *testing.T) {
 		t.Errorf("ps does not show the port")
 	}
 	// The port is taken now: a second container cannot have it, and leaves nothing behind.
-	before := networkSnapshot(t, shared)
+	before := settledSnapshot(t, shared)
 	engineFails(t, 125, "cannot publish 80/tcp on 0.0.0.0:"+port, "run", "--rm", "-p", port+":80", "base", "true")
 	engineFails(t, 125, "-p needs the bridge network", "run", "--rm", "--net", "none", "-p", "80", "base", "true")
 	engineFails(t, 125, "invalid port", "run", "--rm", "-p", "80/sctp", "base", "true")
@@ -233,15 +232,7 @@ func buildStatic(t *testing.T, pkg string) []byte {
 // which holds only /NAME: a container that runs one test program of ours.
 func programImage(t *testing.T, name string) string {
 	t.Helper()
-	data := buildStatic(t, "./testdata/"+name)
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	tw.WriteHeader(&tar.Header{Name: name, Mode: 0755, Size: int64(len(data)), Typeflag: tar.TypeReg})
-	tw.Write(data)
-	tw.Close()
-	if _, stderr, code := shared.run(layer.String(), "import", "-", name); code != 0 {
-		t.Fatalf("import %s: %s", name, stderr)
-	}
+	importFiles(t, shared, name, map[string][]byte{name: buildStatic(t, "./testdata/"+name)})
 	return name
 }
 
@@ -282,10 +273,27 @@ func waitForSnapshot(t *testing.T, d *daemon, want string) string {
 	return got
 }
 
+// settledSnapshot is the snapshot once what earlier tests left in motion has stopped: the address of a
+// container just removed is freed only after the kernel has deleted its veth (awaitVethGone), so a
+// snapshot taken in between would count it. Two readings 50 ms apart that agree are taken as settled.
+func settledSnapshot(t *testing.T, d *daemon) string {
+	t.Helper()
+	previous := networkSnapshot(t, d)
+	for i := 0; i < 100; i++ {
+		time.Sleep(50 * time.Millisecond)
+		current := networkSnapshot(t, d)
+		if current == previous {
+			break
+		}
+		previous = current
+	}
+	return previous
+}
+
 // TestE2ENetworkCleanup runs 1000 containers (four at a time) through the bridge, some with ports and
 // some failing to start, and finds the host as it was: no veth, rule or address left.
 func TestE2ENetworkCleanup(t *testing.T) {
-	before := networkSnapshot(t, shared)
+	before := settledSnapshot(t, shared)
 	var wg sync.WaitGroup
 	failures := make(chan string, 1000)
 	for worker := 0; worker < 4; worker++ {
