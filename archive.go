@@ -40,8 +40,8 @@ import (
 // be empty. It returns the layer's DiffID: "sha256:<hex>" of the uncompressed
 // tar stream. On error the caller removes dir.
 //
-// A stream whose reader may leave (the client's stdin, Session.Upload) says
-// so with a Done channel; Unpack then stops between two entries once it is
+// A stream whose sender may leave (the client's stdin, Session.Upload) says
+// so with a Done channel; Unpack then stops at its next read once it is
 // closed, even if the rest of the stream is already in the daemon's buffers.
 func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	if err := requireEmptyDir(dir); err != nil {
@@ -53,12 +53,13 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	}
 	// The OCI image spec defines a DiffID as the digest of the uncompressed
 	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
-	hash, end := sha256.New(), &tarEnd{}
-	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
 	u := &unpacker{dir: dir, dirs: newDirTree(), whiteouts: map[string]bool{}}
 	if source, ok := r.(abandonable); ok {
 		u.done = source.Done()
+		stream = &stopReader{stream, u.done}
 	}
+	hash, end := sha256.New(), &tarEnd{}
+	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
 	if err := u.extractAll(tar.NewReader(tee)); err != nil {
 		return "", err
 	}
@@ -136,9 +137,6 @@ func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) 
 
 func (u *unpacker) extractAll(tr *tar.Reader) error {
 	for entries := 0; ; entries++ {
-		if err := u.abandoned(); err != nil {
-			return err
-		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil

@@ -12,12 +12,15 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
 
 // The limits of one layer. Real images stay far below them: a full Debian has about 60,000 entries, and
-// paths of a few hundred bytes.
+// paths of a few hundred bytes. Unpack names files by their host path, the layer directory's path and
+// the entry's, so the kernel refuses (ENAMETOOLONG) a path a little shorter than maxPathLength, as it
+// does in Docker's unpacker.
 const (
 	maxEntries    = 1_000_000 // tar entries, whiteouts included
 	maxDepth      = 256       // components in an entry's path ("a/b/c" has 3)
@@ -59,13 +62,30 @@ type abandonable interface {
 
 var errAbandoned = errors.New("archive: stopped: the client is gone")
 
-// abandoned tells Unpack, between two entries, to stop because the stream's sender has left.
+// abandoned tells Unpack to stop because the stream's sender has left.
 func (u *unpacker) abandoned() error {
 	select {
 	case <-u.done:
 		return errAbandoned
 	default:
 		return nil
+	}
+}
+
+// stopReader fails every read once done is closed. Unpack reads its stream through one, after the
+// decompression: every entry's header is a read, and so is every 32 KiB of a file, so neither many
+// small entries nor one huge one outlasts the client by more than a read.
+type stopReader struct {
+	r    io.Reader
+	done <-chan struct{}
+}
+
+func (s *stopReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.done:
+		return 0, errAbandoned
+	default:
+		return s.r.Read(p)
 	}
 }
 
