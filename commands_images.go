@@ -23,19 +23,15 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 	if positional[0] != "-" {
 		return fmt.Errorf("%s: the client sends the file; the daemon reads only '-'", positional[0])
 	}
+	ref := ""
 	if len(positional) == 2 {
-		if _, _, err := ParseReference(positional[1]); err != nil {
-			return err
-		}
+		ref = positional[1]
 	}
-	image, err := srv.runtime.graph.Create(session.Stdin(), "", ImageMeta{Comment: message})
+	image, err := srv.runtime.AddImage(func() (*NewImage, error) {
+		return srv.runtime.graph.Create(session.Upload(), "", ImageMeta{Comment: message})
+	}, ref)
 	if err != nil {
 		return err
-	}
-	if len(positional) == 2 {
-		if err := srv.runtime.tags.Set(positional[1], image.ID); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintln(session.Stdout, "sha256:"+image.ID)
 	return nil
@@ -84,11 +80,7 @@ func (srv *Server) CmdTag(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	image, err := srv.runtime.LookupImage(positional[0])
-	if err != nil {
-		return err
-	}
-	return srv.runtime.tags.Set(positional[1], image.ID)
+	return srv.runtime.TagImage(positional[0], positional[1])
 }
 
 func (srv *Server) CmdRmi(session *Session, args []string) error {

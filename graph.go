@@ -12,8 +12,9 @@
 // (Entrypoint, Cmd, Env, ...), the DiffIDs of all its layers bottom up (each the sha256 of the layer's
 // uncompressed tar) and a history line per step. Its sha256 is the image ID, as Docker's image IDs are,
 // so an image saved and loaded again, or pulled, keeps its ID. `import` puts no time in it: importing
-// the same tarball twice finds the image it already has. A new image is assembled under a hidden name
-// and renamed into place, so no half-made image is ever visible.
+// the same tarball twice finds the image it already has. A new image (NewImage) is assembled under a
+// hidden name and renamed into place by Link, under the store lock (Runtime.AddImage), so no half-made
+// image is ever visible, and no rmi comes between an image's arrival and its tag.
 package main
 
 import (
@@ -160,8 +161,8 @@ func (g *Graph) upgrade(id string, depth int) error {
 
 // Create makes an image from a layer tarball on top of parent ("" for none): its config carries the
 // parent's layers and history on and adds this step. A nil layer makes an image that changes only the
-// config. It returns the image, new or existing.
-func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, error) {
+// config. The image is not in the graph yet: Runtime.AddImage links it in.
+func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*NewImage, error) {
 	if layer == nil && parent == "" {
 		return nil, errors.New("an image needs a layer or a parent")
 	}
@@ -194,7 +195,7 @@ func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, 
 // Register makes an image whose config comes from elsewhere (load, and later pull) and is kept byte for
 // byte, so that its digest, the ID, stays what it was. Its rootfs.diff_ids must be the parent's
 // layers plus the one unpacked here: a layer that does not match its config is refused.
-func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*Image, error) {
+func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*NewImage, error) {
 	var below []string
 	if parent != "" {
 		chain, err := g.DiffIDs(parent)
@@ -219,52 +220,80 @@ func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*Image,
 	})
 }
 
-// store unpacks the layer into a hidden directory, asks for the config that goes with its DiffID,
-// and renames the whole into place under the config's digest.
-func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID string) ([]byte, error)) (*Image, error) {
+// NewImage is an image made but not yet in the graph: its layer, config and record sit in a hidden
+// directory of the graph, which Link renames into place (or Discard removes). Unpacking takes as long
+// as the layer is big; linking is a rename, quick enough to be done under the store lock
+// (Runtime.AddImage), so that no rmi can come between an image's arrival and its tag.
+type NewImage struct {
+	tmp   string
+	image *Image
+}
+
+// Discard removes a new image that was not linked in.
+func (n *NewImage) Discard() { os.RemoveAll(n.tmp) }
+
+// store unpacks the layer into a hidden directory and writes there the config that goes with its
+// DiffID, and the record. The image's ID is the config's digest.
+func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID string) ([]byte, error)) (*NewImage, error) {
 	tmp, err := os.MkdirTemp(g.root, ".import-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed into place
-	image := &Image{Parent: parent, Created: time.Now().UTC()}
+	n := &NewImage{tmp: tmp, image: &Image{Parent: parent, Created: time.Now().UTC()}}
+	if err := g.fill(n, layer, makeConfig); err != nil {
+		n.Discard()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (g *Graph) fill(n *NewImage, layer io.Reader, makeConfig func(diffID string) ([]byte, error)) error {
+	image := n.image
 	if layer != nil {
-		dir := filepath.Join(tmp, "layer")
+		dir := filepath.Join(n.tmp, "layer")
 		if err := os.Mkdir(dir, 0755); err != nil {
-			return nil, err
+			return err
 		}
+		var err error
 		if image.DiffID, err = Unpack(layer, dir); err != nil {
-			return nil, err
+			return err
 		}
 		if image.Size, err = dirSize(dir); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	config, err := makeConfig(image.DiffID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sum := sha256.Sum256(config)
 	image.ID = hex.EncodeToString(sum[:])
-	if existing, err := g.Get(image.ID); err == nil {
+	if err := writeFileAtomic(filepath.Join(n.tmp, "config.json"), config, 0600); err != nil {
+		return err
+	}
+	return g.writeRecord(n.tmp, image)
+}
+
+// Link renames a new image into place and returns it, or the image already stored under its ID (the
+// same content came before). The caller holds the store lock (Runtime.AddImage), so the parent it
+// checks cannot go before the new image stands on it.
+func (g *Graph) Link(n *NewImage) (*Image, error) {
+	defer n.Discard() // a no-op once renamed into place
+	if n.image.Parent != "" {
+		if _, err := g.Get(n.image.Parent); err != nil {
+			return nil, fmt.Errorf("the parent image %s was removed meanwhile", n.image.Parent[:12])
+		}
+	}
+	if existing, err := g.Get(n.image.ID); err == nil {
 		return existing, nil
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, "config.json"), config, 0600); err != nil {
-		return nil, err
-	}
-	if err := g.writeRecord(tmp, image); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, g.dir(image.ID)); err != nil {
-		if existing, err := g.Get(image.ID); err == nil { // another import of the same content won
-			return existing, nil
-		}
+	if err := os.Rename(n.tmp, g.dir(n.image.ID)); err != nil {
 		return nil, err
 	}
 	if err := syncDir(g.root); err != nil {
 		return nil, err
 	}
-	return g.Get(image.ID)
+	return g.Get(n.image.ID)
 }
 
 func parseImageConfig(data []byte) (*OCIImage, error) {
@@ -450,13 +479,20 @@ func (g *Graph) LayerPaths(id string) ([]string, error) {
 	return paths, nil
 }
 
-// Delete removes an image's layer and record. The caller has checked no container or child uses it.
-func (g *Graph) Delete(id string) error {
-	hidden := filepath.Join(g.root, ".removing-"+id)
-	if err := os.Rename(g.dir(id), hidden); err != nil {
-		return err
+// Delete takes an image out of the graph: its directory is renamed to a hidden name at once, and the
+// returned remove deletes it, which takes as long as the layer is big, so the caller runs it after
+// letting go of the store lock. A daemon killed in between leaves the hidden directory, which NewGraph
+// clears. The caller has checked no container or child uses the image.
+func (g *Graph) Delete(id string) (remove func(), err error) {
+	hidden, err := os.MkdirTemp(g.root, ".removing-") // unique: the same ID may come and go again meanwhile
+	if err != nil {
+		return nil, err
 	}
-	return os.RemoveAll(hidden)
+	if err := os.Rename(g.dir(id), filepath.Join(hidden, id)); err != nil {
+		os.Remove(hidden)
+		return nil, err
+	}
+	return func() { os.RemoveAll(hidden) }, nil
 }
 
 func dirSize(dir string) (int64, error) {
