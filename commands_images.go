@@ -1,8 +1,10 @@
 // commands_images.go: the image commands, CmdImport, CmdImages, CmdTag and CmdRmi.
 //
-// Like commands.go, these only parse and print; the graph (graph.go), the tags (tags.go) and
-// Runtime.DeleteImage do the work. `engine import FILE` is read by the client, with the user's own
-// permissions, and arrives here as stdin (see importSource in tcp.go), as docker's CLI uploads it.
+// Like commands.go, these only parse and print; the Runtime does the work under its store lock
+// (runtime_images.go: AddImage, TagImage, DeleteImage) and picks what `images` lists (images_list.go).
+// `engine import FILE` is read by the client, with the user's own permissions, and arrives here as
+// stdin (see importSource in client.go), as docker's CLI uploads it; the import stops if the client
+// leaves (Session.Upload).
 package main
 
 import (
@@ -38,22 +40,34 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 }
 
 func (srv *Server) CmdImages(session *Session, args []string) error {
-	var quiet, noTrunc bool
+	var quiet, noTrunc, all, digests bool
+	var filterArgs []string
 	f := newFlags(session, "images", "[OPTIONS]", "List images")
-	f.Bool(&quiet, "q", "quiet", "Only print image IDs")
+	f.Bool(&all, "a", "all", "Show all images (by default, untagged images that others stand on are hidden)")
+	f.Bool(&digests, "", "digests", "Show digests (an image made here has none)")
+	f.List(&filterArgs, "f", "filter", "Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")
 	f.Bool(&noTrunc, "", "no-trunc", "Do not truncate IDs")
+	f.Bool(&quiet, "q", "quiet", "Only print image IDs")
 	if _, err := f.Parse(args, 0, 0, true); err != nil {
 		return err
 	}
-	images, err := srv.runtime.graph.List()
+	filters, err := parseImageFilters(filterArgs)
+	if err != nil {
+		return err
+	}
+	listings, err := srv.runtime.ListImages(all, filters)
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(session.Stdout, 0, 8, 3, ' ', 0)
 	if !quiet {
-		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		header := "REPOSITORY\tTAG\t"
+		if digests {
+			header += "DIGEST\t"
+		}
+		fmt.Fprintln(w, header+"IMAGE ID\tCREATED\tSIZE")
 	}
-	for _, image := range images {
+	for _, image := range listings {
 		id := image.ID[:12]
 		if noTrunc {
 			id = "sha256:" + image.ID
@@ -62,13 +76,17 @@ func (srv *Server) CmdImages(session *Session, args []string) error {
 			fmt.Fprintln(w, id)
 			continue
 		}
-		refs := srv.runtime.tags.TagsOf(image.ID)
+		refs := image.Refs
 		if len(refs) == 0 {
 			refs = []string{"<none>:<none>"}
 		}
 		for _, ref := range refs {
 			i := strings.LastIndexByte(ref, ':')
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\n", ref[:i], ref[i+1:], id, humanDuration(time.Since(image.Created)), humanSize(image.Size))
+			fmt.Fprintf(w, "%s\t%s\t", ref[:i], ref[i+1:])
+			if digests {
+				fmt.Fprint(w, "<none>\t") // only a registry gives a digest (RepoDigests), and we pull from none
+			}
+			fmt.Fprintf(w, "%s\t%s ago\t%s\n", id, humanDuration(time.Since(image.Created)), humanSize(image.TotalSize))
 		}
 	}
 	return w.Flush()
