@@ -109,14 +109,21 @@ func (srv *Server) CmdRmi(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As docker's, one image that cannot go does not keep the others: `images -q | xargs rmi` removes
+	// what it can, with a line for each refusal, and fails if there was one.
+	failed := false
 	for _, name := range names {
 		messages, err := srv.runtime.DeleteImage(name, force)
 		for _, message := range messages {
 			fmt.Fprintln(session.Stdout, message)
 		}
 		if err != nil {
-			return err
+			fmt.Fprintf(session.Stderr, "engine: rmi: %v\n", err)
+			failed = true
 		}
+	}
+	if failed {
+		return &StatusError{Status: 125}
 	}
 	return nil
 }

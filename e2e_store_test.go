@@ -327,3 +327,40 @@ func TestE2EImportDaemonKilled(t *testing.T) {
 	}
 	storeConsistent(t, d)
 }
+
+// TestE2ERmiInUse removes images that containers use, running and stopped: refused without -f (by tag
+// and by ID), a tag among several just goes, -f takes the tags and leaves the image to its container.
+func TestE2ERmiInUse(t *testing.T) {
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	importFiles(t, shared, "inuse:1", map[string][]byte{"bin/busybox": busybox})
+	id := imageID(t, shared, "inuse:1")
+	engine(t, "run", "-d", "--name", "rmi-running", "inuse:1", "/bin/busybox", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "rmi-running")
+	engineFails(t, 125, "container", "rmi", "inuse:1")
+	engineFails(t, 125, "container", "rmi", id[:12])
+
+	engine(t, "tag", "inuse:1", "inuse:2")
+	if out := engine(t, "rmi", "inuse:1"); out != "Untagged: inuse:1\n" {
+		t.Errorf("rmi of one of two tags: %q", out)
+	}
+	if out := engine(t, "rmi", "-f", "inuse:2"); out != "Untagged: inuse:2\n" {
+		t.Errorf("rmi -f of an image in use: %q", out)
+	}
+	if imageID(t, shared, id) != id {
+		t.Fatal("rmi -f removed the image of a running container")
+	}
+	if state := inspect(t, "rmi-running")["State"].(map[string]any); state["Running"] != true {
+		t.Errorf("the container stopped: %v", state)
+	}
+	engine(t, "rm", "-f", "rmi-running")
+	engine(t, "run", "--name", "rmi-stopped", id, "/bin/busybox", "true")
+	engineFails(t, 125, "container", "rmi", id)
+	engine(t, "rm", "rmi-stopped")
+	if out := engine(t, "rmi", id); out != "Deleted: sha256:"+id+"\n" {
+		t.Errorf("rmi once no container uses it: %q", out)
+	}
+	storeConsistent(t, shared)
+}
