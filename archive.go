@@ -1,9 +1,10 @@
 // archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
-// `engine import rootfs.tar name` calls Graph.Import, which creates an empty
-// layer directory and hands the stream to Unpack; Unpack is meant to stay
-// the one place that unpacks a layer. Once unpacked, the layer directory
+// `engine import rootfs.tar name` calls Graph.Create (through
+// Runtime.AddImage), which creates an empty layer directory and hands the
+// stream to Unpack; commit and load come the same way, and Unpack is meant to
+// stay the one place that unpacks a layer. Once unpacked, the layer directory
 // becomes an overlayfs lowerdir under the containers that run on the image.
 //
 // A tarball is untrusted input: it may try to write outside the layer
@@ -51,13 +52,13 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	if err != nil {
 		return "", err
 	}
-	// The OCI image spec defines a DiffID as the digest of the uncompressed
-	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
 	u := &unpacker{dir: dir, dirs: newDirTree(), whiteouts: map[string]bool{}}
 	if source, ok := r.(abandonable); ok {
 		u.done = source.Done()
 		stream = &stopReader{stream, u.done}
 	}
+	// The OCI image spec defines a DiffID as the digest of the uncompressed
+	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
 	hash, end := sha256.New(), &tarEnd{}
 	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
 	if err := u.extractAll(tar.NewReader(tee)); err != nil {
@@ -129,7 +130,7 @@ func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
 type unpacker struct {
 	dir       string          // the layer directory everything must stay under
 	dirs      *dirTree        // the directories made so far, and the times to give them at the end
-	whiteouts map[string]bool // names whited out as devices, to make opaque if a directory replaces one
+	whiteouts map[string]bool // names this layer whited out: a directory made there is opaque (makeDir)
 	done      <-chan struct{} // closed when whoever sent the stream has gone; nil if it cannot go
 }
 
@@ -262,7 +263,7 @@ func (u *unpacker) checkParents(name string, create bool) error {
 			if err = os.Remove(u.path(cur)); err == nil {
 				err = u.makeDir(cur, 0o755)
 			}
-		case err != nil:
+		case err != nil: // returned below
 		case fi.Mode()&fs.ModeSymlink != 0:
 			err = fmt.Errorf("path escapes through symlink %q", cur)
 		case !fi.IsDir():
