@@ -76,6 +76,10 @@ func TestE2EVolumeBind(t *testing.T) {
 	if data, _ := os.ReadFile(file); string(data) != "hello\n" {
 		t.Errorf("a :ro bind was written: %q", data)
 	}
+	// A bind over one of the /etc files the engine writes replaces it, as with docker.
+	if out := engine(t, "run", "--rm", "-v", file+":/etc/hosts", "base", "cat", "/etc/hosts"); out != "hello\n" {
+		t.Errorf("a bind over /etc/hosts: %q", out)
+	}
 
 	// inspect shows the mount as docker does, and HostConfig.Binds the string; the host's mount
 	// table never shows it: it lives in the container's mount namespace.
