@@ -6,7 +6,8 @@
 // between the command line and those methods, so a second front door (the Docker HTTP API, later) can
 // call the same ones. The commands that only look at
 // containers (logs, ps, port, inspect) are in commands_inspect.go, stats in commands_stats.go, image
-// commands in commands_images.go, the daemon's own (version, info, help) in commands_system.go.
+// commands in commands_images.go, volume commands in commands_volume.go, the daemon's own (version,
+// info, help) in commands_system.go.
 package main
 
 import (
@@ -107,7 +108,10 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	if opts.config.Labels, err = parseLabels(labels); err != nil {
 		return nil, err
 	}
-	return opts, opts.setVolumes(volumes)
+	if err := opts.setVolumes(volumes); err != nil {
+		return nil, err
+	}
+	return opts, nil
 }
 
 // setVolumes checks the -v strings and records them as docker does: a bare container path (an anonymous
