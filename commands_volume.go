@@ -26,9 +26,6 @@ func (srv *Server) CmdVolume(session *Session, args []string) error {
 		for _, command := range volumeCommands {
 			fmt.Fprintf(session.Stdout, "  %-9s %s\n", command[0], command[1])
 		}
-		if len(args) == 0 {
-			return fmt.Errorf("a subcommand is required (see 'engine volume --help')")
-		}
 		return nil
 	}
 	switch args[0] {

@@ -62,8 +62,8 @@ func (r *Runtime) removeVolumes(names []string) {
 func (r *Runtime) volumeUsers(name string) []string {
 	var users []string
 	for _, c := range r.containers {
-		for _, m := range c.Mounts {
-			if m.Type == "volume" && m.Name == name {
+		for i := range c.Mounts { // by index: a start may be clearing CopyData meanwhile (spec.go)
+			if m := &c.Mounts[i]; m.Type == "volume" && m.Name == name {
 				users = append(users, c.ShortID())
 				break
 			}

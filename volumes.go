@@ -261,7 +261,7 @@ func (s *VolumeStore) remove(name string) error {
 	if s.volumes[name] == nil {
 		return fmt.Errorf("no such volume: %s", printable(name))
 	}
-	hidden := filepath.Join(s.root, ".removing-"+name)
+	hidden := filepath.Join(s.root, ".removing-"+newID()[:16]) // unique: an earlier one may still be going
 	if err := os.Rename(filepath.Join(s.root, name), hidden); err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, err)
 	}
