@@ -391,3 +391,36 @@ func TestE2EVolumeBadInput(t *testing.T) {
 		t.Errorf("the daemon does not serve after bad input: %q", out)
 	}
 }
+
+// Volumes, and the containers' mounts, outlive their daemon, even one killed with -9; what a daemon
+// killed in the middle of a volume's creation leaves (a hidden directory) is cleared at the next start.
+func TestE2EVolumeAfterDaemonKilled(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := d.run("", "run", "--name", "keeper", "-v", "kept:/c", "base", "sh", "-c", "echo survived > /c/f"); code != 0 {
+		t.Fatalf("run: %s", stderr)
+	}
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	half := filepath.Join(root, "volumes", ".new-half")
+	os.MkdirAll(filepath.Join(half, "_data"), 0700)
+	if d, err = startDaemon(root); err != nil {
+		t.Fatal(err)
+	}
+	defer d.stop()
+	if out, stderr, _ := d.run("", "run", "--rm", "-v", "kept:/c", "base", "cat", "/c/f"); out != "survived\n" {
+		t.Errorf("after the restart, the volume holds %q (%s)", out, stderr)
+	}
+	if out, _, _ := d.run("", "volume", "ls", "-q"); out != "kept\n" {
+		t.Errorf("volume ls after the restart: %q", out)
+	}
+	if _, stderr, code := d.run("", "volume", "rm", "kept"); code != 125 || !strings.Contains(stderr, "in use") {
+		t.Errorf("the restarted daemon forgot that keeper uses kept: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(half); err == nil {
+		t.Errorf("the half-made volume was left")
+	}
+}

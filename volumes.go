@@ -108,7 +108,7 @@ func checkMountDestination(path string) error {
 
 // parseVolumeSpecs parses every -v of one container and refuses two at one destination, as Docker does.
 func parseVolumeSpecs(specs []string) ([]MountPoint, error) {
-	var mounts []MountPoint
+	mounts := []MountPoint{} // inspect shows [], as docker's, for a container without any
 	for _, spec := range specs {
 		m, err := parseVolumeSpec(spec)
 		if err != nil {
