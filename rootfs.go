@@ -1,12 +1,11 @@
 // rootfs.go: the container's mount table, built by init (init.go) inside its new mount namespace.
 //
 // Step 2 of init, as config.json (spec.go) describes it: cut the propagation link to the host's mounts,
-// make the overlay root a mount point, mount the kernel filesystems, /dev, the -v binds and volumes and
-// the /etc files under it
-// (each target resolved inside the root by securepath.go, and a file that is already there never
-// opened), make the default device nodes, pivot_root into it and detach the host's root, then make the
-// kernel's dangerous files read-only or hide them. After this, "/" is the container's and nothing of
-// the host's filesystem can be reached by a path.
+// make the overlay root a mount point, mount the kernel filesystems, /dev, the -v binds and volumes
+// (volumes.go) and the /etc files under it (each target resolved inside the root by securepath.go, and
+// a file that is already there never opened), make the default device nodes, pivot_root into it and
+// detach the host's root, then make the kernel's dangerous files read-only or hide them. After this,
+// "/" is the container's and nothing of the host's filesystem can be reached by a path.
 package main
 
 import (
