@@ -7,10 +7,11 @@
 //
 // Where it sits in `run`: Runtime.Create resolves the -v strings into the container's Mounts
 // (runtime_volumes.go; a volume is made on first use). At the container's first start, generateSpec
-// (spec.go) seeds each volume still empty from the image's content at its path, as Docker does, and lists the
-// mounts in config.json; init (rootfs.go) mounts them in the container's own mount namespace, at
-// targets resolved inside its root (securepath.go). They never appear in the host's mount table, so
-// neither commit nor export sees them. `rm -v` and `--rm` remove the container's anonymous volumes.
+// (spec.go) fills each volume that is still empty with the image's content at its path, as Docker
+// does, and lists the mounts in config.json; init (rootfs.go) mounts them in the container's own mount
+// namespace, at targets resolved inside its root (securepath.go). They never appear in the host's
+// mount table, so neither commit nor export sees them. `rm -v` and `--rm` remove the container's
+// anonymous volumes.
 package main
 
 import (
