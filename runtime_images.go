@@ -9,6 +9,7 @@
 // writes the other, and the listing of a new container on its image: without it, an import racing an
 // rmi of the same content left a tag on a deleted image in 29 of 100 tries. Nothing slow happens under
 // it: a new image is unpacked before (Graph.Create), and a deleted one removed after (Graph.Delete).
+// It is taken before Runtime.mu (ImageUsers takes that one inside it), never after.
 package main
 
 import (
