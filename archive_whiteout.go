@@ -5,7 +5,8 @@
 // it. A whiteout applies only to the layers below: this layer's own entries stay, whether they come
 // before or after it in the tar. Unpack (archive.go) hands every ".wh." entry to whiteout here, and
 // calls makeOpaque when a directory of this layer takes the place of a whited-out name, so that the
-// layer reads the same whatever order its entries come in.
+// layer reads the same whatever order its entries come in. An opaque mark on the layer's root is the
+// one overlayfs ignores: Graph.LayerPaths heeds it (hidesLowerLayers).
 package main
 
 import (
@@ -53,6 +54,15 @@ func (u *unpacker) whiteout(name string) error {
 		return u.makeOpaque(target)
 	}
 	return nil // this layer's file already hides the lower one
+}
+
+// hidesLowerLayers tells whether a layer's root is opaque (".wh..wh..opq" at the top of its tar).
+// overlayfs heeds the mark on a directory of a lowerdir but not on its root, so Graph.LayerPaths leaves
+// the layers below such a one out of the mount instead.
+func hidesLowerLayers(layer string) bool {
+	value := make([]byte, 1)
+	n, err := unix.Lgetxattr(layer, "trusted.overlay.opaque", value)
+	return err == nil && n == 1 && value[0] == 'y'
 }
 
 // makeOpaque marks a directory of the layer so that overlayfs shows none of the lower layers' entries

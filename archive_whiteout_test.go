@@ -135,3 +135,29 @@ func treeNames(t *testing.T, root string) []string {
 	sort.Strings(names)
 	return names
 }
+
+// TestWhiteoutOpaqueRoot stacks a layer whose root is opaque on one with a file: overlayfs ignores the
+// mark on a lowerdir's root, so the graph leaves the layer below out of the image's mount.
+func TestWhiteoutOpaqueRoot(t *testing.T) {
+	g := graphNew(t)
+	base, err := g.add(g.Create(bytes.NewReader(archTar(t, archFile("old", "", 0o644))), "", ImageMeta{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := g.add(g.Create(bytes.NewReader(archTar(t, archFile("new", "", 0o644), archFile("./.wh..wh..opq", "", 0o644))), base.ID, ImageMeta{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := g.LayerPaths(top.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := t.TempDir()
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_RDONLY, "lowerdir="+strings.Join(append(paths, t.TempDir()), ":")); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(merged, unix.MNT_DETACH)
+	if got := treeNames(t, merged); strings.Join(got, " ") != "new" {
+		t.Errorf("the image shows %v, want only new", got)
+	}
+}

@@ -463,7 +463,8 @@ func (g *Graph) Children(id string) ([]*Image, error) {
 }
 
 // LayerPaths lists the layer directories of an image, its own first, then its parent's, and so on: the
-// order overlayfs wants for lowerdir.
+// order overlayfs wants for lowerdir. A layer whose root is opaque hides all the layers below it
+// (hidesLowerLayers), so the list ends there.
 func (g *Graph) LayerPaths(id string) ([]string, error) {
 	var paths []string
 	for id != "" {
@@ -472,7 +473,11 @@ func (g *Graph) LayerPaths(id string) ([]string, error) {
 			return nil, err
 		}
 		if image.DiffID != "" { // an image that changed only the config has no layer of its own
-			paths = append(paths, filepath.Join(g.dir(id), "layer"))
+			layer := filepath.Join(g.dir(id), "layer")
+			paths = append(paths, layer)
+			if hidesLowerLayers(layer) {
+				break
+			}
 		}
 		id = image.Parent
 	}
