@@ -254,6 +254,7 @@ func TestE2EImportCancelled(t *testing.T) {
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer client.Process.Kill() // if the test fails before it does
 	waitFor(t, func() bool { return len(hiddenInGraph(t, shared.root)) > 0 })
 	time.Sleep(2 * time.Second) // well into the unpack, with the whole upload received
 	client.Process.Kill()
@@ -286,6 +287,12 @@ func TestE2EImportDaemonKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	first := d
+	defer func() {
+		if first.cmd.ProcessState == nil { // the test failed before the kill
+			first.stop()
+		}
+	}()
 	layer := deepLayer(t, 30000)
 	client := exec.Command(engineBin, "-r", root, "-H", d.addr, "import", layer, "half")
 	if err := client.Start(); err != nil {
