@@ -115,7 +115,7 @@ func TestE2EStoreTagRacesRmi(t *testing.T) {
 // TestE2ERmiDanglingTag removes a tag whose image went missing (its directory removed by hand, as a
 // store from before the store lock could have it): the tag must not be stuck for ever.
 func TestE2ERmiDanglingTag(t *testing.T) {
-	layer := string(tarball(t, map[string]string{"ghost": fmt.Sprint("dangling")}))
+	layer := string(tarball(t, map[string]string{"ghost": "dangling"}))
 	id, stderr, code := shared.run(layer, "import", "-", "ghost:1")
 	if code != 0 {
 		t.Fatal(stderr)

@@ -270,8 +270,8 @@ func (s *Session) Stdin() io.Reader {
 
 // Upload is the client's stdin for a command that works on it for long (import, load): the daemon may
 // have all of it in its buffers and still be busy unpacking when the client gives up. Probes (see
-// Conn.probe) find out that the client is gone even then, and the stream's Done, which Unpack watches,
-// closes with Conn.Gone, so that the work stops with the client.
+// Conn.probe) find out that the client is gone even then; the stream's reads fail from that moment,
+// and its Done, which Unpack watches past any decompression, closes, so the work stops with the client.
 func (s *Session) Upload() io.Reader {
 	s.conn.probe()
 	return s.Stdin()

@@ -39,6 +39,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -382,7 +383,16 @@ func cutOff(err error) error {
 // Done is closed once the client is gone, which makes the stream abandonable (archive_limits.go).
 func (r *stdinReader) Done() <-chan struct{} { return r.conn.Gone() }
 
+// errClientGone ends the reading of a client's input that is still in the daemon's buffers when the
+// client is known to be gone: nobody waits for what would be made of it.
+var errClientGone = errors.New("the client is gone")
+
 func (r *stdinReader) Read(p []byte) (int, error) {
+	select {
+	case <-r.conn.Gone():
+		return 0, errClientGone
+	default:
+	}
 	if err := r.nextFrame(); err != nil {
 		return 0, err
 	}
