@@ -25,13 +25,9 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 	if positional[0] != "-" {
 		return fmt.Errorf("%s: the client sends the file; the daemon reads only '-'", positional[0])
 	}
-	ref := ""
-	if len(positional) == 2 {
-		ref = positional[1]
-	}
 	image, err := srv.runtime.AddImage(func() (*NewImage, error) {
 		return srv.runtime.graph.Create(session.Upload(), "", ImageMeta{Comment: message})
-	}, ref)
+	}, positional[1:]...)
 	if err != nil {
 		return err
 	}

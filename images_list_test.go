@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// ilImage adds an image with labels (nil for none) on top of parent, tagged ref ("" for none).
-func ilImage(t *testing.T, r *Runtime, content string, parent *Image, labels map[string]string, ref string) *Image {
+// ilImage adds an image with labels (nil for none) on top of parent, tagged refs.
+func ilImage(t *testing.T, r *Runtime, content string, parent *Image, labels map[string]string, refs ...string) *Image {
 	t.Helper()
 	parentID := ""
 	if parent != nil {
@@ -17,7 +17,7 @@ func ilImage(t *testing.T, r *Runtime, content string, parent *Image, labels map
 	}
 	image, err := r.AddImage(func() (*NewImage, error) {
 		return r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{Config: &ImageConfig{Labels: labels}})
-	}, ref)
+	}, refs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +54,10 @@ func ilRows(images ...any) []string {
 
 func TestImagesList(t *testing.T) {
 	r := rtNew(t, t.TempDir())
-	base := ilImage(t, r, "base", nil, nil, "base:1")
-	r.tags.Set("base:2", base.ID)
-	middle := ilImage(t, r, "middle", base, map[string]string{"tier": "mid"}, "") // intermediate
+	base := ilImage(t, r, "base", nil, nil, "base:1", "base:2")
+	middle := ilImage(t, r, "middle", base, map[string]string{"tier": "mid"}) // intermediate
 	top := ilImage(t, r, "top", middle, map[string]string{"tier": "top", "team": "a"}, "app/top:v1")
-	dangling := ilImage(t, r, "dangling", nil, map[string]string{"team": "b"}, "")
+	dangling := ilImage(t, r, "dangling", nil, map[string]string{"team": "b"})
 
 	tests := []struct {
 		all     bool

@@ -44,9 +44,9 @@ func (r *Runtime) LookupImage(ref string) (*Image, error) {
 
 // AddImage brings a new image into the store: create makes it (Graph.Create or Graph.Register, which
 // unpack its layer, for as long as that takes, outside the lock), then, under the store lock, the
-// graph links it in and ref ("" for none) is tagged to it. Import, commit and load all come in here.
-func (r *Runtime) AddImage(create func() (*NewImage, error), ref string) (*Image, error) {
-	if ref != "" {
+// graph links it in and each of refs is tagged to it. Import, commit and load all come in here.
+func (r *Runtime) AddImage(create func() (*NewImage, error), refs ...string) (*Image, error) {
+	for _, ref := range refs {
 		if _, _, err := ParseReference(ref); err != nil {
 			return nil, err // before the work, not after
 		}
@@ -58,10 +58,15 @@ func (r *Runtime) AddImage(create func() (*NewImage, error), ref string) (*Image
 	r.images.Lock()
 	defer r.images.Unlock()
 	image, err := r.graph.Link(n)
-	if err != nil || ref == "" {
-		return image, err
+	if err != nil {
+		return nil, err
 	}
-	return image, r.tags.Set(ref, image.ID)
+	for _, ref := range refs {
+		if err := r.tags.Set(ref, image.ID); err != nil {
+			return image, err
+		}
+	}
+	return image, nil
 }
 
 // TagImage is `engine tag`: target names the image source names.

@@ -13,11 +13,11 @@ import (
 	"testing"
 )
 
-// rtAdd adds a one-file image as import does, tagged ref.
-func rtAdd(t *testing.T, r *Runtime, content, parent, ref string) (*Image, error) {
+// rtAdd adds a one-file image as import does, tagged refs.
+func rtAdd(t *testing.T, r *Runtime, content, parent string, refs ...string) (*Image, error) {
 	return r.AddImage(func() (*NewImage, error) {
 		return r.graph.Create(bytes.NewReader(rtTarball(t, content)), parent, ImageMeta{})
-	}, ref)
+	}, refs...)
 }
 
 // rtStoreConsistent checks that every tag names an image in the graph, and every image's parent is there.
