@@ -120,6 +120,7 @@ func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
 type unpacker struct {
 	dir  string                 // the layer directory everything must stay under
 	dirs map[string]*tar.Header // directories, to get their times once all entries are written
+	copy *copyMode              // `engine cp` (archive_copy.go); nil for an image layer
 }
 
 func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
@@ -160,7 +161,11 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(path.Base(name), ".wh.") {
+	if u.copy != nil { // cp copies files: a .wh. name is one too
+		if name, err = u.copy.rebase(name); err != nil {
+			return err
+		}
+	} else if strings.HasPrefix(path.Base(name), ".wh.") {
 		return u.whiteout(name)
 	}
 	if err := u.checkParents(name, true); err != nil {
@@ -192,6 +197,7 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
+	u.copy.wrote(name, hdr)
 	return u.applyMetadata(name, hdr)
 }
 
@@ -266,6 +272,8 @@ func (u *unpacker) clearPath(name string, isDir bool) (dirExists bool, err error
 		return true, nil
 	case fi.IsDir():
 		return false, fmt.Errorf("would replace directory %q", name)
+	case isDir && u.copy != nil: // as Docker's cp, which unpacks with NoOverwriteDirNonDir
+		return false, fmt.Errorf("would replace non-directory %q with a directory", name)
 	}
 	return false, os.Remove(u.path(name))
 }
@@ -291,6 +299,9 @@ func writeFile(p string, data io.Reader) error {
 // symlink is fine: link(2) links the symlink, not what it points to.
 func (u *unpacker) makeHardlink(p, linkname string) error {
 	target, err := cleanEntryName(linkname)
+	if err == nil && u.copy != nil {
+		target, err = u.copy.linkTarget(target)
+	}
 	if err == nil {
 		err = u.checkParents(target, false)
 	}
@@ -346,16 +357,23 @@ func (u *unpacker) whiteout(name string) error {
 // file capabilities.
 func (u *unpacker) applyMetadata(name string, hdr *tar.Header) error {
 	p := u.path(name)
-	if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
-		return err
+	uid, gid, mode, records := hdr.Uid, hdr.Gid, uint32(hdr.Mode)&0o7777, hdr.PAXRecords
+	if u.copy != nil {
+		uid, gid, mode, records = u.copy.metadata(hdr)
 	}
-	// Symlinks have no mode of their own, and chmod would follow them.
-	if hdr.Typeflag != tar.TypeSymlink {
-		if err := unix.Chmod(p, uint32(hdr.Mode)&0o7777); err != nil {
+	if uid >= 0 {
+		if err := os.Lchown(p, uid, gid); err != nil {
 			return err
 		}
 	}
-	if err := restoreXattrs(p, hdr.PAXRecords); err != nil {
+	// Symlinks have no mode of their own, and chmod would follow them. A copy's directories get theirs
+	// at the end (finishCopy), or a read-only one could not take its own entries.
+	if hdr.Typeflag != tar.TypeSymlink && !(hdr.Typeflag == tar.TypeDir && u.copy != nil) {
+		if err := unix.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	if err := restoreXattrs(p, records); err != nil {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {

@@ -1,0 +1,442 @@
+// cp.go: `engine cp`, copying files between a container and the host; the daemon's side.
+//
+// Docker's cp (docker/cli's container/cp.go, moby's pkg/archive/copy.go) moves tar streams, and so do we.
+// The client does the host's half with the user's own permissions (client_cp.go); the daemon only ever
+// sends or receives a tar:
+//
+//	engine cp web:/var/log ./logs   the client asks for `cp web:/var/log -`, and unpacks the tar it gets
+//	engine cp ./dir web:/tmp/       the client packs ./dir (Pack, archive_pack.go) and sends it as stdin
+//	                                with `cp --source ./dir - web:/tmp/`: the container side places it
+//	engine cp web:/etc - | tar t    the tar itself, on stdout; `tar c x | engine cp - web:/tmp` likewise
+//	                                unpacks a tar from stdin into a directory of the container
+//
+// Where a copy lands follows Docker's rules (placeCopy): into an existing directory, under a new name,
+// over an existing file; "/." at the end of the source copies what is in it.
+//
+// The container side runs inside the container's root. A path such as /x/y means what it means to the
+// container's processes, and they may change it at any moment: in CVE-2018-15664 a container swapped /x
+// for a symlink to "/" between Docker's check of the path and its use, and Docker read and wrote the
+// host's files. There are two ways to be immune. The kernel can resolve every step inside the root
+// (openat2 with RESOLVE_IN_ROOT, as securepath.go's openInRoot does for one file), but a copy walks
+// whole trees and creates files, links and directories: every step of the walk and every creation
+// would have to be relative to a descriptor, a second tar writer and a second unpacker beside
+// archive_pack.go's and archive.go's. Or a process whose root *is* the container's does the work with
+// plain paths, as Docker's chrootarchive does since that CVE: in a chroot every symlink, absolute or
+// relative, and every "..", resolves inside the root, whatever the container swaps in. We take that
+// way, as exec does (exec.go): the daemon starts `engine init cp` from the sealed binary (cp_helper.go),
+// which joins the running container's mount namespace through a pidfd (or, for a stopped container,
+// takes its root filesystem, mounted by the daemon for the copy), chroots there, and packs or unpacks.
+//
+// The helper is not in the container's PID namespace, holds no descriptor of the daemon's but its
+// stdin or stdout, the sync pipe and the two it enters by, is killed when the client leaves or the
+// daemon dies, and each of the daemon's waits on it has a bound. Nothing from the image runs or is
+// loaded on the host: the helper is the engine's own static binary and never looks up a user or group
+// by name (CVE-2019-14271: Docker's docker-cp helper, chrooted in the container, loaded the image's
+// libnss_*.so to do so, and ran the image's code as root).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Docker's wording of a copy's errors (moby pkg/archive/copy.go), and its exit status for them: 1. An
+// error of the engine itself (no such container, a bad flag) exits 125, as every command's does.
+var (
+	errCopyDir         = errors.New("cannot copy directory")
+	errDirNotExists    = errors.New("no such directory")
+	errNotDirectory    = errors.New("not a directory")
+	errBadCopySource   = errors.New("invalid copy source content")
+	errCopyToSelf      = errors.New("copying between containers is not supported")
+	errCopyNoContainer = errors.New("must specify at least one container source")
+)
+
+const copyFailed = 1 // the status of a copy that failed on a file, as docker's
+
+// splitCpArg splits "CONTAINER:PATH" as docker's CLI does: an absolute path, a path without ":" and
+// one starting with "." (./file:name) are local.
+func splitCpArg(arg string) (container, p string) {
+	if strings.HasPrefix(arg, "/") {
+		return "", arg
+	}
+	container, p, ok := strings.Cut(arg, ":")
+	if !ok || strings.HasPrefix(container, ".") {
+		return "", arg
+	}
+	return container, p
+}
+
+// copySource is a copy's source path as the user wrote it, read by Docker's rules.
+type copySource struct {
+	path     string // cleaned, for the file system
+	name     string // the name its tar's top entry has: its base name, or "" for its contents
+	contents bool   // "dir/." (or "/"): what is in the directory, not the directory
+	wantDir  bool   // a trailing "/" or "/.": it must be a directory
+}
+
+func parseCopySource(p string) copySource {
+	src := copySource{path: path.Clean(p), wantDir: strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || p == "."}
+	src.contents = strings.HasSuffix(p, "/.") || p == "." || src.path == "/"
+	if !src.contents {
+		src.name = path.Base(src.path)
+	}
+	return src
+}
+
+// containerPath is a path of the container as the helper reads it: relative paths start at its root,
+// as Docker's do, and a trailing "/" or "/." stays, for parseCopySource and placeCopy to read.
+func containerPath(p string) string {
+	absolute := path.Join("/", p)
+	switch {
+	case absolute != "/" && strings.HasSuffix(p, "/."):
+		return absolute + "/."
+	case absolute != "/" && strings.HasSuffix(p, "/"):
+		return absolute + "/"
+	}
+	return absolute
+}
+
+// copyDestination is what a copy finds at its destination, as moby's CopyInfoDestinationPath says it.
+type copyDestination struct {
+	path   string // as the user wrote it: a trailing "/" asserts a directory
+	exists bool
+	isDir  bool
+}
+
+// placeCopy decides by Docker's rules (moby's PrepareArchiveCopy) where a copied tree goes: the
+// directory it is unpacked into and the name its top entry src.name takes there ("." is that
+// directory itself).
+func placeCopy(dst copyDestination, src copySource, srcIsDir bool) (dir, name string, err error) {
+	clean := path.Clean(dst.path)
+	switch {
+	case dst.exists && dst.isDir && src.contents:
+		return clean, ".", nil // merged into the directory
+	case dst.exists && dst.isDir:
+		return clean, src.name, nil
+	case dst.exists && srcIsDir:
+		return "", "", errCopyDir
+	case !dst.exists && !srcIsDir && (strings.HasSuffix(dst.path, "/") || strings.HasSuffix(dst.path, "/.")):
+		return "", "", errDirNotExists
+	}
+	// A file over a file, or anything under a new name: into the destination's parent.
+	return path.Dir(clean), path.Base(clean), nil
+}
+
+// copyRequest is what the daemon asks of the helper, on the sync pipe.
+type copyRequest struct {
+	Pack      bool   // container → client: Path is the source; else client → container, Path is the destination
+	Path      string `json:"path"`
+	Follow    bool   `json:"follow,omitempty"` // -L: a symlink source is followed
+	Source    string `json:"source,omitempty"` // to a container: the client's source path, "" for a tar from "-"
+	Container string `json:"container"`        // its name, for messages
+}
+
+// copyReport is what the helper says on the sync pipe: first that it is ready to stream (or why not),
+// then how the copy ended.
+type copyReport struct {
+	Ready   bool   `json:"ready,omitempty"`
+	Done    bool   `json:"done,omitempty"`
+	Status  int    `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// notFound is Docker's message for a path the container does not have.
+func notFound(p, container string) error {
+	return &StatusError{Status: copyFailed, Err: fmt.Errorf("Could not find the file %s in container %s", p, container)}
+}
+
+func (srv *Server) CmdCp(session *Session, args []string) error {
+	var follow bool
+	var source string
+	f := newFlags(session, "cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       engine cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
+		"Copy files/folders between a container and the local filesystem (\"-\": a tar stream on stdin or stdout)")
+	f.Bool(&follow, "L", "follow-link", "Always follow symbol link in SRC_PATH")
+	f.String(&source, "", "source", "path", "(sent by the client) the local SRC_PATH the tar on stdin was packed from")
+	positional, err := f.Parse(args, 2, 2, true)
+	if err != nil {
+		return err
+	}
+	srcContainer, srcPath := splitCpArg(positional[0])
+	dstContainer, dstPath := splitCpArg(positional[1])
+	switch {
+	case srcContainer != "" && dstContainer != "":
+		return errCopyToSelf
+	case srcContainer != "" && positional[1] == "-":
+		return srv.copyFromContainer(session, srcContainer, copyRequest{Pack: true, Path: srcPath, Follow: follow})
+	case dstContainer != "" && positional[0] == "-":
+		return srv.copyToContainer(session, dstContainer, copyRequest{Path: dstPath, Source: source})
+	case srcContainer != "" || dstContainer != "":
+		return errors.New("the client reads and writes local files; the daemon takes only \"-\" (see client_cp.go)")
+	}
+	return errCopyNoContainer
+}
+
+// copyFromContainer sends the tar of a path of the container to the client, as stdout.
+func (srv *Server) copyFromContainer(session *Session, name string, request copyRequest) error {
+	if request.Path == "" {
+		return &StatusError{Status: copyFailed, Err: errors.New("empty source path")}
+	}
+	c, err := srv.runtime.Get(name)
+	if err != nil {
+		return err
+	}
+	request.Container = name
+	session.listen() // the client sends nothing: this is how its leaving is noticed
+	return c.copyFiles(session, request, func(tar *os.File) error {
+		_, err := io.CopyBuffer(session.Stdout, tar, make([]byte, maxPayload))
+		return err
+	})
+}
+
+// copyToContainer unpacks the client's tar (its stdin) at a path of the container.
+func (srv *Server) copyToContainer(session *Session, name string, request copyRequest) error {
+	if request.Path == "" {
+		return &StatusError{Status: copyFailed, Err: errors.New("empty destination path")}
+	}
+	c, err := srv.runtime.Get(name)
+	if err != nil {
+		return err
+	}
+	request.Container = name
+	err = c.copyFiles(session, request, func(tar *os.File) error {
+		_, err := io.Copy(tar, session.Stdin())
+		return err
+	})
+	if err != nil && !errors.Is(err, errClientLeft) {
+		drainInput(session)
+	}
+	return err
+}
+
+// drainInput reads and drops what the client still sends, for a while, after a copy into a container
+// failed: closing a connection with unread bytes sends a reset, which can overtake the error message.
+func drainInput(session *Session) {
+	drained := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, session.Stdin())
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// copyFiles runs the helper on the container's root with request and moves the tar between it and
+// the client with stream, which gets the daemon's end of the helper's stdout (Pack) or stdin.
+func (c *Container) copyFiles(session *Session, request copyRequest, stream func(tar *os.File) error) error {
+	return c.withRoot(func(pidfd, root *os.File) error {
+		ours, theirs, err := copyPipe(request.Pack)
+		if err != nil {
+			return err
+		}
+		defer ours.Close()
+		helper, err := startCopyHelper(request, pidfd, root, theirs)
+		theirs.Close()
+		if err != nil {
+			return err
+		}
+		if err := helper.ready(); err != nil {
+			return err
+		}
+		streamed := make(chan error, 1)
+		go func() {
+			err := stream(ours)
+			ours.Close() // a helper reading the tar sees its end
+			streamed <- err
+		}()
+		select {
+		case err = <-streamed:
+		case <-session.conn.Gone():
+			helper.kill()
+			return errClientLeft
+		}
+		// Its end of the pipe closed, the helper ends either way: with the stream, or at once if the
+		// stream broke off (a truncated tar, a closed pipe). What it says is the better explanation.
+		if finished := helper.finish(); finished != nil || err == nil {
+			return finished
+		}
+		return err
+	})
+}
+
+// copyPipe makes the pipe between the daemon and the helper, of 1 MiB so that each read fills a whole
+// frame: the helper's end is its stdout when it packs, its stdin when it unpacks.
+func copyPipe(pack bool) (ours, theirs *os.File, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, maxPayload) // a smaller pipe only costs more frames
+	if pack {
+		return r, w, nil
+	}
+	return w, r, nil
+}
+
+// withRoot calls fn with the container's root: while it runs, the root of its first process, with a
+// pidfd of that process; stopped, its root filesystem, mounted for the copy and unmounted after under
+// the lifecycle lock, so that no start can mount it, or unmount it, meanwhile. A container that starts
+// or ends just as it is looked at is looked at again.
+func (c *Container) withRoot(fn func(pidfd, root *os.File) error) error {
+	for attempt := 0; attempt < 100; attempt++ {
+		if pidfd, err := c.openPidfd(); err == nil {
+			defer pidfd.Close()
+			root, err := c.openRoot(pidfd)
+			if err != nil {
+				return err
+			}
+			defer root.Close()
+			return fn(pidfd, root)
+		}
+		if done, err := c.withStoppedRoot(fn); done {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond) // it is starting, or its monitor has not recorded its end yet
+	}
+	return fmt.Errorf("container %s is starting or stopping; try again", c.ShortName())
+}
+
+// withStoppedRoot is withRoot for a container that does not run: done is false if it does.
+func (c *Container) withStoppedRoot(fn func(pidfd, root *os.File) error) (done bool, err error) {
+	c.lifecycle.Lock()
+	defer c.lifecycle.Unlock()
+	if c.removed {
+		return true, fmt.Errorf("container %s was removed", c.ShortName())
+	}
+	if c.exited != nil {
+		return false, nil
+	}
+	if !isMountPoint(c.rootfs()) {
+		defer c.unmount()
+	}
+	rootfs, err := c.ensureMounted()
+	if err != nil {
+		return true, err
+	}
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, fmt.Errorf("container %s: opening its root: %w", c.ShortName(), err)
+	}
+	root := os.NewFile(uintptr(fd), rootfs)
+	defer root.Close()
+	return true, fn(nil, root)
+}
+
+// copyStartTimeout bounds the helper's start: joining the namespace and looking at one path take
+// milliseconds. copyFinishTimeout bounds its last words once the stream has ended: setting the times of
+// the directories it made.
+const (
+	copyStartTimeout  = 30 * time.Second
+	copyFinishTimeout = 2 * time.Minute
+)
+
+// copyHelper is a running `engine init cp`.
+type copyHelper struct {
+	cmd      *exec.Cmd
+	syncPipe *os.File
+	reports  *json.Decoder
+}
+
+// startCopyHelper starts `engine init cp` with the sync pipe as fd 3, the pidfd (nil for a stopped
+// container) as fd 4 and the root as fd 5, as exec's helper has them, and the tar's pipe as its stdout
+// (Pack) or stdin, and sends it the request. It dies with the daemon (Pdeathsig).
+func startCopyHelper(request copyRequest, pidfd, root, tar *os.File) (*copyHelper, error) {
+	binary, err := sealedBinary()
+	if err != nil {
+		return nil, err
+	}
+	parent, child, err := newSyncPipe()
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	cmd := &exec.Cmd{
+		Path:        binary,
+		Args:        []string{"engine", "init", "cp"},
+		Env:         []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
+		ExtraFiles:  []*os.File{child, pidfd, root},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if pidfd != nil {
+		cmd.Args = append(cmd.Args, "running")
+	}
+	if request.Pack {
+		cmd.Stdout = tar
+	} else {
+		cmd.Stdin = tar
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("starting the copy helper: %w", err)
+	}
+	h := &copyHelper{cmd: cmd, syncPipe: parent, reports: json.NewDecoder(parent)}
+	parent.SetDeadline(time.Now().Add(copyStartTimeout))
+	data, _ := json.Marshal(request)
+	if _, err := parent.Write(data); err != nil {
+		h.kill()
+		return nil, fmt.Errorf("starting the copy helper: %w", err)
+	}
+	shutdownWrite(parent)
+	return h, nil
+}
+
+// ready waits for the helper's first report: it has found the path and is about to stream.
+func (h *copyHelper) ready() error {
+	report, err := h.report(copyStartTimeout)
+	if err == nil && !report.Ready {
+		err = errors.New("the copy helper did not get ready")
+	}
+	if err != nil {
+		h.kill()
+	}
+	return err
+}
+
+// finish waits for the helper's last report and for the helper.
+func (h *copyHelper) finish() error {
+	report, err := h.report(copyFinishTimeout)
+	if err == nil && !report.Done {
+		err = errors.New("the copy helper did not finish")
+	}
+	if err != nil {
+		h.kill()
+		return err
+	}
+	h.syncPipe.Close()
+	h.cmd.Wait()
+	return nil
+}
+
+// report reads the helper's next report, for at most bound; a failure it reports is the error.
+func (h *copyHelper) report(bound time.Duration) (copyReport, error) {
+	h.syncPipe.SetDeadline(time.Now().Add(bound))
+	var report copyReport
+	err := h.reports.Decode(&report)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return report, fmt.Errorf("the copy helper did not answer within %v", bound)
+	case err != nil:
+		return report, errors.New("the copy helper ended early")
+	case report.Message != "":
+		return report, &StatusError{Status: max(report.Status, 1), Err: errors.New(report.Message)}
+	}
+	return report, nil
+}
+
+// kill ends the helper, if it still runs, and collects it.
+func (h *copyHelper) kill() {
+	h.cmd.Process.Kill()
+	h.cmd.Wait()
+	h.syncPipe.Close()
+}

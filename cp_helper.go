@@ -1,0 +1,270 @@
+// cp_helper.go: `engine init cp`, the helper that does a copy's container side inside the container's
+// root.
+//
+// cp.go tells why the container's half of `engine cp` runs in a process whose root is the container's.
+// This is that process, in two stages, both from the sealed binary:
+//
+//  1. `engine init cp [running]` starts with the sync pipe as fd 3 and, as exec's helper
+//     (exec_helper.go), a pidfd of the container's first process as fd 4 (when it runs) and the root
+//     as fd 5. On one locked thread it unshares its filesystem state, joins the container's mount
+//     namespace through the pidfd, and chroots into the root. That changes this one thread only: any
+//     other thread of a Go program, and any goroutine that ran there, would still resolve paths on
+//     the host. So the thread then re-executes the binary (execveat of the sealed copy, opened
+//     before) as
+//  2. `engine init cp-root`, a new process all of whose threads start in the container's root. It
+//     drops every capability a copy does not need, reads the daemon's copyRequest, and either packs the
+//     source to stdout (Pack, PackFiles: FIFOs and devices become headers, never opened) or unpacks
+//     stdin at the destination (UnpackCopy), with plain paths. It reports on the sync pipe when it is
+//     ready to stream, and how the copy ended.
+//
+// Executing a file inside the container's root would make the kernel load its ELF interpreter from
+// that root, the image's ld.so: stage 1 checks that the binary is static, and refuses otherwise. The
+// helper never enters the container's PID namespace, so no process of the container can see, signal
+// or trace it, and it never looks up a user or group by name (which would read the image's
+// /etc/nsswitch.conf and, in a C program, load its libnss_*.so: CVE-2019-14271).
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// copyCapabilities are all the helper keeps: to read and write any file of the container and give it
+// its owner, mode and times.
+var copyCapabilities = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID"}
+
+// CopyInit is stage 1: it enters the container's root and re-executes itself there as stage 2.
+func CopyInit() int {
+	runtime.LockOSThread() // never unlocked: the thread's state is the container's from here on
+	pipe := os.NewFile(initPipeFd, "sync")
+	err := closeInheritedFds(execRootFd + 1)
+	var binary *os.File
+	if err == nil {
+		binary, err = openStaticSelf()
+	}
+	if err == nil {
+		err = enterCopyRoot(len(os.Args) > 3 && os.Args[3] == "running")
+	}
+	if err == nil {
+		err = execveat(binary, []string{"engine", "init", "cp-root"}, os.Environ())
+	}
+	reportCopy(pipe, copyReport{Status: 125, Message: err.Error()})
+	return 125
+}
+
+// openStaticSelf opens the helper's own binary, the daemon's sealed copy, and checks it has no ELF
+// interpreter: run inside the container's root, the interpreter would be the image's.
+func openStaticSelf() (*os.File, error) {
+	self, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	binary, err := elf.NewFile(self)
+	if err != nil {
+		self.Close()
+		return nil, fmt.Errorf("the engine binary: %w", err)
+	}
+	for _, program := range binary.Progs {
+		if program.Type == elf.PT_INTERP {
+			self.Close()
+			return nil, errors.New("the engine binary is dynamically linked: build it with CGO_ENABLED=0 to use cp")
+		}
+	}
+	return self, nil
+}
+
+// enterCopyRoot makes the container's root this thread's root and working directory: after joining
+// the container's mount namespace through the pidfd when the container runs (`engine init cp
+// running`), directly when not (its root filesystem is mounted in the daemon's namespace). It then
+// closes the pidfd and the root.
+func enterCopyRoot(join bool) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil { // setns(2) of a mount namespace wants it
+		return fmt.Errorf("unshare(CLONE_FS): %w", err)
+	}
+	if join {
+		if err := unix.Setns(execPidfd, unix.CLONE_NEWNS); errors.Is(err, unix.ESRCH) {
+			return errors.New("the container is not running") // it ended after the daemon looked
+		} else if err != nil {
+			return fmt.Errorf("joining the container's mount namespace: %w", err)
+		}
+	}
+	if err := enterContainerRoot(); err != nil {
+		return err
+	}
+	if join {
+		unix.Close(execPidfd) // without, fd 4 may be the Go runtime's own by now
+	}
+	unix.Close(execRootFd)
+	return nil
+}
+
+// execveat executes the open file with argv and env (execveat(2) with AT_EMPTY_PATH: no path is looked
+// up, in a root that holds no engine binary), from this thread. It returns only on failure.
+func execveat(file *os.File, argv, env []string) error {
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return err
+	}
+	empty := []byte{0}
+	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, file.Fd(), uintptr(unsafe.Pointer(&empty[0])),
+		uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
+	return fmt.Errorf("re-executing the copy helper in the container's root: %w", errno)
+}
+
+// CopyInRoot is stage 2: it does the copy the daemon asks for, and reports how it went.
+func CopyInRoot() int {
+	pipe := os.NewFile(initPipeFd, "sync")
+	err := closeInheritedFds(initPipeFd + 1)
+	var request copyRequest
+	if err == nil {
+		err = limitCopyHelper()
+	}
+	if err == nil {
+		var data []byte
+		if data, err = io.ReadAll(pipe); err == nil {
+			err = json.Unmarshal(data, &request)
+		}
+	}
+	if err == nil && request.Pack {
+		err = packSource(request, pipe)
+	} else if err == nil {
+		err = unpackDestination(request, pipe)
+	}
+	if err != nil {
+		status := 125
+		var se *StatusError
+		if errors.As(err, &se) {
+			status = se.Status
+		}
+		reportCopy(pipe, copyReport{Status: status, Message: err.Error()})
+		return 1
+	}
+	reportCopy(pipe, copyReport{Done: true})
+	return 0
+}
+
+// limitCopyHelper keeps only copyCapabilities, in every set and the bounding set, and makes the helper
+// undumpable: no core dump, no ptrace, no /proc/PID/mem of a process holding the daemon's descriptors.
+func limitCopyHelper() error {
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	caps := &Capabilities{Bounding: copyCapabilities, Effective: copyCapabilities, Permitted: copyCapabilities}
+	if err := limitBoundingSet(caps); err != nil {
+		return err
+	}
+	return applyCapabilities(caps)
+}
+
+func reportCopy(pipe *os.File, report copyReport) {
+	data, _ := json.Marshal(report)
+	pipe.Write(data)
+}
+
+// copyError is an error of the copy itself, which exits 1 as docker's do.
+func copyError(err error) error {
+	return &StatusError{Status: copyFailed, Err: err}
+}
+
+// packSource writes the tar of the request's source to stdout. Paths are the container's: relative
+// ones start at its root, as Docker's do.
+func packSource(request copyRequest, pipe *os.File) error {
+	src := parseCopySource(containerPath(request.Path))
+	p := src.path
+	info, err := os.Lstat(p)
+	if err == nil && (request.Follow || src.wantDir) && info.Mode()&fs.ModeSymlink != 0 {
+		// -L, or "link/": the file the link leads to, resolved inside the root, under the link's name.
+		if p, err = filepath.EvalSymlinks(p); err == nil {
+			info, err = os.Lstat(p)
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return notFound(request.Path, request.Container)
+	} else if err != nil {
+		return copyError(err)
+	}
+	if src.wantDir && !info.IsDir() {
+		return copyError(fmt.Errorf("%s: %w", request.Path, errNotDirectory))
+	}
+	reportCopy(pipe, copyReport{Ready: true})
+	out := bufio.NewWriterSize(os.Stdout, maxPayload)
+	if err := Pack(out, p, src.name, PackFiles); err != nil {
+		return copyError(err)
+	}
+	return out.Flush()
+}
+
+// unpackDestination unpacks the tar on stdin at the request's destination, placed by Docker's rules
+// when the client sent a local path's tar (request.Source), into the destination directory when it
+// sent a tar from "-".
+func unpackDestination(request copyRequest, pipe *os.File) error {
+	dst, err := statDestination(containerPath(request.Path))
+	if err != nil {
+		return copyError(err)
+	}
+	switch {
+	case !dst.exists && !parentIsDir(dst.path):
+		return notFound(request.Path, request.Container)
+	case request.Source == "" && !dst.exists:
+		return notFound(request.Path, request.Container)
+	case request.Source == "" && !dst.isDir:
+		return copyError(errors.New("extraction point is not a directory"))
+	}
+	reportCopy(pipe, copyReport{Ready: true})
+	err = UnpackCopy(os.Stdin, false, func(first *tar.Header) (string, string, string, error) {
+		if request.Source == "" {
+			return path.Clean(dst.path), "", "", nil
+		}
+		src := parseCopySource(request.Source)
+		if first == nil && !src.contents {
+			return "", "", "", errBadCopySource
+		}
+		dir, name, err := placeCopy(dst, src, src.contents || first.Typeflag == tar.TypeDir)
+		return dir, src.name, name, err
+	})
+	io.Copy(io.Discard, os.Stdin) // what the sender adds after the end of the archive
+	if err != nil {
+		return copyError(err)
+	}
+	return nil
+}
+
+// statDestination looks at a copy's destination, following symlinks (inside the root, here; on the
+// host, in the user's own files).
+func statDestination(p string) (copyDestination, error) {
+	info, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return copyDestination{path: p}, nil
+	}
+	if err != nil {
+		return copyDestination{}, err
+	}
+	return copyDestination{path: p, exists: true, isDir: info.IsDir()}, nil
+}
+
+// parentIsDir tells whether the directory a new destination would be made in exists.
+func parentIsDir(p string) bool {
+	info, err := os.Stat(path.Dir(path.Clean(p)))
+	return err == nil && info.IsDir()
+}
