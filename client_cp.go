@@ -108,7 +108,7 @@ func (side *localSide) unpackTo(dst, src string) {
 			writer.CloseWithError(errCopyAborted)
 		}
 		if err := <-unpacked; err != nil && !errors.Is(err, errCopyAborted) {
-			return copyFailed, err
+			return copyFailed, copyError(err)
 		}
 		return status, nil
 	}
@@ -158,7 +158,7 @@ func (side *localSide) packFrom(srcPath string, follow bool, conn *Conn) error {
 		aborted.Store(status != 0 || received != nil)
 		reader.Close() // a Pack the daemon stopped reading ends
 		if err := <-packed; err != nil && status == 0 {
-			return copyFailed, err
+			return copyFailed, copyError(err)
 		}
 		return status, nil
 	}

@@ -63,6 +63,11 @@ var (
 
 const copyFailed = 1 // the status of a copy that failed on a file, as docker's
 
+// copyError is an error of the copy itself, which exits copyFailed.
+func copyError(err error) error {
+	return &StatusError{Status: copyFailed, Err: err}
+}
+
 // splitCpArg splits "CONTAINER:PATH" as docker's CLI does: an absolute path, a path without ":" and
 // one starting with "." (./file:name) are local.
 func splitCpArg(arg string) (container, p string) {
@@ -152,7 +157,7 @@ type copyReport struct {
 
 // notFound is Docker's message for a path the container does not have.
 func notFound(p, container string) error {
-	return &StatusError{Status: copyFailed, Err: fmt.Errorf("Could not find the file %s in container %s", p, container)}
+	return copyError(fmt.Errorf("Could not find the file %s in container %s", p, container))
 }
 
 func (srv *Server) CmdCp(session *Session, args []string) error {
@@ -184,7 +189,7 @@ func (srv *Server) CmdCp(session *Session, args []string) error {
 // copyFromContainer sends the tar of a path of the container to the client, as stdout.
 func (srv *Server) copyFromContainer(session *Session, name string, request copyRequest) error {
 	if request.Path == "" {
-		return &StatusError{Status: copyFailed, Err: errors.New("empty source path")}
+		return copyError(errors.New("empty source path"))
 	}
 	c, err := srv.runtime.Get(name)
 	if err != nil {
@@ -201,7 +206,7 @@ func (srv *Server) copyFromContainer(session *Session, name string, request copy
 // copyToContainer unpacks the client's tar (its stdin) at a path of the container.
 func (srv *Server) copyToContainer(session *Session, name string, request copyRequest) error {
 	if request.Path == "" {
-		return &StatusError{Status: copyFailed, Err: errors.New("empty destination path")}
+		return copyError(errors.New("empty destination path"))
 	}
 	c, err := srv.runtime.Get(name)
 	if err != nil {

@@ -182,11 +182,6 @@ func reportCopy(pipe *os.File, report copyReport) {
 	pipe.Write(data)
 }
 
-// copyError is an error of the copy itself, which exits 1 as docker's do.
-func copyError(err error) error {
-	return &StatusError{Status: copyFailed, Err: err}
-}
-
 // packSource writes the tar of the request's source to stdout. Paths are the container's: relative
 // ones start at its root, as Docker's do.
 func packSource(request copyRequest, pipe *os.File) error {
