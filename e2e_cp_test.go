@@ -192,6 +192,14 @@ func TestE2ECopySymlinksStayInside(t *testing.T) {
 	if got := engine(t, "exec", "cplinks", "cat", dir+"/planted"); got != "planted\n" {
 		t.Errorf("the planted file is not in the container: %q", got)
 	}
+	// Stopped, its root is mounted in the daemon's mount namespace: the helper's chroot alone keeps
+	// the links inside.
+	engine(t, "stop", "-t", "0", "cplinks")
+	engine(t, "cp", "cplinks:/uplink"+dir+"/marker", host+"/out")
+	engine(t, "cp", host+"/planted", "cplinks:/rootlink"+dir+"/again")
+	if got := readHostFile(t, host+"/out"); got != "container\n" {
+		t.Errorf("cp from a stopped container's /uplink%s/marker read %q", dir, got)
+	}
 	if !unchanged() {
 		t.Errorf("the host's %s changed", dir)
 	}
