@@ -7,10 +7,10 @@
 //  1. `engine init cp [running]` starts with the sync pipe as fd 3 and, as exec's helper
 //     (exec_helper.go), a pidfd of the container's first process as fd 4 (when it runs) and the root
 //     as fd 5. On one locked thread it unshares its filesystem state, joins the container's mount
-//     namespace through the pidfd, and chroots into the root. That changes this one thread only: any
-//     other thread of a Go program, and any goroutine that ran there, would still resolve paths on
-//     the host. So the thread then re-executes the binary (execveat of the sealed copy, opened
-//     before) as
+//     namespace through the pidfd, chroots into the root, and takes a copy of the namespace without
+//     /proc, /sys and /dev (hideKernelFilesystems). That changes this one thread only: any other
+//     thread of a Go program, and any goroutine that ran there, would still resolve paths on the
+//     host. So the thread then re-executes the binary (execveat of the sealed copy, opened before) as
 //  2. `engine init cp-root`, a new process all of whose threads start in the container's root. It
 //     drops every capability a copy does not need, reads the daemon's copyRequest, and either packs the
 //     source to stdout (Pack, PackFiles: FIFOs and devices become headers, never opened) or unpacks
@@ -107,8 +107,32 @@ func enterCopyRoot(join bool) error {
 	}
 	if join {
 		unix.Close(execPidfd) // without, fd 4 may be the Go runtime's own by now
+		if err := hideKernelFilesystems(); err != nil {
+			return err
+		}
 	}
 	unix.Close(execRootFd)
+	return nil
+}
+
+// hideKernelFilesystems gives the helper a copy of the container's mount namespace without the
+// /proc, /sys and /dev that init mounted: a copy sees what Docker's sees, the root filesystem and
+// what is mounted on it from the host, not the kernel's files (whose /proc/1/auxv a copy of "/"
+// would fail on, and whose /proc/1/root leads to the container's root again). unshare(2) moves the
+// thread's root and working directory to their copies; the unmounts, on private mounts, stay in the
+// copy.
+func hideKernelFilesystems() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("copying the container's mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("copying the container's mount namespace: %w", err)
+	}
+	for _, dir := range []string{"/proc", "/sys", "/dev"} {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmounting %s in the helper's copy: %w", dir, err)
+		}
+	}
 	return nil
 }
 

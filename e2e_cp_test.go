@@ -95,6 +95,16 @@ func TestE2ECopyOut(t *testing.T) {
 	if got := tarNames(t, []byte(stdout)); code != 0 || !slices.Equal(got, want) {
 		t.Errorf("cp cpout:/data -: %v (exit %d), want %v", got, code, want)
 	}
+	// The whole root: the container's own files, not the kernel's /proc, /sys and /dev mounted on it
+	// (as Docker's cp sees it), which stay where they are for the container.
+	stdout, stderr, code := shared.run("", "cp", "cpout:/", "-")
+	names := tarNames(t, []byte(stdout))
+	if code != 0 || !slices.Contains(names, "5 proc/") || !slices.Contains(names, "0 bin/busybox") || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "0 proc/") }) {
+		t.Errorf("cp cpout:/ -: exit %d %s, %d entries", code, stderr, len(names))
+	}
+	if got := engine(t, "exec", "cpout", "sh", "-c", "tr '\\0' ' ' </proc/1/cmdline"); !strings.HasPrefix(got, "sleep 1000") {
+		t.Errorf("the container's /proc after the copy: %q", got)
+	}
 	engineFails(t, 1, "engine: cp: Could not find the file /nope in container cpout", "cp", "cpout:/nope", host)
 	engineFails(t, 1, "cannot copy directory", "cp", "cpout:/data", host+"/a1")
 	engineFails(t, 1, "no such directory", "cp", "cpout:/data/a", host+"/new/")
