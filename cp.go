@@ -139,7 +139,7 @@ func placeCopy(dst copyDestination, src copySource, srcIsDir bool) (dir, name st
 
 // copyRequest is what the daemon asks of the helper, on the sync pipe.
 type copyRequest struct {
-	Pack      bool   // container → client: Path is the source; else client → container, Path is the destination
+	Pack      bool   `json:"pack,omitempty"` // container → client: Path is the source; else Path is the destination
 	Path      string `json:"path"`
 	Follow    bool   `json:"follow,omitempty"` // -L: a symlink source is followed
 	Source    string `json:"source,omitempty"` // to a container: the client's source path, "" for a tar from "-"
@@ -217,10 +217,12 @@ func (srv *Server) copyToContainer(session *Session, name string, request copyRe
 		_, err := io.Copy(tar, session.Stdin())
 		return err
 	})
-	if err != nil && !errors.Is(err, errClientLeft) {
-		drainInput(session)
+	if err == nil || errors.Is(err, errClientLeft) {
+		return err
 	}
-	return err
+	status := session.status("cp", err) // the message first, then what the client still sends
+	drainInput(session)
+	return &StatusError{Status: status}
 }
 
 // drainInput reads and drops what the client still sends, for a while, after a copy into a container
