@@ -33,6 +33,7 @@ var commands = [][2]string{
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},
+	{"volume", "Manage volumes: create, ls, inspect, rm"},
 	{"version", "Show the engine's version"},
 	{"info", "Show system-wide information"},
 	{"help", "List the commands"},
