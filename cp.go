@@ -139,11 +139,12 @@ func placeCopy(dst copyDestination, src copySource, srcIsDir bool) (dir, name st
 
 // copyRequest is what the daemon asks of the helper, on the sync pipe.
 type copyRequest struct {
-	Pack      bool   `json:"pack,omitempty"` // container → client: Path is the source; else Path is the destination
-	Path      string `json:"path"`
-	Follow    bool   `json:"follow,omitempty"` // -L: a symlink source is followed
-	Source    string `json:"source,omitempty"` // to a container: the client's source path, "" for a tar from "-"
-	Container string `json:"container"`        // its name, for messages
+	Pack      bool    `json:"pack,omitempty"` // container → client: Path is the source; else Path is the destination
+	Path      string  `json:"path"`
+	Follow    bool    `json:"follow,omitempty"` // -L: a symlink source is followed
+	Source    string  `json:"source,omitempty"` // to a container: the client's source path, "" for a tar from "-"
+	Container string  `json:"container"`        // its name, for messages
+	Mounts    []Mount `json:"mounts,omitempty"` // a stopped container's -v binds and volumes (stoppedMounts)
 }
 
 // copyReport is what the helper says on the sync pipe: first that it is ready to stream (or why not),
@@ -243,6 +244,9 @@ func drainInput(session *Session) {
 // the client with stream, which gets the daemon's end of the helper's stdout (Pack) or stdin.
 func (c *Container) copyFiles(session *Session, request copyRequest, stream func(tar *os.File) error) error {
 	return c.withRoot(func(pidfd, root *os.File) error {
+		if pidfd == nil {
+			request.Mounts = c.stoppedMounts()
+		}
 		ours, theirs, err := copyPipe(request.Pack)
 		if err != nil {
 			return err
@@ -338,6 +342,24 @@ func (c *Container) withStoppedRoot(fn func(pidfd, root *os.File) error) (done b
 	root := os.NewFile(uintptr(fd), rootfs)
 	defer root.Close()
 	return true, fn(nil, root)
+}
+
+// stoppedMounts are the -v binds and volumes the helper mounts on a stopped container's root, as
+// Docker's cp mounts them, so that a copy reads and writes what the container will see there. A
+// volume not yet seeded from the image (CopyData) is left out: what a copy puts at its path is then
+// in the root filesystem, and seeds the volume at the first start, as it would have with Docker,
+// which seeds at create. The caller holds lifecycle.
+func (c *Container) stoppedMounts() []Mount {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var mounts []Mount
+	for _, m := range c.Mounts {
+		if !m.CopyData {
+			mounts = append(mounts, m.specMount())
+		}
+	}
+	sortMounts(mounts)
+	return mounts
 }
 
 // copyStartTimeout bounds the helper's start: joining the namespace and looking at one path take

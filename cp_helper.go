@@ -6,16 +6,19 @@
 //
 //  1. `engine init cp [running]` starts with the sync pipe as fd 3 and, as exec's helper
 //     (exec_helper.go), a pidfd of the container's first process as fd 4 (when it runs) and the root
-//     as fd 5. On one locked thread it unshares its filesystem state, joins the container's mount
-//     namespace through the pidfd, chroots into the root, and takes a copy of the namespace without
-//     /proc, /sys and /dev (hideKernelFilesystems). That changes this one thread only: any other
-//     thread of a Go program, and any goroutine that ran there, would still resolve paths on the
-//     host. So the thread then re-executes the binary (execveat of the sealed copy, opened before) as
-//  2. `engine init cp-root`, a new process all of whose threads start in the container's root. It
-//     drops every capability a copy does not need, reads the daemon's copyRequest, and either packs the
-//     source to stdout (Pack, PackFiles: FIFOs and devices become headers, never opened) or unpacks
-//     stdin at the destination (UnpackCopy), with plain paths. It reports on the sync pipe when it is
-//     ready to stream, and how the copy ended.
+//     as fd 5, and reads the daemon's copyRequest. On one locked thread it unshares its filesystem
+//     state and, for a running container, joins its mount namespace through the pidfd, chroots into
+//     the root and takes a copy of the namespace without /proc, /sys and /dev
+//     (hideKernelFilesystems); for a stopped one, it mounts the container's volumes on the root in a
+//     copy of the daemon's namespace (mountVolumes) and chroots. That changes this one thread only:
+//     any other thread of a Go program, and any goroutine that ran there, would still resolve paths
+//     on the host. So the thread hands the request over in a pipe and re-executes the binary
+//     (execveat of the sealed copy, opened before) as
+//  2. `engine init cp-root FD`, a new process all of whose threads start in the container's root. It
+//     drops every capability a copy does not need, reads the request, and either packs the source to
+//     stdout (Pack, PackFiles: FIFOs and devices become headers, never opened) or unpacks stdin at
+//     the destination (UnpackCopy), with plain paths. It reports on the sync pipe when it is ready to
+//     stream, and how the copy ended.
 //
 // Executing a file inside the container's root would make the kernel load its ELF interpreter from
 // that root, the image's ld.so: stage 1 checks that the binary is static, and refuses otherwise. The
@@ -37,6 +40,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -52,18 +56,49 @@ func CopyInit() int {
 	runtime.LockOSThread() // never unlocked: the thread's state is the container's from here on
 	pipe := os.NewFile(initPipeFd, "sync")
 	err := closeInheritedFds(execRootFd + 1)
+	var request []byte
 	var binary *os.File
+	if err == nil {
+		request, err = io.ReadAll(pipe)
+	}
 	if err == nil {
 		binary, err = openStaticSelf()
 	}
 	if err == nil {
-		err = enterCopyRoot(len(os.Args) > 3 && os.Args[3] == "running")
+		err = enterCopyRoot(request, len(os.Args) > 3 && os.Args[3] == "running")
+	}
+	var requestFd int
+	if err == nil {
+		requestFd, err = handOver(request)
 	}
 	if err == nil {
-		err = execveat(binary, []string{"engine", "init", "cp-root"}, os.Environ())
+		err = execveat(binary, []string{"engine", "init", "cp-root", strconv.Itoa(requestFd)}, os.Environ())
 	}
 	reportCopy(pipe, copyReport{Status: 125, Message: err.Error()})
 	return 125
+}
+
+// handOver leaves the request for stage 2 in a pipe, whose descriptor it keeps open across execve.
+// Its number goes in stage 2's arguments: any number is free or the Go runtime's own here (the
+// descriptors the runtime opens close at execve).
+func handOver(request []byte) (int, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("handing the request over: %w", err)
+	}
+	unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, len(request)) // so that the write cannot block
+	_, err = w.Write(request)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	fd := int(r.Fd()) // r is never closed, nor collected: the process ends at execve or with an error
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("handing the request over: %w", err)
+	}
+	return fd, nil
 }
 
 // openStaticSelf opens the helper's own binary, the daemon's sealed copy, and checks it has no ELF
@@ -89,9 +124,14 @@ func openStaticSelf() (*os.File, error) {
 
 // enterCopyRoot makes the container's root this thread's root and working directory: after joining
 // the container's mount namespace through the pidfd when the container runs (`engine init cp
-// running`), directly when not (its root filesystem is mounted in the daemon's namespace). It then
-// closes the pidfd and the root.
-func enterCopyRoot(join bool) error {
+// running`); when it does not, its root filesystem is mounted in the daemon's namespace, and the
+// helper mounts its volumes there first, in a copy of that namespace (mountVolumes). It then closes
+// the pidfd and the root.
+func enterCopyRoot(data []byte, join bool) error {
+	var request copyRequest
+	if err := json.Unmarshal(data, &request); err != nil {
+		return err
+	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil { // setns(2) of a mount namespace wants it
 		return fmt.Errorf("unshare(CLONE_FS): %w", err)
 	}
@@ -100,6 +140,10 @@ func enterCopyRoot(join bool) error {
 			return errors.New("the container is not running") // it ended after the daemon looked
 		} else if err != nil {
 			return fmt.Errorf("joining the container's mount namespace: %w", err)
+		}
+	} else if len(request.Mounts) > 0 {
+		if err := mountVolumes(request.Mounts); err != nil {
+			return err
 		}
 	}
 	if err := enterContainerRoot(); err != nil {
@@ -113,6 +157,35 @@ func enterCopyRoot(join bool) error {
 	}
 	unix.Close(execRootFd)
 	return nil
+}
+
+// mountVolumes mounts a stopped container's -v binds and volumes on its root filesystem, as init
+// would at its start (rootfs.go's mountInto, each target resolved inside the root), in a copy of the
+// daemon's mount namespace: they stay the helper's and go with it. The container is stopped and the
+// daemon holds its lifecycle lock, so nothing changes the root meanwhile. The root is opened again
+// in the copy, as execRootFd: the daemon's descriptor is of the mount in the daemon's namespace.
+func mountVolumes(mounts []Mount) error {
+	rootfs, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", execRootFd))
+	if err == nil {
+		err = unix.Unshare(unix.CLONE_NEWNS)
+	}
+	if err == nil {
+		err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	}
+	if err != nil {
+		return fmt.Errorf("copying the daemon's mount namespace: %w", err)
+	}
+	for _, m := range mounts {
+		if err := mountInto(rootfs, m); err != nil {
+			return fmt.Errorf("mounting %s: %w", m.Destination, err)
+		}
+	}
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		err = unix.Dup3(fd, execRootFd, 0)
+		unix.Close(fd)
+	}
+	return err
 }
 
 // hideKernelFilesystems gives the helper a copy of the container's mount namespace without the
@@ -156,16 +229,13 @@ func execveat(file *os.File, argv, env []string) error {
 // CopyInRoot is stage 2: it does the copy the daemon asks for, and reports how it went.
 func CopyInRoot() int {
 	pipe := os.NewFile(initPipeFd, "sync")
-	err := closeInheritedFds(initPipeFd + 1)
 	var request copyRequest
+	err := readRequest(&request)
 	if err == nil {
-		err = limitCopyHelper()
+		err = closeInheritedFds(initPipeFd + 1)
 	}
 	if err == nil {
-		var data []byte
-		if data, err = io.ReadAll(pipe); err == nil {
-			err = json.Unmarshal(data, &request)
-		}
+		err = limitCopyHelper()
 	}
 	if err == nil && request.Pack {
 		err = packSource(request, pipe)
@@ -183,6 +253,24 @@ func CopyInRoot() int {
 	}
 	reportCopy(pipe, copyReport{Done: true})
 	return 0
+}
+
+// readRequest reads the request stage 1 handed over, at the descriptor stage 2's arguments name.
+func readRequest(request *copyRequest) error {
+	if len(os.Args) < 4 {
+		return errors.New("engine init cp-root: no request")
+	}
+	fd, err := strconv.Atoi(os.Args[3])
+	if err != nil || fd <= initPipeFd {
+		return fmt.Errorf("engine init cp-root: bad descriptor %q", os.Args[3])
+	}
+	from := os.NewFile(uintptr(fd), "request")
+	defer from.Close()
+	data, err := io.ReadAll(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, request)
 }
 
 // limitCopyHelper keeps only copyCapabilities, in every set and the bounding set, and makes the helper

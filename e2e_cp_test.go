@@ -381,3 +381,38 @@ func TestE2ECopyManyEntries(t *testing.T) {
 		t.Logf("the daemon's peak RSS: %d kB", hwm)
 	}
 }
+
+// A copy reads and writes a container's -v binds and volumes, as the container sees them: running, and
+// stopped (the helper mounts them for the copy); a read-only one stays read-only.
+func TestE2ECopyVolumes(t *testing.T) {
+	bind, readonly, host := t.TempDir(), t.TempDir(), t.TempDir()
+	writeHostFiles(t, bind, map[string]string{"there": "on the host\n"})
+	writeHostFiles(t, host, map[string]string{"x": "copied\n"})
+	engine(t, "create", "--name", "cpvol", "-v", bind+":/bind", "-v", readonly+":/ro:ro", "-v", "cpvolume:/vol", "base", "true")
+	defer shared.run("", "volume", "rm", "cpvolume")
+	defer shared.run("", "rm", "-f", "cpvol")
+	engine(t, "start", "-a", "cpvol") // seeds the volume, and stops
+	for round, state := range []string{"stopped", "running"} {
+		if state == "running" {
+			engine(t, "rm", "cpvol")
+			engine(t, "run", "-d", "--name", "cpvol", "-v", bind+":/bind", "-v", readonly+":/ro:ro", "-v", "cpvolume:/vol", "base", "sleep", "1000")
+		}
+		name := fmt.Sprintf("x%d", round)
+		engine(t, "cp", host+"/x", "cpvol:/bind/"+name)
+		engine(t, "cp", host+"/x", "cpvol:/vol/"+name)
+		engine(t, "cp", "cpvol:/bind/there", host+"/there")
+		if got := readHostFile(t, filepath.Join(bind, name)); got != "copied\n" {
+			t.Errorf("%s: the bind's source has %q", state, got)
+		}
+		if got := readHostFile(t, host+"/there"); got != "on the host\n" {
+			t.Errorf("%s: copied out of the bind: %q", state, got)
+		}
+		if got := engine(t, "run", "--rm", "-v", "cpvolume:/v", "base", "cat", "/v/"+name); got != "copied\n" {
+			t.Errorf("%s: the volume has %q", state, got)
+		}
+		engineFails(t, 1, "read-only file system", "cp", host+"/x", "cpvol:/ro/")
+	}
+	if entries, _ := os.ReadDir(readonly); len(entries) != 0 {
+		t.Errorf("the read-only bind's source got %d files", len(entries))
+	}
+}
