@@ -5,7 +5,7 @@
 // the lifecycle lock while it is stopped), starts the helper there (`engine init cp`, cp_helper.go)
 // with one end of a pipe as its stdout or stdin, and moves the tar between the other end and the
 // client until the helper reports how the copy ended. A client that leaves has the helper killed; the
-// helper dies with the daemon; each wait for its reports has a bound.
+// helper ends with the daemon, whose pipes it loses; each wait for its reports has a bound.
 package main
 
 import (
@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -159,7 +158,9 @@ type copyHelper struct {
 
 // startCopyHelper starts `engine init cp` with the sync pipe as fd 3, the pidfd (nil for a stopped
 // container) as fd 4 and the root as fd 5, as exec's helper has them, and the tar's pipe as its stdout
-// (Pack) or stdin, and sends it the request. It dies with the daemon (Pdeathsig).
+// (Pack) or stdin, and sends it the request. It ends with the daemon without a Pdeathsig (which
+// fires when the daemon's thread that started it ends, not the daemon): its pipes break, and a helper
+// that writes to a broken pipe or reads a tar cut short leaves.
 func startCopyHelper(request copyRequest, pidfd, root, tar *os.File) (*copyHelper, error) {
 	binary, err := sealedBinary()
 	if err != nil {
@@ -171,11 +172,10 @@ func startCopyHelper(request copyRequest, pidfd, root, tar *os.File) (*copyHelpe
 	}
 	defer child.Close()
 	cmd := &exec.Cmd{
-		Path:        binary,
-		Args:        []string{"engine", "init", "cp"},
-		Env:         []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
-		ExtraFiles:  []*os.File{child, pidfd, root},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+		Path:       binary,
+		Args:       []string{"engine", "init", "cp"},
+		Env:        []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
+		ExtraFiles: []*os.File{child, pidfd, root},
 	}
 	if pidfd != nil {
 		cmd.Args = append(cmd.Args, "running")

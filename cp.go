@@ -29,8 +29,8 @@
 // and mounts its volumes there), chroots there, and packs or unpacks.
 //
 // The helper is not in the container's PID namespace, holds no descriptor of the daemon's but its
-// stdin or stdout, the sync pipe and the two it enters by, is killed when the client leaves or the
-// daemon dies, and each of the daemon's waits on it has a bound. Nothing from the image runs or is
+// stdin or stdout, the sync pipe and the two it enters by, is killed when the client leaves, ends
+// when the daemon does, and each of the daemon's waits on it has a bound. Nothing from the image runs or is
 // loaded on the host: the helper is the engine's own static binary and never looks up a user or group
 // by name (CVE-2019-14271: Docker's docker-cp helper, chrooted in the container, loaded the image's
 // libnss_*.so to do so, and ran the image's code as root).
