@@ -4,16 +4,19 @@
 // through a pidfd of its first process while it runs; mounted for the copy, with its volumes, under
 // the lifecycle lock while it is stopped), starts the helper there (`engine init cp`, cp_helper.go)
 // with one end of a pipe as its stdout or stdin, and moves the tar between the other end and the
-// client until the helper reports how the copy ended. A client that leaves has the helper killed; the
-// helper ends with the daemon, whose pipes it loses; each wait for its reports has a bound.
+// client until the helper reports how the copy ended. A client that leaves, or a stream that stops
+// moving (copyStallTimeout), has the helper killed; the helper ends with the daemon, whose pipes it
+// loses; each wait for its reports has a bound.
 package main
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,7 +24,7 @@ import (
 
 // copyFiles runs the helper on the container's root with request and moves the tar between it and
 // the client with stream, which gets the daemon's end of the helper's stdout (Pack) or stdin.
-func (c *Container) copyFiles(session *Session, request copyRequest, stream func(tar *os.File) error) error {
+func (c *Container) copyFiles(session *Session, request copyRequest, stream func(tar io.ReadWriter) error) error {
 	return c.withRoot(func(pidfd, root *os.File) error {
 		if pidfd == nil {
 			request.Mounts = c.stoppedMounts()
@@ -39,9 +42,11 @@ func (c *Container) copyFiles(session *Session, request copyRequest, stream func
 		if err := helper.ready(); err != nil {
 			return err
 		}
+		tar, done := &copyStream{file: ours}, make(chan struct{})
+		defer close(done)
 		streamed := make(chan error, 1)
 		go func() {
-			err := stream(ours)
+			err := stream(tar)
 			ours.Close() // a helper reading the tar sees its end
 			streamed <- err
 		}()
@@ -50,6 +55,9 @@ func (c *Container) copyFiles(session *Session, request copyRequest, stream func
 		case <-session.conn.Gone():
 			helper.kill()
 			return errClientLeft
+		case <-tar.stalled(done):
+			helper.kill()
+			return fmt.Errorf("the copy stalled: nothing moved for %v", copyStallTimeout)
 		}
 		// Its end of the pipe closed, the helper ends either way: with the stream, or at once if the
 		// stream broke off (a truncated tar, a closed pipe). What it says is the better explanation.
@@ -58,6 +66,54 @@ func (c *Container) copyFiles(session *Session, request copyRequest, stream func
 		}
 		return err
 	})
+}
+
+// copyStallTimeout ends a copy whose stream has not moved for so long. A copy of a stopped container
+// holds its lifecycle lock (withRoot), for which its start, stop and removal and the daemon's
+// shutdown wait: a client that neither reads nor sends nor leaves must not hold them for ever. A
+// variable, so that a test can shorten it.
+var copyStallTimeout = time.Minute
+
+// copyStream is the daemon's end of the helper's pipe, counting the bytes that pass.
+type copyStream struct {
+	file  *os.File
+	moved atomic.Int64
+}
+
+func (s *copyStream) Read(p []byte) (int, error) {
+	n, err := s.file.Read(p)
+	s.moved.Add(int64(n))
+	return n, err
+}
+
+func (s *copyStream) Write(p []byte) (int, error) {
+	n, err := s.file.Write(p)
+	s.moved.Add(int64(n))
+	return n, err
+}
+
+// stalled is closed once nothing has passed for copyStallTimeout, unless done is closed first.
+func (s *copyStream) stalled(done <-chan struct{}) <-chan struct{} {
+	stalled := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(copyStallTimeout / 10)
+		defer tick.Stop()
+		last, since := s.moved.Load(), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				if moved := s.moved.Load(); moved != last {
+					last, since = moved, now
+				} else if now.Sub(since) >= copyStallTimeout {
+					close(stalled)
+					return
+				}
+			}
+		}
+	}()
+	return stalled
 }
 
 // copyPipe makes the pipe between the daemon and the helper, of 1 MiB so that each read fills a whole

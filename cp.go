@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"time"
@@ -194,7 +193,7 @@ func (srv *Server) copyFromContainer(session *Session, name string, request copy
 	}
 	request.Container = name
 	session.listen() // the client sends nothing: this is how its leaving is noticed
-	return c.copyFiles(session, request, func(tar *os.File) error {
+	return c.copyFiles(session, request, func(tar io.ReadWriter) error {
 		_, err := io.CopyBuffer(session.Stdout, tar, make([]byte, maxPayload))
 		return err
 	})
@@ -210,7 +209,7 @@ func (srv *Server) copyToContainer(session *Session, name string, request copyRe
 		return err
 	}
 	request.Container = name
-	err = c.copyFiles(session, request, func(tar *os.File) error {
+	err = c.copyFiles(session, request, func(tar io.ReadWriter) error {
 		_, err := io.Copy(tar, session.Stdin())
 		return err
 	})
