@@ -42,6 +42,8 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -209,11 +211,13 @@ func (srv *Server) copyToContainer(session *Session, name string, request copyRe
 		return err
 	}
 	request.Container = name
+	var cutOff atomic.Bool // the helper stopped reading while the client was sending
 	err = c.copyFiles(session, request, func(tar io.ReadWriter) error {
 		_, err := io.Copy(tar, session.Stdin())
+		cutOff.Store(errors.Is(err, syscall.EPIPE))
 		return err
 	})
-	if err == nil || errors.Is(err, errClientLeft) {
+	if err == nil || !cutOff.Load() {
 		return err
 	}
 	status := session.status("cp", err) // the message first, then what the client still sends
@@ -222,7 +226,8 @@ func (srv *Server) copyToContainer(session *Session, name string, request copyRe
 }
 
 // drainInput reads and drops what the client still sends, for a while, after a copy into a container
-// failed: closing a connection with unread bytes sends a reset, which can overtake the error message.
+// failed in the middle: closing a connection with unread bytes sends a reset, which can overtake the
+// error message.
 func drainInput(session *Session) {
 	drained := make(chan struct{})
 	go func() {
