@@ -274,7 +274,8 @@ func readRequest(request *copyRequest) error {
 }
 
 // limitCopyHelper keeps only copyCapabilities, in every set and the bounding set, and makes the helper
-// undumpable: no core dump, no ptrace, no /proc/PID/mem of a process holding the daemon's descriptors.
+// undumpable: no core dump of, ptrace of, or /proc/PID/mem into a root process at work in the
+// container's files, should anything ever see it.
 func limitCopyHelper() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return err
