@@ -349,14 +349,16 @@ func TestE2ECopyManyEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(host)
+	// 2 KiB each: a tar of some 150 MB, which a daemon that held it would not hold in 60.
 	const dirs, files = 50, 1000
+	content := bytes.Repeat([]byte("x"), 2048)
 	for i := 0; i < dirs; i++ {
 		sub := filepath.Join(host, "tree", fmt.Sprintf("d%02d", i))
 		if err := os.MkdirAll(sub, 0755); err != nil {
 			t.Fatal(err)
 		}
 		for j := 0; j < files; j++ {
-			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%04d", j)), []byte("x"), 0644); err != nil {
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("f%04d", j)), content, 0644); err != nil {
 				t.Fatal(err)
 			}
 		}
