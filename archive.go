@@ -28,6 +28,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -286,12 +287,17 @@ func writeFile(p string, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, data)
+	buf := unpackBuffers.Get().(*[]byte)
+	_, err = io.CopyBuffer(plainWriter{f}, data, *buf) // plainWriter: os.File's ReadFrom would take 32 KiB at a time
+	unpackBuffers.Put(buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// unpackBuffers lend writeFile 1 MiB, so that a big file is written in few system calls.
+var unpackBuffers = sync.Pool{New: func() any { buf := make([]byte, 1<<20); return &buf }}
 
 // makeHardlink links p to an earlier entry. The target gets the same checks
 // as entry names, or a link could pull a host file such as /etc/shadow into
