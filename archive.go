@@ -5,7 +5,8 @@
 // layer directory and hands the stream to Unpack; import is the only way an
 // image comes in so far, and Unpack is meant to stay the one place that
 // unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
-// containers that run on the image.
+// containers that run on the image. `engine cp` unpacks with the same unpacker, in its copy mode
+// (UnpackCopy, archive_copy.go), with the same refusals.
 //
 // A tarball is untrusted input: it may try to write outside the layer
 // directory, plant device nodes, or clobber files through symlinks. Unpack
