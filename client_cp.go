@@ -123,8 +123,12 @@ func placeOnHost(dst string, src copySource, first *tar.Header) (dir, from, to s
 	if err != nil {
 		return "", "", "", err
 	}
-	if !destination.exists && !parentIsDir(dst) {
-		return "", "", "", fmt.Errorf("%s: %w", filepath.Dir(filepath.Clean(dst)), fs.ErrNotExist)
+	if parent := filepath.Dir(filepath.Clean(dst)); !destination.exists {
+		if info, err := os.Stat(parent); err != nil {
+			return "", "", "", err // "stat /x: no such file or directory"
+		} else if !info.IsDir() {
+			return "", "", "", fmt.Errorf("%s: %w", parent, errNotDirectory)
+		}
 	}
 	dir, to, err = placeCopy(destination, src, src.contents || first.Typeflag == tar.TypeDir)
 	return dir, src.name, to, err

@@ -109,6 +109,7 @@ func TestE2ECopyOut(t *testing.T) {
 	engineFails(t, 1, "cannot copy directory", "cp", "cpout:/data", host+"/a1")
 	engineFails(t, 1, "no such directory", "cp", "cpout:/data/a", host+"/new/")
 	engineFails(t, 1, "not a directory", "cp", "cpout:/data/a/", host)
+	engineFails(t, 1, "stat "+host+"/nodir: no such file or directory", "cp", "cpout:/data/a", host+"/nodir/x")
 	engineFails(t, 125, "no such container: nosuch", "cp", "nosuch:/x", host)
 	engineFails(t, 125, "copying between containers is not supported", "cp", "cpout:/a", "cpout:/b")
 	engineFails(t, 125, "must specify at least one container source", "cp", host+"/a", host+"/b")
