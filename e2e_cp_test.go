@@ -227,7 +227,7 @@ func TestE2ECopySymlinkSwapRace(t *testing.T) {
 	host := t.TempDir()
 	writeHostFiles(t, host, map[string]string{"planted": "planted\n"})
 	seen := map[string]int{}
-	for i := 0; i < 60; i++ {
+	for i := 0; i < 200; i++ {
 		// Either way, a copy may fail when /x is what it did not expect (exit 1): never reach the host.
 		stdout, stderr, code := shared.run("", "cp", "cpswap:/x"+dir+"/marker", "-")
 		for _, content := range []string{"HOST SECRET", "container-root", "container-dir"} {
