@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 )
@@ -99,10 +100,15 @@ type dirTree struct {
 
 type dirNode struct {
 	children map[string]*dirNode
-	times    *dirTimes // nil for a directory the archive implied ("a/b" without "a/")
+	meta     *dirMeta // nil for a directory the archive implied ("a/b" without "a/")
 }
 
-type dirTimes struct{ atime, mtime time.Time }
+// dirMeta is what a directory gets once all its entries are in: its times, and a copy's directory its
+// mode too (finishCopy).
+type dirMeta struct {
+	atime, mtime time.Time
+	mode         uint32
+}
 
 func newDirTree() *dirTree { return &dirTree{root: &dirNode{}} }
 
@@ -119,9 +125,9 @@ func (n *dirNode) add(name string) *dirNode {
 	return child
 }
 
-// recordTimes records the times a directory's entry gives it (a clean path, "." for the layer's root), to
-// be set once all its children are written: creating them would change its mtime again.
-func (t *dirTree) recordTimes(name string, hdr *tar.Header) {
+// record keeps the times and mode a directory's entry gives it (a clean path, "." for the layer's root),
+// to be set once all its children are written: creating them would change its mtime again.
+func (t *dirTree) record(name string, hdr *tar.Header, mode uint32) {
 	node := t.root
 	if name != "." {
 		for _, part := range strings.Split(name, "/") {
@@ -129,27 +135,34 @@ func (t *dirTree) recordTimes(name string, hdr *tar.Header) {
 		}
 	}
 	atime, mtime := headerTimes(hdr)
-	node.times = &dirTimes{atime, mtime}
+	node.meta = &dirMeta{atime, mtime, mode}
 }
 
 // restoreDirTimes gives every directory the times of its tar entry, at the end of Unpack.
 func (u *unpacker) restoreDirTimes() error {
-	var walk func(name string, node *dirNode) error
-	walk = func(name string, node *dirNode) error {
+	return u.dirs.walk(func(name string, meta *dirMeta) error {
 		if err := u.abandoned(); err != nil {
 			return err
 		}
-		if node.times != nil {
-			if err := setTimes(u.path(name), node.times.atime, node.times.mtime); err != nil {
+		return setTimes(u.path(name), meta.atime, meta.mtime)
+	})
+}
+
+// walk calls visit for every directory that had an entry of its own, with its path ("." for the root).
+func (t *dirTree) walk(visit func(name string, meta *dirMeta) error) error {
+	var walk func(name string, node *dirNode) error
+	walk = func(name string, node *dirNode) error {
+		if node.meta != nil {
+			if err := visit(name, node.meta); err != nil {
 				return fmt.Errorf("archive: %s: %w", shortName(name), err)
 			}
 		}
 		for part, child := range node.children {
-			if err := walk(name+"/"+part, child); err != nil {
+			if err := walk(path.Join(name, part), child); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return walk(".", u.dirs.root)
+	return walk(".", t.root)
 }
