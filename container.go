@@ -39,17 +39,21 @@ import (
 )
 
 // Config is what the container runs, as `docker inspect` shows it under .Config.
+// Entrypoint, Cmd, Env, WorkingDir, User, Labels and ExposedPorts start as the image's (Runtime.Create
+// merges them), and `engine commit` makes them the new image's config.
 type Config struct {
-	Hostname   string
-	User       string
-	Env        []string
-	Cmd        []string
-	Image      string // as the user named it
-	WorkingDir string
-	Labels     map[string]string
-	OpenStdin  bool // -i
-	StdinOnce  bool // the first attached client's EOF closes stdin (-i, not -d)
-	Tty        bool // -t: the command's stdio is a terminal (console.go)
+	Hostname     string
+	User         string
+	ExposedPorts map[string]struct{} `json:",omitempty"` // "80/tcp": the ports the image says it serves
+	Env          []string
+	Entrypoint   []string // run before Cmd: the command is Entrypoint + Cmd
+	Cmd          []string
+	Image        string // as the user named it
+	WorkingDir   string
+	Labels       map[string]string
+	OpenStdin    bool // -i
+	StdinOnce    bool // the first attached client's EOF closes stdin (-i, not -d)
+	Tty          bool // -t: the command's stdio is a terminal (console.go)
 }
 
 // HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).

@@ -39,10 +39,13 @@ type Image struct {
 
 // ImageConfig is what a container of the image runs when `engine run` does not say.
 type ImageConfig struct {
-	Cmd        []string `json:",omitempty"`
-	Env        []string `json:",omitempty"`
-	WorkingDir string   `json:",omitempty"`
-	User       string   `json:",omitempty"`
+	User         string              `json:",omitempty"`
+	ExposedPorts map[string]struct{} `json:",omitempty"`
+	Env          []string            `json:",omitempty"`
+	Entrypoint   []string            `json:",omitempty"`
+	Cmd          []string            `json:",omitempty"`
+	WorkingDir   string              `json:",omitempty"`
+	Labels       map[string]string   `json:",omitempty"`
 }
 
 type Graph struct {

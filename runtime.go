@@ -177,10 +177,11 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	if err != nil {
 		return nil, err
 	}
-	if len(config.Cmd) == 0 && image.Config != nil {
-		config.Cmd = image.Config.Cmd
+	if err := mergeImageConfig(config, image.Config); err != nil {
+		return nil, err
 	}
-	if len(config.Cmd) == 0 {
+	command := append(slices.Clone(config.Entrypoint), config.Cmd...)
+	if len(command) == 0 {
 		return nil, errors.New("no command specified")
 	}
 	if err := r.network.CheckMode(hostConfig.NetworkMode); err != nil {
@@ -207,8 +208,8 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	c := &Container{
 		ID:              id,
 		Created:         time.Now().UTC(),
-		Path:            config.Cmd[0],
-		Args:            config.Cmd[1:],
+		Path:            command[0],
+		Args:            command[1:],
 		Config:          config,
 		HostConfig:      hostConfig,
 		Image:           image.ID,
