@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -41,6 +42,14 @@ func Client(addr, root string, args []string) int {
 		return 125
 	}
 	defer input.Close()
+	args, output, err := outputTarget(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
+		return 125
+	}
+	if output != nil {
+		defer output.Close()
+	}
 	req, _ := json.Marshal(Request{Args: args})
 	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
 	if err == nil {
@@ -50,10 +59,13 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}
-	term := &clientTerminal{conn: conn, input: input}
+	term := &clientTerminal{conn: conn, input: input, output: output}
 	term.watchSignals()
 	status, err := receive(conn, term)
 	term.restore()
+	if output != nil && (err != nil || status != 0) {
+		os.Remove(output.Name()) // no half or empty file where the user expects the archive
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
 		return 125
@@ -76,7 +88,7 @@ func receive(conn *Conn, term *clientTerminal) (int, error) {
 		}
 		switch kind {
 		case frameStdout:
-			_, err = io.CopyBuffer(plainWriter{os.Stdout}, io.LimitReader(conn.Conn, length), buf)
+			_, err = io.CopyBuffer(plainWriter{term.stdout()}, io.LimitReader(conn.Conn, length), buf)
 		case frameStderr:
 			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
 		case frameError:
@@ -156,6 +168,41 @@ func importSource(args []string) ([]string, *os.File, error) {
 		}
 	}
 	return args, os.Stdin, nil
+}
+
+// outputCommands are the commands whose stdout is a tar stream: their `-o FILE` is written here, by
+// the client, as docker's CLI writes it, and a terminal is no place for the stream.
+var outputCommands = []string{"export"}
+
+// outputTarget is the client's look at `engine export [-o FILE]`: it creates FILE with the user's own
+// permissions, relative to the user's directory, and takes -o out of the request. It returns nil for
+// os.Stdout: every other command, and export without -o.
+func outputTarget(args []string) ([]string, *os.File, error) {
+	if !slices.Contains(outputCommands, args[0]) {
+		return args, nil, nil
+	}
+	for i := 1; i < len(args) && args[i] != "--"; i++ {
+		var value string
+		var used int // the arguments the flag takes up
+		switch arg := args[i]; {
+		case (arg == "-o" || arg == "--output") && i+1 < len(args):
+			value, used = args[i+1], 2
+		case strings.HasPrefix(arg, "-o="), strings.HasPrefix(arg, "--output="):
+			_, value, _ = strings.Cut(arg, "=")
+			used = 1
+		default:
+			continue
+		}
+		file, err := os.Create(value)
+		if err != nil {
+			return args, nil, err
+		}
+		return append(slices.Clone(args[:i]), args[i+used:]...), file, nil
+	}
+	if isTerminal(os.Stdout) {
+		return args, nil, errors.New("refusing to write a tar stream to a terminal: use -o FILE or a redirection")
+	}
+	return args, nil, nil
 }
 
 // plainWriter hides os.File's ReadFrom, so io.CopyBuffer really copies through our buffer. Go would

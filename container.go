@@ -103,6 +103,7 @@ type Container struct {
 	// (under mu too), so a holder of lifecycle may read those without mu.
 	lifecycle sync.Mutex
 	removed   bool // Destroy has begun: the container must never start again
+	exports   int  // exports reading the mounted root (commit.go): it stays mounted until the last ends
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // the running process
@@ -137,7 +138,7 @@ func (c *Container) Start() error {
 	err := c.start()
 	if err != nil {
 		c.removeCgroup()
-		c.unmount()
+		c.unmountUnused()
 		status := 125
 		var se *StatusError
 		if errors.As(err, &se) {
@@ -433,6 +434,14 @@ func (c *Container) unmount() {
 		if unix.Unmount(rootfs, 0) != nil {
 			unix.Unmount(rootfs, unix.MNT_DETACH)
 		}
+	}
+}
+
+// unmountUnused unmounts the root filesystem unless an export is reading it: the last export
+// unmounts it then (Container.releaseRootfs). The caller holds lifecycle.
+func (c *Container) unmountUnused() {
+	if c.exports == 0 {
+		c.unmount()
 	}
 }
 
