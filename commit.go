@@ -115,6 +115,7 @@ func (c *Container) Changes() ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	layers = append([]string{filepath.Join(c.root, "init")}, layers...) // made by the first start
 	rw := filepath.Join(c.root, "rw")
 	var changes []Change
 	changedDirs := map[string]bool{"/": true}

@@ -105,6 +105,9 @@ func commitConfig(config *Config, changes []string) (*ImageConfig, error) {
 			return nil, fmt.Errorf("--change %s: %w", printable(change), err)
 		}
 	}
+	if err := checkImageConfig(image); err != nil { // a JSON "\u0000" is a NUL too
+		return nil, fmt.Errorf("--change: %w", err)
+	}
 	return image, nil
 }
 
@@ -143,7 +146,10 @@ func applyChange(image *ImageConfig, change string, cmdSet *bool) error {
 		if rest == "" {
 			return errors.New("WORKDIR needs a directory")
 		}
-		image.WorkingDir = path.Join("/", image.WorkingDir, rest) // relative to the one before, as Docker
+		if !path.IsAbs(rest) { // relative to the one before, as in a Dockerfile
+			rest = path.Join("/", image.WorkingDir, rest)
+		}
+		image.WorkingDir = path.Clean(rest)
 	default:
 		return fmt.Errorf("only %s can be changed", strings.Join(changeInstructions, ", "))
 	}
