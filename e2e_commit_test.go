@@ -389,3 +389,47 @@ func TestE2EHistory(t *testing.T) {
 	}
 	engineFails(t, 125, "no such image", "history", "nosuch")
 }
+
+// TestE2EDaemonKilledWhileFrozen: a daemon killed with -9 in the middle of a commit leaves the
+// container frozen. The next daemon thaws it before it kills it, so the process really ends (on v1 a
+// frozen task dies only once thawed) and its cgroup goes.
+func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, _ := d.run("", "run", "-d", "--name", "icy", "--net", "none", "base", "sleep", "1000")
+	id := strings.TrimSpace(out)
+	if len(id) != 64 {
+		t.Fatalf("run -d: %q %s", out, stderr)
+	}
+	pid := d.inspectPid(t, "icy")
+	h, _ := DetectCgroups()
+	cg := NewCgroup(h, cgroupParent+"/"+id)
+	if err := cg.Freeze(); err != nil { // as Runtime.Commit does
+		t.Fatal(err)
+	}
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+
+	d, err = startDaemon(root)
+	if err != nil {
+		cg.Thaw()
+		t.Fatal(err)
+	}
+	defer d.stop()
+	if processStartTime(pid) != 0 {
+		cg.Thaw()
+		t.Errorf("the frozen container's process %d outlived the restart", pid)
+	}
+	for _, dir := range cg.dirs() {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("its cgroup %s is left", dir)
+		}
+	}
+	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=icy"); !strings.Contains(out, "Exited (255)") {
+		t.Errorf("ps: %q", out)
+	}
+	d.run("", "rm", "icy")
+}

@@ -159,6 +159,9 @@ func (r *Runtime) load(dir string) (*Container, error) {
 // recorded as exited with 255, as Docker records containers that outlived their daemon.
 func (c *Container) reconcile() {
 	if c.State.Pid > 0 && processStartTime(c.State.Pid) == c.State.PidStart {
+		// A daemon killed during a commit left the container frozen: on v1 a frozen task dies only once
+		// thawed.
+		NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID).Thaw()
 		syscall.Kill(c.State.Pid, syscall.SIGKILL)
 		for i := 0; i < 100 && processStartTime(c.State.Pid) == c.State.PidStart; i++ {
 			time.Sleep(10 * time.Millisecond)
