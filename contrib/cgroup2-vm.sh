@@ -80,7 +80,19 @@ check pids-limit sh -c "e run --rm --net none --pids-limit 10 base sh -c 'for i 
 check device-refused sh -c "! e run --rm --net none base sh -c 'mknod /tmp/ttyS0 c 4 64 && echo escaped > /tmp/ttyS0'"
 check device-allowed e run --rm --net none base sh -c 'head -c 1 /dev/zero >/dev/null && echo x > /dev/null'
 
-e rm -f lim oom >/dev/null
+# commit freezes a running container (cgroup.freeze, cgroups_freeze.go) while it packs, and thaws it.
+e run -d --net none --name frz base sh -c 'dd if=/dev/zero of=/big bs=1M count=32 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; done' >/dev/null
+fcg=/sys/fs/cgroup/engine/$(e inspect frz | grep '"Id"' | cut -d'"' -f4)
+sleep 2
+( while ! grep -q 'frozen 1' $fcg/cgroup.events; do :; done; touch /tmp/frozen-seen ) & watcher=$!
+check commit-running e commit frz frzimg
+check commit-froze test -f /tmp/frozen-seen
+kill $watcher 2>/dev/null
+check commit-thawed grep -qx 'frozen 0' $fcg/cgroup.events
+check commit-counts-on sh -c "a=\$(e exec frz cat /tmp/c); sleep 1; test \"\$(e exec frz cat /tmp/c)\" != \"\$a\""
+check commit-image sh -c 'e run --rm --net none frzimg cat /tmp/c | grep -qx "[0-9][0-9]*"'
+
+e rm -f lim oom frz >/dev/null
 check removed sh -c "! test -e $cg"
 kill %1; wait
 check parent-removed sh -c "! test -e /sys/fs/cgroup/engine"
