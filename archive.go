@@ -1,10 +1,10 @@
 // archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
-// `engine import rootfs.tar name` calls Graph.Import, which creates an empty
-// layer directory and hands the stream to Unpack; import is the only way an
-// image comes in so far, and Unpack is meant to stay the one place that
-// unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
+// `engine import rootfs.tar name` calls Graph.Create, which creates an empty
+// layer directory and hands the stream to Unpack; so does `engine commit`,
+// whose stream Pack writes from the container's rw dir (commit.go). Unpack is
+// meant to stay the one place that unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
 // containers that run on the image.
 //
 // A tarball is untrusted input: it may try to write outside the layer

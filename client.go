@@ -1,7 +1,8 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
 // (terminal.go). Client reads the token, dials the daemon, sends the token and the request, and then
-// does what the daemon's frames ask: it copies stdout and stderr out, sends its stdin, its terminal's
-// size and its signals when asked, and exits with the status of the exit frame.
+// does what the daemon's frames ask: it copies stdout (to `export -o`'s file if one is given) and
+// stderr out, sends its stdin, its terminal's size and its signals when asked, and exits with the
+// status of the exit frame.
 package main
 
 import (
@@ -141,8 +142,9 @@ func sendStdin(conn *Conn, input *os.File) {
 	}
 }
 
-// importSource is one of the two places the client looks at a command (the other is `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go): `engine import FILE` opens FILE here, with
+// importSource is one of the places the client looks at a command (the others are `--security-opt
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, and `export -o FILE`, outputTarget below):
+// `engine import FILE` opens FILE here, with
 // the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
 // CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
