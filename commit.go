@@ -75,12 +75,14 @@ func (r *Runtime) Commit(c *Container, opts CommitOptions) (*Image, error) {
 		CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
 		Config:    config,
 	})
-	layer.CloseWithError(errors.New("commit ended")) // a Create that failed early stops the packing
-	if packErr := <-packed; err == nil && packErr != nil {
-		err = packErr
+	layer.CloseWithError(errCommitEnded) // a Create that failed early stops the packing
+	if packErr := <-packed; packErr != nil && !errors.Is(packErr, errCommitEnded) {
+		return nil, fmt.Errorf("packing the container's changes: %w", packErr) // the cause of Create's error
 	}
 	return image, err
 }
+
+var errCommitEnded = errors.New("the commit ended")
 
 // packLayer packs dir as a layer into a pipe, from a goroutine; done runs as soon as the last byte is
 // packed (it thaws the container), and the channel gets Pack's error once the goroutine ends.
