@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -214,7 +215,13 @@ func (c *Container) Export(w io.Writer) error {
 		return err
 	}
 	defer c.releaseRootfs()
-	return Pack(w, rootfs, "", PackFiles)
+	// Pack writes each header on its own; to a client each write is a frame (tcp.go), so small ones
+	// are gathered. A file's content passes straight through, in Pack's 1 MiB pieces.
+	buffered := bufio.NewWriterSize(w, 1<<20)
+	if err := Pack(buffered, rootfs, "", PackFiles); err != nil {
+		return err
+	}
+	return buffered.Flush()
 }
 
 // holdRootfs mounts the root filesystem if the container is stopped and counts one more export
