@@ -440,3 +440,28 @@ func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
 	}
 	d.run("", "rm", "icy")
 }
+
+// TestE2ECommitRefusedThaws: a commit that fails (the container made a device node, which no image may
+// hold: archive.go) fails with one clear line, leaves no image, and thaws the container.
+func TestE2ECommitRefusedThaws(t *testing.T) {
+	t.Cleanup(func() { shared.run("", "rm", "-f", "devmaker") })
+	id := strings.TrimSpace(engine(t, "run", "-d", "--name", "devmaker", "--net", "none", "base", "sh", "-c", "mknod /tmp/null c 1 3; echo ok > /tmp/ready; sleep 1000"))
+	waitFor(t, func() bool {
+		out, _, _ := shared.run("", "exec", "devmaker", "cat", "/tmp/ready")
+		return out == "ok\n"
+	})
+	images := engine(t, "images", "-q")
+	engineFails(t, 125, "device nodes are not allowed", "commit", "devmaker", "devimg")
+	if freezerReader(t, id)() {
+		t.Error("the failed commit left the container frozen")
+	}
+	if out, _, code := shared.run("", "exec", "devmaker", "echo", "alive"); code != 0 || out != "alive\n" {
+		t.Errorf("exec after the failed commit: %d %q", code, out)
+	}
+	if now := engine(t, "images", "-q"); now != images {
+		t.Errorf("the failed commit left an image:\n%s", now)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(shared.root, "graph")); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".") }) {
+		t.Error("the failed commit left a hidden directory in graph/")
+	}
+}
