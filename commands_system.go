@@ -36,6 +36,7 @@ var commands = [][2]string{
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},
 	{"history", "Show how an image was made"},
+	{"volume", "Manage volumes: create, ls, inspect, rm"},
 	{"version", "Show the engine's version"},
 	{"info", "Show system-wide information"},
 	{"help", "List the commands"},

@@ -291,7 +291,7 @@ func TestE2EDiff(t *testing.T) {
 // runs with the same files.
 func TestE2EExport(t *testing.T) {
 	t.Cleanup(func() {
-		shared.run("", "rm", "-f", "exporter", "exportrun")
+		shared.run("", "rm", "-f", "-v", "exporter", "exportrun")
 		shared.run("", "rmi", "flat")
 	})
 	id := strings.TrimSpace(engine(t, "create", "--name", "exporter", "--net", "none", "base", "sh", "-c",
@@ -345,7 +345,7 @@ func TestE2EExport(t *testing.T) {
 
 	// A running container, exported while it runs, keeps running. Its device node comes out as a
 	// header (import refuses devices, so this one does not go back).
-	engine(t, "run", "-d", "--name", "exportrun", "--net", "none", "base", "sh", "-c", "mknod /tmp/null c 1 3; echo live > /tmp/live; sleep 1000")
+	engine(t, "run", "-d", "--name", "exportrun", "--net", "none", "-v", "/vol", "base", "sh", "-c", "mknod /tmp/null c 1 3; echo secret > /vol/in-volume; echo live > /tmp/live; sleep 1000")
 	waitFor(t, func() bool {
 		out, _, _ := shared.run("", "exec", "exportrun", "cat", "/tmp/live")
 		return out == "live\n"
@@ -360,6 +360,9 @@ func TestE2EExport(t *testing.T) {
 	}
 	if entries["tmp/live"] == nil {
 		t.Error("tmp/live is not in the export of the running container")
+	}
+	if entries["vol/in-volume"] != nil {
+		t.Error("a volume's file is in the export: volumes are mounted only inside the container")
 	}
 	if hdr := entries["tmp/null"]; hdr == nil || hdr.Typeflag != tar.TypeChar || hdr.Devmajor != 1 || hdr.Devminor != 3 {
 		t.Errorf("tmp/null in the export: %+v; want a char device 1:3", hdr)
@@ -467,5 +470,19 @@ func TestE2ECommitRefusedThaws(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(filepath.Join(shared.root, "graph")); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".") }) {
 		t.Error("the failed commit left a hidden directory in graph/")
+	}
+}
+
+// TestE2ECommitLeavesVolumesOut: what a container writes into a volume is the volume's, not its
+// image's: a commit has the mount point, empty.
+func TestE2ECommitLeavesVolumesOut(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "-v", "volwriter")
+		shared.run("", "rmi", "volimg")
+	})
+	engine(t, "run", "--name", "volwriter", "--net", "none", "-v", "/vol", "base", "sh", "-c", "echo secret > /vol/in-volume; echo mine > /tmp/mine")
+	engine(t, "commit", "volwriter", "volimg")
+	if got := engine(t, "run", "--rm", "--net", "none", "volimg", "sh", "-c", "cat /tmp/mine; ls -A /vol"); got != "mine\n" {
+		t.Errorf("a container of the committed image: %q, want the container's file and an empty /vol", got)
 	}
 }
