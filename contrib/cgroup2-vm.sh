@@ -4,7 +4,8 @@
 # The machines this project runs on mount cgroup v1 controllers (hybrid), so a cgroup2 hierarchy there
 # has no memory, cpu or pids controller to give. This script boots Debian's kernel under qemu with
 # cgroup v1 switched off (cgroup_no_v1=all), from an initramfs holding busybox, the engine binary and the
-# base image, starts `engine -d` inside and runs containers with limits. The VM prints one line per
+# base image, starts `engine -d` inside, runs containers with limits and commits a running one (which
+# freezes it through cgroup.freeze). The VM prints one line per
 # check, "CHECK <name> ok" or "CHECK <name> FAIL <why>"; the script exits 0 only if all passed.
 #
 #   contrib/cgroup2-vm.sh ENGINE_BINARY       # static engine binary (CGO_ENABLED=0 go build)
