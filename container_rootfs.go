@@ -43,7 +43,12 @@ func (c *Container) ensureMounted() (string, error) {
 		return "", fmt.Errorf("the init layer: %w", err)
 	}
 	layers = append([]string{init}, layers...)
-	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(layers, ":"), filepath.Join(c.root, "rw"), filepath.Join(c.root, "work"))
+	// redirect_dir and metacopy off, whatever the kernel's defaults: with them, a renamed directory or a
+	// chmod-ed file would be only a pointer into the layers below in the rw dir, and the rw dir must
+	// hold the container's changes whole, to be a layer of its own (commit.go), as Docker's overlay2
+	// makes sure of too.
+	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=off,metacopy=off",
+		strings.Join(layers, ":"), filepath.Join(c.root, "rw"), filepath.Join(c.root, "work"))
 	if err := unix.Mount("overlay", rootfs, "overlay", 0, options); err != nil {
 		return "", fmt.Errorf("mounting the root filesystem: %w", err)
 	}

@@ -51,7 +51,7 @@ cat > root/stage2 <<'EOF'
 mkdir -p /proc /sys /dev /tmp /etc /usr/bin /sbin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-insmod /overlay.ko
+insmod /overlay.ko redirect_dir=on metacopy=on # as some kernels default; the engine turns them off
 ip link set lo up
 export PATH=/bin
 printf '#!/bin/sh\nexec /engine "$@"\n' > /bin/e && chmod +x /bin/e
@@ -92,8 +92,14 @@ kill $watcher 2>/dev/null
 check commit-thawed grep -qx 'frozen 0' $fcg/cgroup.events
 check commit-counts-on sh -c "a=\$(e exec frz cat /tmp/c); sleep 1; test \"\$(e exec frz cat /tmp/c)\" != \"\$a\""
 check commit-image sh -c 'e run --rm --net none frzimg cat /tmp/c | grep -qx "[0-9][0-9]*"'
+# overlay was loaded with redirect_dir and metacopy on: the engine's mounts turn them off, so
+# a renamed directory and a chmod-ed file are whole in the rw dir, and a commit keeps their content.
+e run --net none --name dataimg base sh -c 'mkdir /data && echo whole > /data/file' >/dev/null
+e commit dataimg withdata >/dev/null
+e run --net none --name mover withdata sh -c 'mv /data /data2 && chmod 600 /data2/file' >/dev/null
+check commit-renamed-dir sh -c 'e commit mover moved >/dev/null && test "$(e run --rm --net none moved cat /data2/file)" = whole'
 
-e rm -f lim oom frz >/dev/null
+e rm -f lim oom frz dataimg mover >/dev/null
 check removed sh -c "! test -e $cg"
 kill %1; wait
 check parent-removed sh -c "! test -e /sys/fs/cgroup/engine"
