@@ -180,19 +180,29 @@ func insideAny(path string, dirs []string) bool {
 }
 
 // lookBelow finds path in the image's layers (top first) as overlayfs would: the first layer that has
-// it decides, unless that layer deletes it (a whiteout) or hides it (a whiteout or an opaque directory
-// on the way to it).
+// it decides, unless that layer deletes it (a whiteout). A directory on the way that is opaque hides it
+// in the layers further down; one that is not a directory at all (a whiteout, a file, a symlink) hides
+// it here too. The way is checked before the path is looked up, so that no symlink of the image is
+// followed: one to "/" would make a host file seem to be the image's.
 func lookBelow(layers []string, path string) (*unix.Stat_t, bool) {
 	for _, layer := range layers {
+		hidden := false
+		for dir := filepath.Dir(path); dir != "/"; dir = filepath.Dir(dir) {
+			var up unix.Stat_t
+			if unix.Lstat(filepath.Join(layer, dir), &up) != nil {
+				continue
+			}
+			if up.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return nil, false
+			}
+			hidden = hidden || isOpaque(filepath.Join(layer, dir))
+		}
 		var st unix.Stat_t
 		if unix.Lstat(filepath.Join(layer, path), &st) == nil {
 			return &st, !isWhiteout(&st)
 		}
-		for dir := filepath.Dir(path); dir != "/"; dir = filepath.Dir(dir) {
-			var up unix.Stat_t
-			if unix.Lstat(filepath.Join(layer, dir), &up) == nil && (isWhiteout(&up) || isOpaque(filepath.Join(layer, dir))) {
-				return nil, false
-			}
+		if hidden {
+			return nil, false
 		}
 	}
 	return nil, false

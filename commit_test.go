@@ -8,13 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// layerTarball is a layer of directories (names ending in "/") and files, all with the time when.
+// layerTarball is a layer of directories (names ending in "/"), symlinks ("name->target") and files,
+// all with the time when.
 func layerTarball(t *testing.T, when time.Time, names ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -23,6 +25,9 @@ func layerTarball(t *testing.T, when time.Time, names ...string) []byte {
 		hdr := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0644, ModTime: when}
 		if name[len(name)-1] == '/' {
 			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0755
+		}
+		if link, target, ok := strings.Cut(name, "->"); ok {
+			hdr.Name, hdr.Typeflag, hdr.Linkname, hdr.Mode = link, tar.TypeSymlink, target, 0777
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			t.Fatal(err)
@@ -36,7 +41,7 @@ func TestContainerChanges(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	long := time.Unix(1_500_000_000, 0)
 	parent, err := r.graph.Create(bytes.NewReader(layerTarball(t, long,
-		"etc/", "etc/passwd", "etc/motd", "gone", "home/", "var/", "var/www/", "var/www/index", "var2/", "var2/old")), "", ImageMeta{})
+		"etc/", "etc/passwd", "etc/motd", "gone", "home/", "var/", "var/www/", "var/www/index", "var2/", "var2/old", "sym->/")), "", ImageMeta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +57,10 @@ func TestContainerChanges(t *testing.T) {
 	}
 
 	rw := filepath.Join(c.root, "rw")
-	mkdirs(t, rw, "etc", "home", "tmp", "var", "var2")
-	writeFiles(t, rw, "etc/passwd", "gone", "home/n", "tmp/x", "var/new", "var/www", "var2/old")
+	// /sym/etc: the image's /sym is a symlink to the host's "/", which must not make the host's /etc
+	// look like the image's.
+	mkdirs(t, rw, "etc", "home", "sym", "tmp", "var", "var2")
+	writeFiles(t, rw, "etc/passwd", "gone", "home/n", "sym/etc", "tmp/x", "var/new", "var/www", "var2/old")
 	if err := unix.Mknod(filepath.Join(rw, "etc/motd"), unix.S_IFCHR, 0); err != nil { // overlayfs's whiteout
 		t.Fatal(err)
 	}
@@ -76,6 +83,7 @@ func TestContainerChanges(t *testing.T) {
 		"C /etc", "D /etc/motd", "C /etc/passwd",
 		"A /gone", // the image deleted it
 		"C /home", "A /home/n",
+		"C /sym", "A /sym/etc", // the image's /sym is a symlink: nothing is below it
 		"A /tmp", "A /tmp/x",
 		"C /var", "A /var/new", "A /var/www", // opaque: all it holds is new
 		"C /var2", "A /var2/old", // the image's own opaque /var2 hides the parent's old
