@@ -24,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -91,12 +92,37 @@ func packLayer(dir string, done func()) (*io.PipeReader, chan error) {
 	reader, writer := io.Pipe()
 	packed := make(chan error, 1)
 	go func() {
-		err := Pack(writer, dir, "", PackLayer)
+		err := packInRoot(writer, dir, PackLayer)
 		done()
 		writer.CloseWithError(err)
 		packed <- err
 	}()
 	return reader, packed
+}
+
+// packInRoot packs the tree at root from an OS thread whose root directory is root (unshare(CLONE_FS),
+// then chroot), so that no path Pack looks up leads out of it, whatever a running container swaps in
+// meanwhile: a directory it turns into a symlink to "/" between Pack's listing and its lstat would
+// otherwise take Pack into the host's /etc (docker cp's CVE-2018-15664 is this race). The thread is
+// locked and never unlocked, so the Go runtime ends it with the goroutine instead of reusing it, and
+// starts no thread from it (since Go 1.10 it starts them from a clean template thread).
+func packInRoot(w io.Writer, root string, mode PackMode) error {
+	packed := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		err := unix.Unshare(unix.CLONE_FS)
+		if err == nil {
+			err = unix.Chroot(root)
+		}
+		if err == nil {
+			err = unix.Chdir("/")
+		}
+		if err == nil {
+			err = Pack(w, "/", "", mode)
+		}
+		packed <- err
+	}()
+	return <-packed
 }
 
 // Change is one line of `engine diff`.
@@ -228,7 +254,7 @@ func (c *Container) Export(w io.Writer) error {
 	// Pack writes each header on its own; to a client each write is a frame (tcp.go), so small ones
 	// are gathered. A file's content passes straight through, in Pack's 1 MiB pieces.
 	buffered := bufio.NewWriterSize(w, 1<<20)
-	if err := Pack(buffered, rootfs, "", PackFiles); err != nil {
+	if err := packInRoot(buffered, rootfs, PackFiles); err != nil {
 		return err
 	}
 	return buffered.Flush()

@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -485,4 +486,56 @@ func TestE2ECommitLeavesVolumesOut(t *testing.T) {
 	if got := engine(t, "run", "--rm", "--net", "none", "volimg", "sh", "-c", "cat /tmp/mine; ls -A /vol"); got != "mine\n" {
 		t.Errorf("a container of the committed image: %q, want the container's file and an empty /vol", got)
 	}
+}
+
+// TestE2EPackSwapRace: a running container flips /tmp/sw0 ... sw7 between directories and symlinks to a host
+// directory (testdata/swapper), trying to make export and commit --pause=false pack the host's files
+// (CVE-2018-15664's race, here against Pack). They pack from a thread chrooted into the container's
+// root (packInRoot), where the symlink leads nowhere: they may fail, as the tree changes under them,
+// but no stream and no layer holds the host's secret.
+func TestE2EPackSwapRace(t *testing.T) {
+	image := programImage(t, "swapper")
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "swapper")
+		shared.run("", "rmi", "swapped")
+	})
+	host := t.TempDir()
+	secret := fmt.Sprintf("HOST-SECRET-%d", time.Now().UnixNano())
+	args := []string{"run", "-d", "--name", "swapper", "--net", "none", image, "/swapper", host}
+	for i := range 100 {
+		name := fmt.Sprintf("f%03d", i)
+		if err := os.WriteFile(filepath.Join(host, name), []byte(secret+"\n"), 0644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, name)
+	}
+	engine(t, args...)
+	waitFor(t, func() bool { out, _, _ := shared.run("", "logs", "swapper"); return out == "ready\n" })
+	packed := 0
+	for i := range 100 {
+		out, _, code := shared.run("", "export", "swapper")
+		if strings.Contains(out, secret) {
+			t.Fatalf("export %d carried the host's secret", i)
+		}
+		if code == 0 {
+			packed++
+		}
+	}
+	for range 5 {
+		out, _, code := shared.run("", "commit", "--pause=false", "swapper", "swapped")
+		if code != 0 {
+			continue
+		}
+		layer := filepath.Join(shared.root, "graph", strings.TrimPrefix(strings.TrimSpace(out), "sha256:"), "layer")
+		filepath.WalkDir(layer, func(path string, entry os.DirEntry, err error) error {
+			if err == nil && entry.Type().IsRegular() {
+				if data, _ := os.ReadFile(path); bytes.Contains(data, []byte(secret)) {
+					t.Fatalf("the committed layer holds the host's secret in %s", path)
+				}
+			}
+			return nil
+		})
+		packed++
+	}
+	t.Logf("%d of 105 packings finished while the tree changed under them", packed)
 }
