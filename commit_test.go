@@ -110,3 +110,28 @@ func writeFiles(t *testing.T, root string, files ...string) {
 		}
 	}
 }
+
+// TestPackInRoot: the tree is packed from inside dir, where an absolute symlink stays a symlink and
+// "/" is dir; the daemon's own threads keep the host's root.
+func TestPackInRoot(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, "x")
+	os.Symlink("/", filepath.Join(dir, "up"))
+	for range 20 { // more than the threads the runtime keeps around
+		var stream bytes.Buffer
+		if err := packInRoot(&stream, dir, PackFiles); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		tr := tar.NewReader(&stream)
+		for hdr, err := tr.Next(); err == nil; hdr, err = tr.Next() {
+			names = append(names, hdr.Name)
+		}
+		if !slices.Equal(names, []string{"up", "x"}) {
+			t.Fatalf("packInRoot: entries %q, want up and x", names)
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("after packInRoot, this thread no longer sees %s: %v", dir, err)
+	}
+}
