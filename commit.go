@@ -110,19 +110,33 @@ func packInRoot(w io.Writer, root string, mode PackMode) error {
 	packed := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		err := unix.Unshare(unix.CLONE_FS)
-		if err == nil {
-			err = unix.Chroot(root)
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread stands for the process in /proc/self (/proc/self/root, and the paths of
+			// /proc/self/mountinfo are relative to its root), and the runtime keeps it when the
+			// goroutine ends: never chroot it. Held by this goroutine, it cannot run the next one,
+			// which gets a thread of its own.
+			defer runtime.UnlockOSThread()
+			packed <- packInRoot(w, root, mode)
+			return
 		}
-		if err == nil {
-			err = unix.Chdir("/")
-		}
-		if err == nil {
-			err = Pack(w, "/", "", mode)
-		}
-		packed <- err
+		packed <- packChrooted(w, root, mode)
 	}()
 	return <-packed
+}
+
+// packChrooted is packInRoot's work on its own thread.
+func packChrooted(w io.Writer, root string, mode PackMode) error {
+	err := unix.Unshare(unix.CLONE_FS)
+	if err == nil {
+		err = unix.Chroot(root)
+	}
+	if err == nil {
+		err = unix.Chdir("/")
+	}
+	if err == nil {
+		err = Pack(w, "/", "", mode)
+	}
+	return err
 }
 
 // Change is one line of `engine diff`.
