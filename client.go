@@ -1,8 +1,8 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
-// (terminal.go). Client reads the token, dials the daemon, sends the token and the request, and then
-// does what the daemon's frames ask: it copies stdout (to `export -o`'s file if one is given) and
-// stderr out, sends its stdin, its terminal's size and its signals when asked, and exits with the
-// status of the exit frame.
+// (terminal.go) and the local files of `engine cp` (client_cp.go). Client reads the token, dials the
+// daemon, sends the token and the request, and then does what the daemon's frames ask: it copies stdout
+// (into the file of `export -o`, outputSide) and stderr out, sends its stdin, its terminal's size and its
+// signals when asked, and exits with the status of the exit frame.
 package main
 
 import (
@@ -37,21 +37,12 @@ func Client(addr, root string, args []string) int {
 	}
 	conn := &Conn{Conn: nc}
 	defer conn.Close()
-	args, input, err := importSource(args)
+	side, err := localSideOf(args, conn)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: import: %v\n", err)
-		return 125
+		return localFailure(args[0], err)
 	}
-	defer input.Close()
-	args, output, err := outputTarget(args)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
-		return 125
-	}
-	if output != nil {
-		defer output.Close()
-	}
-	req, _ := json.Marshal(Request{Args: args})
+	defer side.input.Close()
+	req, _ := json.Marshal(Request{Args: side.args})
 	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
 	if err == nil {
 		err = conn.WriteFrame(frameRequest, req)
@@ -60,12 +51,15 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}
-	term := &clientTerminal{conn: conn, input: input, output: output}
+	term := &clientTerminal{conn: conn, input: side.input}
 	term.watchSignals()
-	status, err := receive(conn, term)
+	status, err := receive(conn, term, side.output)
 	term.restore()
-	if output != nil && (err != nil || status != 0) {
-		os.Remove(output.Name()) // no half or empty file where the user expects the archive
+	if side.finish != nil {
+		var local error
+		if status, local = side.finish(status, err); local != nil {
+			return localFailure(args[0], local)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
@@ -74,9 +68,21 @@ func Client(addr, root string, args []string) int {
 	return status
 }
 
-// receive copies the daemon's frames to our stdout and stderr until the exit frame, through one buffer
-// of the largest payload, and answers the daemon's requests for stdin, terminal size and signals.
-func receive(conn *Conn, term *clientTerminal) (int, error) {
+// localFailure reports an error of the client's own part of a command (a local file), and gives the
+// status to exit with: the error's, or 125.
+func localFailure(command string, err error) int {
+	fmt.Fprintf(os.Stderr, "engine: %s: %v\n", command, err)
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 125
+}
+
+// receive copies the daemon's frames to output (our stdout, or the local side of a copy) and stderr
+// until the exit frame, through one buffer of the largest payload, and answers the daemon's requests
+// for stdin, terminal size and signals.
+func receive(conn *Conn, term *clientTerminal, output io.Writer) (int, error) {
 	sendingStdin := false
 	buf := make([]byte, maxPayload)
 	for {
@@ -89,7 +95,7 @@ func receive(conn *Conn, term *clientTerminal) (int, error) {
 		}
 		switch kind {
 		case frameStdout:
-			_, err = io.CopyBuffer(plainWriter{term.stdout()}, io.LimitReader(conn.Conn, length), buf)
+			_, err = io.CopyBuffer(plainWriter{output}, io.LimitReader(conn.Conn, length), buf)
 		case frameStderr:
 			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
 		case frameError:
@@ -143,9 +149,9 @@ func sendStdin(conn *Conn, input *os.File) {
 }
 
 // importSource is one of the places the client looks at a command (the others are `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, and `export -o FILE`, outputTarget below):
-// `engine import FILE` opens FILE here, with
-// the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `export -o FILE`,
+// outputSide below): `engine import FILE` opens FILE here, with the user's permissions and relative to
+// the user's directory, and sends it as stdin ("-"), as docker's
 // CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
 	if args[0] != "import" {
@@ -176,13 +182,30 @@ func importSource(args []string) ([]string, *os.File, error) {
 // the client, as docker's CLI writes it, and a terminal is no place for the stream.
 var outputCommands = []string{"export"}
 
-// outputTarget is the client's look at `engine export [-o FILE]`: it creates FILE with the user's own
-// permissions, relative to the user's directory, and takes -o out of the request. It returns nil for
-// os.Stdout: every other command, and export without -o.
-func outputTarget(args []string) ([]string, *os.File, error) {
-	if !slices.Contains(outputCommands, args[0]) {
-		return args, nil, nil
+// outputSide is the local side of `engine export [-o FILE]`: the daemon's stdout goes into FILE,
+// created with the user's own permissions, relative to the user's directory; a failed export leaves no
+// file where the user expects the archive.
+func outputSide(args []string) (*localSide, error) {
+	args, file, err := outputTarget(args)
+	side := &localSide{args: args, input: os.Stdin, output: os.Stdout}
+	if err != nil || file == nil {
+		return side, err
 	}
+	side.output = file
+	side.finish = func(status int, received error) (int, error) {
+		err := file.Close()
+		if status != 0 || received != nil {
+			os.Remove(file.Name())
+			return status, nil
+		}
+		return status, err
+	}
+	return side, nil
+}
+
+// outputTarget creates the file of `-o FILE` (or --output, -o=, --output=) and takes the flag out of
+// the request. It returns no file when there is no -o, for os.Stdout, which must then not be a terminal.
+func outputTarget(args []string) ([]string, *os.File, error) {
 	for i := 1; i < len(args) && args[i] != "--"; i++ {
 		var value string
 		var used int // the arguments the flag takes up

@@ -29,7 +29,7 @@ func TestFrameReceiveErrors(t *testing.T) {
 				<-sendFrames(daemon, tt.frames...)
 				daemon.Close()
 			}()
-			if status, err := receive(client, &clientTerminal{conn: client}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if status, err := receive(client, &clientTerminal{conn: client}, os.Stdout); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
 			}
 		})
@@ -116,7 +116,7 @@ func TestImportSourceDashFile(t *testing.T) {
 }
 
 // TestOutputTarget: `export -o FILE` (and --output, -o=, --output=) is created by the client and taken
-// out of the request; other commands, and a FILE after "--", are left alone.
+// out of the request; an export without -o, or with it after "--", is left alone.
 func TestOutputTarget(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "fs.tar")
@@ -134,7 +134,7 @@ func TestOutputTarget(t *testing.T) {
 			t.Errorf("outputTarget(%q) did not create the file: %v", args, err)
 		}
 	}
-	for _, args := range [][]string{{"run", "-o", file}, {"export", "--", "-o", file}} {
+	for _, args := range [][]string{{"export", "web"}, {"export", "--", "-o", file}} {
 		if rest, output, _ := outputTarget(args); output != nil || !slices.Equal(rest, args) {
 			t.Errorf("outputTarget(%q) = %q, %v; want them untouched", args, rest, output)
 		}

@@ -25,22 +25,14 @@ import (
 
 // clientTerminal is the client's side of a session's terminal and signals.
 type clientTerminal struct {
-	conn   *Conn
-	input  *os.File // the client's stdin: the terminal, if it is one
-	output *os.File // where stdout goes: the file of `export -o` (outputTarget), or nil for os.Stdout
+	conn  *Conn
+	input *os.File // the client's stdin: the terminal, if it is one
 
 	mu    sync.Mutex
 	tty   bool          // the daemon said the output is a terminal's
 	saved *unix.Termios // the terminal's mode before raw, while raw
 	held  []byte        // the engine's own messages, held back while the terminal is raw
 	proxy bool          // pass SIGINT and SIGTERM on to the container
-}
-
-func (t *clientTerminal) stdout() *os.File {
-	if t.output != nil {
-		return t.output
-	}
-	return os.Stdout
 }
 
 // watchSignals takes over SIGINT, SIGTERM and SIGHUP for the client's whole life: they are passed on

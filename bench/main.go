@@ -11,13 +11,15 @@
 //   - cgroups: `run --rm -m 64m base true` against `run --rm base true` (every container has a cgroup;
 //     a limit adds its writes), and the daemon's resident memory per running container, from its VmRSS
 //     before and after starting rssContainers detached `sleep` containers.
+//   - cp: `engine cp` of a 1 GiB tree out of a running container against `tar c | tar x` of the same
+//     tree (cp.go).
 //   - files: `engine commit` and `engine export` of a container that wrote 1 GiB, against tar (files.go).
 //
 // It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
 // root and a free port, imports the busybox `base` image, measures, and removes everything again, also on
 // error or Ctrl-C. It needs root:
 //
-//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups|files] [-stdout-mb 1024] [-engine PATH]
+//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups|cp|files] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
 package main
 
 import (
@@ -43,8 +45,9 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, stdout, logs, cgroups or files")
+	only       = flag.String("only", "all", "measure only start, stdout, logs, cgroups, cp or files")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
+	cpMB       = flag.Int("cp-mb", 1024, "MiB of the tree the cp measurement copies out of a container")
 )
 
 const (
@@ -85,11 +88,11 @@ type bench struct {
 }
 
 func run(ctx context.Context) error {
-	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups", "files"}, *only) {
-		return fmt.Errorf("-only %q: want start, stdout, logs, cgroups or files", *only)
+	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups", "cp", "files"}, *only) {
+		return fmt.Errorf("-only %q: want start, stdout, logs, cgroups, cp or files", *only)
 	}
-	if *runs < 1 || *stdoutMB < 1 {
-		return errors.New("-runs and -stdout-mb must be at least 1")
+	if *runs < 1 || *stdoutMB < 1 || *cpMB < 1 {
+		return errors.New("-runs, -stdout-mb and -cp-mb must be at least 1")
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("containers need root: sudo go run ./bench")
@@ -107,7 +110,7 @@ func run(ctx context.Context) error {
 	for _, m := range []struct {
 		name    string
 		measure func() (string, error)
-	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"files", b.benchFiles}} {
+	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
 		if *only == "all" || *only == m.name {
 			line, err := m.measure()
 			if err != nil {
