@@ -70,7 +70,8 @@ func (r *Runtime) Commit(c *Container, opts CommitOptions) (*Image, error) {
 		defer thaw() // whatever happens below
 	}
 	layer, packed := packLayer(rw, thaw)
-	image, err := r.graph.Create(layer, c.Image, ImageMeta{
+	// Read in MiB: each read from the pipe wakes the packing thread, a thread of its own (packInRoot).
+	image, err := r.graph.Create(bufio.NewReaderSize(layer, 1<<20), c.Image, ImageMeta{
 		Created:   time.Now().UTC(),
 		Author:    opts.Author,
 		Comment:   opts.Comment,
