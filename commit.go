@@ -14,6 +14,9 @@
 //     image's layers below.
 //   - Container.Export packs the merged root instead (PackFiles), where deleted files are simply
 //     absent: a flat tarball of the container's file system, which `engine import` takes back.
+//
+// A running container may change its tree while it is packed, to lead the packer out of it: both
+// packings run on a thread chrooted into the tree (packInRoot).
 package main
 
 import (
