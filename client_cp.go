@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -38,10 +39,14 @@ type localSide struct {
 	finish func(status int, received error) (int, error)
 }
 
-// localSideOf prepares the local side of args: `engine cp` here, `engine import FILE` in importSource.
+// localSideOf prepares the local side of args: `engine cp` here, `engine export -o FILE` in outputSide
+// (client.go), `engine import FILE` in importSource.
 func localSideOf(args []string, conn *Conn) (*localSide, error) {
 	if args[0] == "cp" {
 		return copySide(args, conn)
+	}
+	if slices.Contains(outputCommands, args[0]) {
+		return outputSide(args)
 	}
 	args, input, err := importSource(args)
 	return &localSide{args: args, input: input, output: os.Stdout}, err
