@@ -37,10 +37,15 @@ func Client(addr, root string, args []string) int {
 	defer conn.Close()
 	args, input, err := importSource(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: import: %v\n", err)
+		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
 		return 125
 	}
 	defer input.Close()
+	args, output, err := saveDestination(args) // save -o FILE (client_files.go)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "engine: save: %v\n", err)
+		return 125
+	}
 	req, _ := json.Marshal(Request{Args: args})
 	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
 	if err == nil {
@@ -50,10 +55,14 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}
-	term := &clientTerminal{conn: conn, input: input}
+	term := &clientTerminal{conn: conn, input: input, output: output.writer()}
 	term.watchSignals()
 	status, err := receive(conn, term)
 	term.restore()
+	if ferr := output.finish(err == nil && status == 0); ferr != nil {
+		fmt.Fprintf(os.Stderr, "engine: save: %v\n", ferr)
+		return 125
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
 		return 125
@@ -76,7 +85,7 @@ func receive(conn *Conn, term *clientTerminal) (int, error) {
 		}
 		switch kind {
 		case frameStdout:
-			_, err = io.CopyBuffer(plainWriter{os.Stdout}, io.LimitReader(conn.Conn, length), buf)
+			_, err = io.CopyBuffer(plainWriter{term.stdout()}, io.LimitReader(conn.Conn, length), buf)
 		case frameStderr:
 			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
 		case frameError:
@@ -129,11 +138,15 @@ func sendStdin(conn *Conn, input *os.File) {
 	}
 }
 
-// importSource is one of the two places the client looks at a command (the other is `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go): `engine import FILE` opens FILE here, with
-// the user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's
-// CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
+// importSource is one of the places the client looks at a command (the others are `--security-opt
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, and `save -o FILE`, saveDestination in
+// client_files.go): `engine import FILE` opens FILE here, with the user's permissions and relative to the
+// user's directory, and sends it as stdin ("-"), as docker's CLI uploads the file rather than asking the
+// daemon to read it; so does `engine load -i FILE` (loadSource). Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
+	if args[0] == "load" {
+		return loadSource(args)
+	}
 	if args[0] != "import" {
 		return args, os.Stdin, nil
 	}
