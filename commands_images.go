@@ -28,7 +28,7 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 			return err
 		}
 	}
-	image, err := srv.runtime.graph.Import(session.Stdin(), "", message, nil)
+	image, err := srv.runtime.graph.Create(session.Stdin(), "", ImageMeta{Comment: message})
 	if err != nil {
 		return err
 	}
@@ -135,13 +135,13 @@ func (srv *Server) imageView(image *Image) *imageView {
 		view.RepoTags = []string{}
 	}
 	view.RootFS.Type = "layers"
-	// Docker lists layers from the bottom up and counts the size of all of them.
+	// Docker lists layers from the bottom up, as the config does, and counts the size of all of them.
+	view.RootFS.Layers, _ = srv.runtime.graph.DiffIDs(image.ID)
 	for id := image.ID; id != ""; {
 		layer, err := srv.runtime.graph.Get(id)
 		if err != nil {
 			break
 		}
-		view.RootFS.Layers = append([]string{layer.DiffID}, view.RootFS.Layers...)
 		view.Size += layer.Size
 		id = layer.Parent
 	}

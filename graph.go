@@ -4,13 +4,16 @@
 // was built on. A container's root filesystem is the image's chain of layers stacked by overlayfs
 // (Container.ensureMounted), so LayerPaths walks the chain from the top down.
 //
-//	ROOT/graph/<id>/json     the Image record below
-//	ROOT/graph/<id>/layer/   the layer's files (unpacked by archive.go)
+//	ROOT/graph/<id>/config.json  the image's OCI image config, byte for byte; <id> is its sha256
+//	ROOT/graph/<id>/json         what only this store knows: the parent, the layer's DiffID and size
+//	ROOT/graph/<id>/layer/       the layer's files (unpacked by archive.go)
 //
-// IDs are content addresses: the sha256 of the parent's ID, the layer's DiffID (the sha256 of its
-// uncompressed tar, as the OCI image spec defines it) and the config. Nothing else, not even the time,
-// goes in, so importing the same tarball twice finds the image it already has. A new image is assembled
-// under a hidden name and renamed into place, so no half-imported image is ever visible.
+// The config is the one the rest of the world uses (OCI image-spec config.md): how the image runs
+// (Entrypoint, Cmd, Env, ...), the DiffIDs of all its layers bottom up (each the sha256 of the layer's
+// uncompressed tar) and a history line per step. Its sha256 is the image ID, as Docker's image IDs are,
+// so an image saved and loaded again, or pulled, keeps its ID. `import` puts no time in it: importing
+// the same tarball twice finds the image it already has. A new image is assembled under a hidden name
+// and renamed into place, so no half-made image is ever visible.
 package main
 
 import (
@@ -23,27 +26,71 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
 
+// Image is an image as the commands see it: the record in json, with what its config.json says.
 type Image struct {
-	ID      string       `json:"id"`
-	Parent  string       `json:"parent,omitempty"`
-	Created time.Time    `json:"created"`
-	Comment string       `json:"comment,omitempty"`
-	DiffID  string       `json:"diff_id"`
-	Size    int64        `json:"size"`
-	Config  *ImageConfig `json:"config,omitempty"`
+	ID      string    `json:"id"`
+	Parent  string    `json:"parent,omitempty"`
+	DiffID  string    `json:"diff_id,omitempty"` // "" for an image that adds no layer, only a config
+	Size    int64     `json:"size"`              // of this image's own layer
+	Created time.Time `json:"created"`           // when the config says, else when it was stored here
+
+	Author    string       `json:"-"`
+	Comment   string       `json:"-"` // of the last history line: this image's step
+	CreatedBy string       `json:"-"`
+	Config    *ImageConfig `json:"-"`
 }
 
-// ImageConfig is what a container of the image runs when `engine run` does not say.
+// ImageConfig is what a container of the image runs when `engine run` does not say: the "config" of
+// an OCI image config, with Docker's field names.
 type ImageConfig struct {
-	Cmd        []string `json:",omitempty"`
-	Env        []string `json:",omitempty"`
-	WorkingDir string   `json:",omitempty"`
-	User       string   `json:",omitempty"`
+	User         string              `json:",omitempty"`
+	ExposedPorts map[string]struct{} `json:",omitempty"`
+	Env          []string            `json:",omitempty"`
+	Entrypoint   []string            `json:",omitempty"`
+	Cmd          []string            `json:",omitempty"`
+	WorkingDir   string              `json:",omitempty"`
+	Labels       map[string]string   `json:",omitempty"`
 }
+
+// OCIImage is an OCI image config (image-spec config.md), the file whose digest is the image ID.
+type OCIImage struct {
+	Created      *time.Time   `json:"created,omitempty"`
+	Author       string       `json:"author,omitempty"`
+	Architecture string       `json:"architecture"`
+	OS           string       `json:"os"`
+	Config       *ImageConfig `json:"config,omitempty"`
+	RootFS       struct {
+		Type    string   `json:"type"`
+		DiffIDs []string `json:"diff_ids"`
+	} `json:"rootfs"`
+	History []ImageHistory `json:"history,omitempty"`
+}
+
+// ImageHistory is one step that made the image; EmptyLayer steps changed only the config.
+type ImageHistory struct {
+	Created    *time.Time `json:"created,omitempty"`
+	CreatedBy  string     `json:"created_by,omitempty"`
+	Author     string     `json:"author,omitempty"`
+	Comment    string     `json:"comment,omitempty"`
+	EmptyLayer bool       `json:"empty_layer,omitempty"`
+}
+
+// ImageMeta is what a new image says about itself beside its layer. A zero Created leaves the time
+// out of the config (import), so that the same content always gives the same ID.
+type ImageMeta struct {
+	Created                    time.Time
+	Author, Comment, CreatedBy string
+	Config                     *ImageConfig
+}
+
+// maxConfigSize bounds an image config read from the store or an archive: real ones are a few KiB.
+const maxConfigSize = 1 << 20
 
 type Graph struct {
 	root string
@@ -65,27 +112,95 @@ func NewGraph(root string) (*Graph, error) {
 	return &Graph{root: root}, nil
 }
 
-// Import unpacks a layer tarball on top of parent ("" for none) and returns the image, new or existing.
-func (g *Graph) Import(tarball io.Reader, parent, comment string, config *ImageConfig) (*Image, error) {
+// Create makes an image from a layer tarball on top of parent ("" for none): its config carries the
+// parent's layers and history on and adds this step. A nil layer makes an image that changes only the
+// config. It returns the image, new or existing.
+func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, error) {
+	if layer == nil && parent == "" {
+		return nil, errors.New("an image needs a layer or a parent")
+	}
+	config := &OCIImage{Author: meta.Author, Architecture: runtime.GOARCH, OS: "linux", Config: meta.Config}
+	config.RootFS.Type = "layers"
+	if parent != "" {
+		below, err := g.OCIConfig(parent)
+		if err != nil {
+			return nil, err
+		}
+		config.RootFS.DiffIDs, config.History = below.RootFS.DiffIDs, below.History
+	}
+	step := ImageHistory{CreatedBy: meta.CreatedBy, Author: meta.Author, Comment: meta.Comment, EmptyLayer: layer == nil}
+	if !meta.Created.IsZero() {
+		created := meta.Created.UTC()
+		config.Created, step.Created = &created, &created
+	}
+	config.History = append(slices.Clip(config.History), step)
+	return g.store(layer, parent, func(diffID string) ([]byte, error) {
+		if diffID != "" {
+			config.RootFS.DiffIDs = append(slices.Clip(config.RootFS.DiffIDs), diffID)
+		}
+		return json.Marshal(config)
+	})
+}
+
+// Register makes an image whose config comes from elsewhere (load, and later pull) and is kept byte for
+// byte, so that its digest, the ID, stays what it was. Its rootfs.diff_ids must be the parent's
+// layers plus the one unpacked here: a layer that does not match its config is refused.
+func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*Image, error) {
+	var below []string
+	if parent != "" {
+		chain, err := g.DiffIDs(parent)
+		if err != nil {
+			return nil, err
+		}
+		below = chain
+	}
+	return g.store(layer, parent, func(diffID string) ([]byte, error) {
+		parsed, err := parseImageConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		want := below
+		if diffID != "" {
+			want = append(slices.Clip(below), diffID)
+		}
+		if !slices.Equal(parsed.RootFS.DiffIDs, want) {
+			return nil, fmt.Errorf("the image config lists layers %v, the layers are %v", parsed.RootFS.DiffIDs, want)
+		}
+		return config, nil
+	})
+}
+
+// store unpacks the layer into a hidden directory, asks for the config that goes with its DiffID,
+// and renames the whole into place under the config's digest.
+func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID string) ([]byte, error)) (*Image, error) {
 	tmp, err := os.MkdirTemp(g.root, ".import-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed into place
-	layer := filepath.Join(tmp, "layer")
-	if err := os.Mkdir(layer, 0755); err != nil {
-		return nil, err
+	image := &Image{Parent: parent, Created: time.Now().UTC()}
+	if layer != nil {
+		dir := filepath.Join(tmp, "layer")
+		if err := os.Mkdir(dir, 0755); err != nil {
+			return nil, err
+		}
+		if image.DiffID, err = Unpack(layer, dir); err != nil {
+			return nil, err
+		}
+		if image.Size, err = dirSize(dir); err != nil {
+			return nil, err
+		}
 	}
-	diffID, err := Unpack(tarball, layer)
+	config, err := makeConfig(image.DiffID)
 	if err != nil {
 		return nil, err
 	}
-	image := &Image{Parent: parent, Created: time.Now().UTC(), Comment: comment, DiffID: diffID, Config: config}
-	image.ID = imageID(image)
+	sum := sha256.Sum256(config)
+	image.ID = hex.EncodeToString(sum[:])
 	if existing, err := g.Get(image.ID); err == nil {
 		return existing, nil
 	}
-	if image.Size, err = dirSize(layer); err != nil {
+	if err := writeFileAtomic(filepath.Join(tmp, "config.json"), config, 0600); err != nil {
 		return nil, err
 	}
 	if err := g.writeRecord(tmp, image); err != nil {
@@ -97,18 +212,24 @@ func (g *Graph) Import(tarball io.Reader, parent, comment string, config *ImageC
 		}
 		return nil, err
 	}
-	return image, syncDir(g.root)
+	if err := syncDir(g.root); err != nil {
+		return nil, err
+	}
+	return g.Get(image.ID)
 }
 
-// imageID is the content address of an image: what it is built on, what its layer holds, how it runs.
-func imageID(image *Image) string {
-	content, _ := json.Marshal(struct {
-		Parent string       `json:"parent"`
-		DiffID string       `json:"diff_id"`
-		Config *ImageConfig `json:"config"`
-	}{image.Parent, image.DiffID, image.Config})
-	sum := sha256.Sum256(content)
-	return hex.EncodeToString(sum[:])
+func parseImageConfig(data []byte) (*OCIImage, error) {
+	var config OCIImage
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("image config of %d bytes (at most %d)", len(data), maxConfigSize)
+	}
+	if err := json.Unmarshal(data, &config); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	if config.RootFS.Type != "layers" {
+		return nil, fmt.Errorf("image config: rootfs type %q, want \"layers\"", printable(config.RootFS.Type))
+	}
+	return &config, nil
 }
 
 func (g *Graph) dir(id string) string { return filepath.Join(g.root, id) }
@@ -126,7 +247,7 @@ func isFullID(id string) bool {
 	return len(id) == 64 && strings.Trim(id, "0123456789abcdef") == ""
 }
 
-// Get reads the image with this full ID.
+// Get reads the image with this full ID: its record, and what its config says.
 func (g *Graph) Get(id string) (*Image, error) {
 	if !isFullID(id) {
 		return nil, fmt.Errorf("no such image: %s", printable(id))
@@ -139,7 +260,71 @@ func (g *Graph) Get(id string) (*Image, error) {
 	if err := json.Unmarshal(data, &image); err != nil {
 		return nil, fmt.Errorf("image %s: %w", id, err)
 	}
+	config, err := g.OCIConfig(id)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", id, err)
+	}
+	image.Author, image.Config = config.Author, config.Config
+	if config.Created != nil {
+		image.Created = *config.Created
+	}
+	if n := len(config.History); n > 0 {
+		image.Comment, image.CreatedBy = config.History[n-1].Comment, config.History[n-1].CreatedBy
+	}
 	return &image, nil
+}
+
+// RawConfig returns the image's config.json as stored: the bytes whose sha256 is the ID.
+func (g *Graph) RawConfig(id string) ([]byte, error) {
+	if !isFullID(id) {
+		return nil, fmt.Errorf("no such image: %s", printable(id))
+	}
+	f, err := os.Open(filepath.Join(g.dir(id), "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+}
+
+// OCIConfig returns the image's config, parsed.
+func (g *Graph) OCIConfig(id string) (*OCIImage, error) {
+	data, err := g.RawConfig(id)
+	if err != nil {
+		return nil, err
+	}
+	return parseImageConfig(data)
+}
+
+// DiffIDs lists the image's layers, bottom up, as its config names them.
+func (g *Graph) DiffIDs(id string) ([]string, error) {
+	config, err := g.OCIConfig(id)
+	if err != nil {
+		return nil, err
+	}
+	return config.RootFS.DiffIDs, nil
+}
+
+// FindChain finds an image whose own layer is the last of diffIDs and whose layers, bottom up, are
+// exactly diffIDs: an image that a new one with these layers below it can stand on, so that a layer
+// already stored is never stored twice. It returns nil if there is none.
+func (g *Graph) FindChain(diffIDs []string) (*Image, error) {
+	if len(diffIDs) == 0 {
+		return nil, nil
+	}
+	images, err := g.List()
+	if err != nil {
+		return nil, err
+	}
+	for _, image := range images {
+		if image.DiffID != diffIDs[len(diffIDs)-1] {
+			continue
+		}
+		if chain, err := g.DiffIDs(image.ID); err == nil && slices.Equal(chain, diffIDs) {
+			return image, nil
+		}
+	}
+	return nil, nil
 }
 
 // Find resolves a full or abbreviated ID ("sha256:" allowed, as Docker prints IDs). An abbreviation
@@ -205,7 +390,9 @@ func (g *Graph) LayerPaths(id string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		paths = append(paths, filepath.Join(g.dir(id), "layer"))
+		if image.DiffID != "" { // an image that changed only the config has no layer of its own
+			paths = append(paths, filepath.Join(g.dir(id), "layer"))
+		}
 		id = image.Parent
 	}
 	return paths, nil

@@ -50,7 +50,7 @@ func rtImage(t *testing.T, r *Runtime, content string, parent *Image, refs ...st
 	if parent != nil {
 		parentID = parent.ID
 	}
-	image, err := r.graph.Import(bytes.NewReader(rtTarball(t, content)), parentID, "", nil)
+	image, err := r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{})
 	if err != nil {
 		t.Fatalf("Import(%q): %v", content, err)
 	}
@@ -114,7 +114,7 @@ func TestRuntimeImportIsContentAddressed(t *testing.T) {
 	if child := rtImage(t, r, "same", first); child.ID == first.ID || child.Parent != first.ID {
 		t.Errorf("the same layer on a parent: ID %s, parent %s", child.ID, child.Parent)
 	}
-	withConfig, err := r.graph.Import(bytes.NewReader(rtTarball(t, "same")), "", "", &ImageConfig{Cmd: []string{"sh"}})
+	withConfig, err := r.graph.Create(bytes.NewReader(rtTarball(t, "same")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"sh"}}})
 	if err != nil || withConfig.ID == first.ID {
 		t.Errorf("the same layer with a config: %v, ID %s", err, withConfig.ID)
 	}
@@ -238,7 +238,7 @@ func TestRuntimeCreate(t *testing.T) {
 func TestRuntimeCreateErrors(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	rtImage(t, r, "base", nil, "base")
-	withCmd, err := r.graph.Import(bytes.NewReader(rtTarball(t, "cmd")), "", "", &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}})
+	withCmd, err := r.graph.Create(bytes.NewReader(rtTarball(t, "cmd")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,9 @@ func TestRuntimeGet(t *testing.T) {
 			t.Errorf("Get(%q) = %v, %v; want %s", test.ref, c, err, test.want.ShortName())
 		}
 	}
-	for _, ref := range []string{"", "nope", "/", web.ID + "0", "WEB", "web\n", strings.ToUpper(web.ID[:12])} {
+	// An ID is lowercase; one of only digits has no uppercase form, so "A" stands in for its first digit.
+	upper := "A" + strings.ToUpper(web.ID[1:12])
+	for _, ref := range []string{"", "nope", "/", web.ID + "0", "WEB", "web\n", upper} {
 		c, err := r.Get(ref)
 		if err == nil || !strings.Contains(err.Error(), "no such container") || strings.Contains(err.Error(), "\n") {
 			t.Errorf("Get(%q) = %v, %v; want no such container, on one line", ref, c, err)
