@@ -7,6 +7,7 @@
 //	ROOT/graph/<id>/config.json  the image's OCI image config, byte for byte; <id> is its sha256
 //	ROOT/graph/<id>/json         what only this store knows: the parent, the layer's DiffID and size
 //	ROOT/graph/<id>/layer/       the layer's files (unpacked by archive.go)
+//	ROOT/graph/<id>/layer.tar-split  the layer's tar minus the files' contents, for save (layer_split.go)
 //
 // The config is the one the rest of the world uses (OCI image-spec config.md): how the image runs
 // (Entrypoint, Cmd, Env, ...), the DiffIDs of all its layers bottom up (each the sha256 of the layer's
@@ -184,7 +185,7 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 		if err := os.Mkdir(dir, 0755); err != nil {
 			return nil, err
 		}
-		if image.DiffID, err = Unpack(layer, dir); err != nil {
+		if image.DiffID, err = unpackWithRecord(layer, dir, filepath.Join(tmp, layerSplitName)); err != nil {
 			return nil, err
 		}
 		if image.Size, err = dirSize(dir); err != nil {
@@ -216,6 +217,20 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 		return nil, err
 	}
 	return g.Get(image.ID)
+}
+
+// unpackWithRecord unpacks a layer and keeps its record (layer_split.go) in the file recordPath, so
+// that save can write the layer again as the very tar its DiffID names.
+func unpackWithRecord(layer io.Reader, dir, recordPath string) (string, error) {
+	record, err := os.OpenFile(recordPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
+	if err != nil {
+		return "", err
+	}
+	diffID, err := UnpackRecorded(layer, dir, record)
+	if cerr := record.Close(); err == nil {
+		err = cerr
+	}
+	return diffID, err
 }
 
 func parseImageConfig(data []byte) (*OCIImage, error) {

@@ -1,0 +1,205 @@
+// layer_split.go: keeping a layer's tar reproducible, byte for byte, for `engine save`.
+//
+// A layer's DiffID is the sha256 of the tar it came in, and an image config names its layers by DiffID,
+// so `engine save` must write each layer as exactly the bytes it was stored from: a tar written afresh
+// from the layer directory (Pack) differs in header formats, owner names, order and padding, and would
+// change the image ID. Keeping the whole tar would double the store's size. So, as Docker does with
+// tar-split, Unpack records the layer's tar minus the files' contents: every header, padding and
+// end-of-archive byte as it came, and for each file's content only its name and length. The record sits
+// beside the layer as ROOT/graph/<id>/layer.tar-split, typically a few hundred bytes per entry.
+//
+// writeRecordedLayer puts the tar back together from the record and the layer's files. The store is ours,
+// but the sha256 of what comes out is still checked against the DiffID by the caller (archive_save.go):
+// a layer whose tar named one file twice cannot be put back, and says so.
+//
+// The record is a sequence of:
+//
+//	'r' uvarint(n) <n bytes>              bytes of the tar as they came
+//	'c' uvarint(len) <name> uvarint(n)    the next n bytes of the file name (relative to the layer dir)
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// layerSplitName is the record's file name in an image's directory.
+const layerSplitName = "layer.tar-split"
+
+// layerRecorder receives every byte the tar reader consumes (Unpack's tee). While contentOf's reader is
+// reading an entry's content, the bytes are counted, not kept.
+type layerRecorder struct {
+	w       *bufio.Writer
+	content string // the entry whose content is being read, "" between contents
+	pending string // a content run not yet written: its name and length
+	n       uint64
+	err     error
+}
+
+func newLayerRecorder(w io.Writer) *layerRecorder {
+	return &layerRecorder{w: bufio.NewWriterSize(w, 64*1024)}
+}
+
+func (r *layerRecorder) Write(p []byte) (int, error) {
+	if r.content != "" {
+		if r.pending != r.content {
+			r.flushContent()
+			r.pending = r.content
+		}
+		r.n += uint64(len(p))
+		return len(p), nil
+	}
+	r.flushContent()
+	r.record('r', p)
+	return len(p), nil
+}
+
+// flushContent writes the content run counted so far.
+func (r *layerRecorder) flushContent() {
+	if r.pending == "" {
+		return
+	}
+	r.record('c', []byte(r.pending))
+	r.uvarint(r.n)
+	r.pending, r.n = "", 0
+}
+
+func (r *layerRecorder) record(kind byte, data []byte) {
+	if r.err == nil {
+		r.err = r.w.WriteByte(kind)
+	}
+	r.uvarint(uint64(len(data)))
+	if r.err == nil {
+		_, r.err = r.w.Write(data)
+	}
+}
+
+func (r *layerRecorder) uvarint(v uint64) {
+	if r.err == nil {
+		_, r.err = r.w.Write(binary.AppendUvarint(nil, v))
+	}
+}
+
+// close writes what is pending; the layer's record is complete only if it returns nil.
+func (r *layerRecorder) close() error {
+	r.flushContent()
+	if r.err != nil {
+		return r.err
+	}
+	return r.w.Flush()
+}
+
+// contentOf wraps an entry's content as the unpacker reads it, so its bytes are recorded as content of
+// name (a clean path inside the layer dir). A nil recorder records nothing.
+func (r *layerRecorder) contentOf(name string, data io.Reader) io.Reader {
+	if r == nil {
+		return data
+	}
+	return &recordedContent{r, name, data}
+}
+
+type recordedContent struct {
+	r    *layerRecorder
+	name string
+	data io.Reader
+}
+
+func (c *recordedContent) Read(p []byte) (int, error) {
+	c.r.content = c.name
+	defer func() { c.r.content = "" }()
+	return c.data.Read(p)
+}
+
+// writeRecordedLayer writes the layer's tar again from its record and its directory, and returns the
+// number of bytes it wrote.
+func writeRecordedLayer(w io.Writer, record io.Reader, layerDir string) (int64, error) {
+	in := bufio.NewReader(record)
+	var written int64
+	var file *os.File // the file of the current content run: runs of one file follow each other
+	defer func() {
+		if file != nil {
+			file.Close()
+		}
+	}()
+	for {
+		kind, err := in.ReadByte()
+		if err == io.EOF {
+			return written, nil
+		}
+		length, err := readRecordUvarint(in, err)
+		if err != nil {
+			return written, err
+		}
+		switch kind {
+		case 'r':
+			n, err := io.CopyN(w, in, int64(length))
+			written += n
+			if err != nil {
+				return written, fmt.Errorf("layer record: %w", err)
+			}
+		case 'c':
+			name := make([]byte, length)
+			if _, err := io.ReadFull(in, name); err != nil {
+				return written, fmt.Errorf("layer record: %w", err)
+			}
+			size, err := readRecordUvarint(in, nil)
+			if err != nil {
+				return written, err
+			}
+			if file == nil || file.Name() != filepath.Join(layerDir, string(name)) {
+				if file != nil {
+					file.Close()
+				}
+				if file, err = openInLayer(layerDir, string(name)); err != nil {
+					return written, err
+				}
+			}
+			n, err := io.CopyN(w, file, int64(size))
+			written += n
+			if err != nil {
+				return written, fmt.Errorf("layer file %q: %w", name, err)
+			}
+		default:
+			return written, fmt.Errorf("layer record: unknown kind %q", kind)
+		}
+	}
+}
+
+// readRecordUvarint reads a length, passing on an error from the read before it.
+func readRecordUvarint(in *bufio.Reader, err error) (uint64, error) {
+	if err == nil {
+		var v uint64
+		if v, err = binary.ReadUvarint(in); err == nil {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("layer record: %w", err)
+}
+
+// openInLayer opens a regular file of the layer for reading without following any symlink, so that a
+// record can never make save read a file outside the layer (RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS).
+func openInLayer(layerDir, name string) (*os.File, error) {
+	dir, err := os.Open(layerDir)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
+	fd, err := unix.Openat2(int(dir.Fd()), name, how)
+	if err != nil {
+		return nil, fmt.Errorf("layer file %q: %w", name, err)
+	}
+	file := os.NewFile(uintptr(fd), filepath.Join(layerDir, name))
+	if info, err := file.Stat(); err != nil || !info.Mode().IsRegular() {
+		file.Close()
+		return nil, fmt.Errorf("layer file %q: not a regular file", name)
+	}
+	return file, nil
+}
+
