@@ -202,4 +202,3 @@ func openInLayer(layerDir, name string) (*os.File, error) {
 	}
 	return file, nil
 }
-
