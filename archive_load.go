@@ -14,7 +14,7 @@
 //     these maps, never paths on the host, and still "../x" or "/x" is refused as a bad archive.
 //  2. dockerArchive.images checks every image of the manifest before anything is stored: each layer the
 //     manifest names is in the archive, its DiffID is the config's rootfs.diff_ids entry at its place,
-//     and the tags are valid. Runtime.LoadImages (image_load.go) then stores them.
+//     and the tags are valid. Then dockerArchive.store stores them, the layers from the spool.
 //
 // Nothing reaches the image store until the archive has ended with its end-of-archive marker, so an
 // archive cut short, a hostile name or an oversized manifest leaves nothing listed, and the temp directory
@@ -65,6 +65,23 @@ type dockerArchive struct {
 	links     map[string]string // symlink members: the member they point to
 }
 
+// readArchive streams an archive into a temp directory of the graph's, which the caller removes
+// (dockerArchive.remove) once the images are stored.
+func (g *Graph) readArchive(r io.Reader) (*dockerArchive, error) {
+	dir, err := os.MkdirTemp(g.root, ".load-")
+	if err != nil {
+		return nil, err
+	}
+	archive, err := readDockerArchive(r, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return archive, nil
+}
+
+func (a *dockerArchive) remove() error { return os.RemoveAll(a.dir) }
+
 // readDockerArchive streams an archive (plain or gzipped as a whole, as docker load takes it) into dir,
 // which must exist.
 func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
@@ -74,7 +91,8 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 		return nil, err
 	}
 	end := &tarEnd{}
-	tr := tar.NewReader(io.TeeReader(stream, end))
+	tee := io.TeeReader(stream, end)
+	tr := tar.NewReader(tee)
 	for members := 0; ; members++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -92,6 +110,10 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 	}
 	if !end.complete() {
 		return nil, errors.New("the archive is truncated (no end-of-archive marker)")
+	}
+	// Read to the end: the padding after the marker, and for gzip the checksum, which is checked there.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return nil, fmt.Errorf("reading the end of the archive: %w", err)
 	}
 	return a, nil
 }
@@ -319,4 +341,83 @@ func familiarName(ref string) string {
 		return rest
 	}
 	return ref
+}
+
+// store stores one checked image. As in Docker 0.1 each image of the store has one layer, so the layers
+// below its top one that the store lacks become images of their own, untagged and made by Create (whose
+// config only carries the chain on, so loading the same layers again finds them); those it has are
+// found by FindChain and never stored twice. The image itself is Registered with its config byte for
+// byte, so its ID is the one it was saved with. gone stops the work when the client leaves.
+func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{}) error {
+	if _, err := g.Get(image.ID); err == nil {
+		return nil
+	}
+	parent, stored, err := g.longestChain(image.DiffIDs)
+	if err != nil {
+		return err
+	}
+	n := len(image.DiffIDs)
+	for i := stored; i < n; i++ {
+		select {
+		case <-gone:
+			return errors.New("the client is gone")
+		default:
+		}
+		layer, err := a.open(image.DiffIDs[i])
+		if err != nil {
+			return err
+		}
+		var made *Image
+		if i < n-1 {
+			made, err = g.Create(cancelOnGone(layer, gone), parent, ImageMeta{})
+		} else {
+			made, err = g.Register(cancelOnGone(layer, gone), parent, image.Config)
+		}
+		layer.Close()
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", image.DiffIDs[i], err)
+		}
+		if made.DiffID != image.DiffIDs[i] {
+			return fmt.Errorf("layer %s was stored as %s", image.DiffIDs[i], made.DiffID)
+		}
+		parent = made.ID
+	}
+	if stored == n { // every layer is stored already: the image only adds its config
+		_, err = g.Register(nil, parent, image.Config)
+	}
+	return err
+}
+
+// longestChain finds the stored image whose layers are the longest prefix of diffIDs, and how many
+// of them it has.
+func (g *Graph) longestChain(diffIDs []string) (id string, n int, err error) {
+	for n = len(diffIDs); n > 0; n-- {
+		image, err := g.FindChain(diffIDs[:n])
+		if err != nil {
+			return "", 0, err
+		}
+		if image != nil {
+			return image.ID, n, nil
+		}
+	}
+	return "", 0, nil
+}
+
+// cancelOnGone fails a read once gone is closed: a layer being unpacked stops when its client leaves.
+func cancelOnGone(r io.Reader, gone <-chan struct{}) io.Reader {
+	return &goneReader{r, gone}
+}
+
+type goneReader struct {
+	r    io.Reader
+	gone <-chan struct{}
+}
+
+func (g *goneReader) Read(p []byte) (int, error) {
+	select {
+	case <-g.gone:
+		return 0, errors.New("the client is gone")
+	default:
+		return g.r.Read(p)
+	}
 }

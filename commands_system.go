@@ -32,6 +32,8 @@ var commands = [][2]string{
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},
+	{"save", "Save images to a tar archive (docker-archive)"},
+	{"load", "Load images from a tar archive (docker-archive)"},
 	{"version", "Show the engine's version"},
 	{"info", "Show system-wide information"},
 	{"help", "List the commands"},

@@ -119,54 +119,80 @@ func (c *recordedContent) Read(p []byte) (int, error) {
 // writeRecordedLayer writes the layer's tar again from its record and its directory, and returns the
 // number of bytes it wrote.
 func writeRecordedLayer(w io.Writer, record io.Reader, layerDir string) (int64, error) {
-	in := bufio.NewReader(record)
 	var written int64
-	var file *os.File // the file of the current content run: runs of one file follow each other
+	var file *os.File // the file of the current content run: the runs of one file follow each other
 	defer func() {
 		if file != nil {
 			file.Close()
 		}
 	}()
+	err := walkLayerRecord(record, func(raw io.Reader, n int64) error {
+		copied, err := io.CopyN(w, raw, n)
+		written += copied
+		return err
+	}, func(name string, n int64) (err error) {
+		if file == nil || file.Name() != filepath.Join(layerDir, name) {
+			if file != nil {
+				file.Close()
+			}
+			if file, err = openInLayer(layerDir, name); err != nil {
+				return err
+			}
+		}
+		copied, err := io.CopyN(w, file, n)
+		written += copied
+		if err != nil {
+			return fmt.Errorf("layer file %q: %w", name, err)
+		}
+		return nil
+	})
+	return written, err
+}
+
+// recordedLayerSize is the size of the tar writeRecordedLayer would write, from the record alone.
+func recordedLayerSize(record io.Reader) (int64, error) {
+	var size int64
+	err := walkLayerRecord(record, func(raw io.Reader, n int64) error {
+		size += n
+		_, err := io.CopyN(io.Discard, raw, n)
+		return err
+	}, func(name string, n int64) error {
+		size += n
+		return nil
+	})
+	return size, err
+}
+
+// walkLayerRecord calls raw for each run of the tar's own bytes (which it must read from the reader it
+// is given) and content for each run of a file's content.
+func walkLayerRecord(record io.Reader, raw func(io.Reader, int64) error, content func(name string, n int64) error) error {
+	in := bufio.NewReader(record)
 	for {
 		kind, err := in.ReadByte()
 		if err == io.EOF {
-			return written, nil
+			return nil
 		}
 		length, err := readRecordUvarint(in, err)
 		if err != nil {
-			return written, err
+			return err
 		}
 		switch kind {
 		case 'r':
-			n, err := io.CopyN(w, in, int64(length))
-			written += n
-			if err != nil {
-				return written, fmt.Errorf("layer record: %w", err)
-			}
+			err = raw(in, int64(length))
 		case 'c':
-			name := make([]byte, length)
-			if _, err := io.ReadFull(in, name); err != nil {
-				return written, fmt.Errorf("layer record: %w", err)
+			name := make([]byte, min(length, 4096)) // a clean path; PATH_MAX bounds it
+			if _, err = io.ReadFull(in, name); err != nil || uint64(len(name)) != length {
+				return fmt.Errorf("layer record: bad name (%v)", err)
 			}
-			size, err := readRecordUvarint(in, nil)
-			if err != nil {
-				return written, err
-			}
-			if file == nil || file.Name() != filepath.Join(layerDir, string(name)) {
-				if file != nil {
-					file.Close()
-				}
-				if file, err = openInLayer(layerDir, string(name)); err != nil {
-					return written, err
-				}
-			}
-			n, err := io.CopyN(w, file, int64(size))
-			written += n
-			if err != nil {
-				return written, fmt.Errorf("layer file %q: %w", name, err)
+			var size uint64
+			if size, err = readRecordUvarint(in, nil); err == nil {
+				err = content(string(name), int64(size))
 			}
 		default:
-			return written, fmt.Errorf("layer record: unknown kind %q", kind)
+			err = fmt.Errorf("layer record: unknown kind %q", kind)
+		}
+		if err != nil {
+			return err
 		}
 	}
 }
