@@ -94,9 +94,19 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 	tee := io.TeeReader(stream, end)
 	tr := tar.NewReader(tee)
 	for members := 0; ; members++ {
+		before := end.n
 		hdr, err := tr.Next()
 		if err == io.EOF {
+			// The end-of-archive marker is two zero blocks, which Next reads as headers. A stream that
+			// stops at the end of a member gives io.EOF too, and the last member, a layer, may itself
+			// end in zeros: only the bytes Next consumed tell a complete archive from a cut one.
+			if consumed := end.n - before; consumed < 1024 || end.zeros < consumed {
+				return nil, errors.New("the archive is truncated (no end-of-archive marker)")
+			}
 			break
+		}
+		if err != nil && members == 0 {
+			return nil, fmt.Errorf("not a docker-archive (not a tar or gzip stream): %w", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the archive: %w", err)
@@ -107,9 +117,6 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 		if err := a.add(hdr, tr); err != nil {
 			return nil, fmt.Errorf("archive member %q: %w", printable(hdr.Name), err)
 		}
-	}
-	if !end.complete() {
-		return nil, errors.New("the archive is truncated (no end-of-archive marker)")
 	}
 	// Read to the end: the padding after the marker, and for gzip the checksum, which is checked there.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
