@@ -322,7 +322,9 @@ func TestE2ELoadClientKilled(t *testing.T) {
 	}
 	big := tarball(t, map[string]string{"big": strings.Repeat("x", 4<<20)})
 	stdin.Write(makeArchive(t, archiveMember{name: "l.tar", data: big})[:3<<20]) // the middle of a layer
-	waitFor(t, func() bool { return slices.ContainsFunc(graphEntries(t, shared.root), func(name string) bool { return strings.HasPrefix(name, ".load-") }) })
+	waitFor(t, func() bool {
+		return slices.ContainsFunc(graphEntries(t, shared.root), func(name string) bool { return strings.HasPrefix(name, ".load-") })
+	})
 	cmd.Process.Kill()
 	cmd.Wait()
 	waitFor(t, func() bool { return slices.Equal(graphEntries(t, shared.root), before) })
