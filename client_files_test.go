@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// load -i FILE: the client opens the file and the daemon sees no flag, only stdin.
+func TestLoadSource(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "img.tar")
+	os.WriteFile(file, []byte("archive"), 0600)
+	for _, tt := range []struct{ args, want []string }{
+		{[]string{"load", "-i", file}, []string{"load"}},
+		{[]string{"load", "--input", file, "-q"}, []string{"load", "-q"}},
+		{[]string{"load", "-q", "--input=" + file}, []string{"load", "-q"}},
+		{[]string{"load", "-i=" + file}, []string{"load"}},
+	} {
+		got, input, err := importSource(tt.args)
+		if err != nil || !slices.Equal(got, tt.want) || input == os.Stdin || input.Name() != file {
+			t.Errorf("importSource(%q) = %q, %v", tt.args, got, err)
+		}
+		if input != nil && input != os.Stdin {
+			input.Close()
+		}
+	}
+	for _, args := range [][]string{{"load"}, {"load", "-i", "-"}, {"load", "-q"}, {"load", "--", "-i", "x"}} {
+		if got, input, err := importSource(args); err != nil || input != os.Stdin || !slices.Equal(got, args) {
+			t.Errorf("importSource(%q) = %q, stdin %v, %v; want it unchanged, reading stdin", args, got, input == os.Stdin, err)
+		}
+	}
+	if _, _, err := importSource([]string{"load", "-i", filepath.Join(t.TempDir(), "none")}); !os.IsNotExist(err) {
+		t.Errorf("load -i of a missing file: %v", err)
+	}
+}
+
+// save -o FILE: the archive goes to a temp file beside FILE, renamed over it only on success.
+func TestSaveDestination(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "out.tar")
+	args, output, err := saveDestination([]string{"save", "-o", dest, "base"})
+	if err != nil || !slices.Equal(args, []string{"save", "base"}) || output.file == nil {
+		t.Fatalf("saveDestination = %q, %v", args, err)
+	}
+	output.writer().Write([]byte("partial"))
+	if err := output.finish(false); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a failed save left %v", entries)
+	}
+	args, output, err = saveDestination([]string{"save", "--output=" + dest, "a", "b"})
+	if err != nil || !slices.Equal(args, []string{"save", "a", "b"}) {
+		t.Fatalf("saveDestination = %q, %v", args, err)
+	}
+	output.writer().Write([]byte("archive"))
+	if err := output.finish(true); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(dest); string(data) != "archive" {
+		t.Errorf("save -o wrote %q", data)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("save -o left %v", entries)
+	}
+	if _, _, err := saveDestination([]string{"save", "-o", filepath.Join(dir, "no/such/dir/x.tar"), "base"}); err == nil {
+		t.Errorf("save -o into a missing directory succeeded")
+	}
+}
