@@ -1,10 +1,11 @@
 // archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
-// `engine import rootfs.tar name` calls Graph.Import, which creates an empty
-// layer directory and hands the stream to Unpack; import is the only way an
-// image comes in so far, and Unpack is meant to stay the one place that
-// unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
+// `engine import rootfs.tar name` (Graph.Create) and each layer of `engine
+// load` (Graph.Create, Graph.Register) get an empty layer directory and hand
+// the stream to Unpack, meant to stay the one place that unpacks a tar
+// stream; the graph also keeps the layer's record (UnpackRecorded,
+// layer_split.go), so that `engine save` can write the same tar again. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
 // containers that run on the image.
 //
 // A tarball is untrusted input: it may try to write outside the layer
