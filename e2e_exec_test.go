@@ -68,9 +68,9 @@ func TestE2EExec(t *testing.T) {
 		t.Errorf("exec of a killed container exited %d, want 137", code)
 	}
 	engineFails(t, 125, "is not running", "exec", "exec1", "true")
-	if zombies := daemonChildren(t, "Z"); zombies != "" {
-		t.Errorf("the daemon left zombies: %s", zombies)
-	}
+	// The exec's helper exits with its process and is reaped by the goroutine that waits for it, which
+	// may run a moment after kill has answered: a zombie may show briefly, but must not stay.
+	waitFor(t, func() bool { return daemonChildren(t, "Z") == "" })
 }
 
 // daemonChildren lists the shared daemon's child processes in the given state (Z: zombies).

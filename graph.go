@@ -90,6 +90,9 @@ type ImageMeta struct {
 	Config                     *ImageConfig
 }
 
+// maxChainLength bounds the layers of one image: overlayfs stacks at most 500 lowerdirs.
+const maxChainLength = 500
+
 // maxConfigSize bounds an image config read from the store or an archive: real ones are a few KiB.
 const maxConfigSize = 1 << 20
 
@@ -105,12 +108,55 @@ func NewGraph(root string) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	g := &Graph{root: root}
 	for _, entry := range entries {
 		if strings.HasPrefix(entry.Name(), ".") { // an import or removal the daemon did not finish
 			os.RemoveAll(filepath.Join(root, entry.Name()))
+		} else if err := g.upgrade(entry.Name(), 0); err != nil {
+			return nil, fmt.Errorf("image %s: %w", entry.Name(), err)
 		}
 	}
-	return &Graph{root: root}, nil
+	return g, nil
+}
+
+// upgrade gives an image stored before images had a config.json (engine's first layout kept the run
+// config in json) a config made from its record, so that it keeps working. Its ID stays what it was,
+// the one image whose ID is not its config's digest.
+func (g *Graph) upgrade(id string, depth int) error {
+	if _, err := os.Stat(filepath.Join(g.dir(id), "config.json")); err == nil || depth > maxChainLength {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(g.dir(id), "json"))
+	if err != nil {
+		return nil // not an image
+	}
+	var old struct {
+		Parent, Comment string
+		DiffID          string       `json:"diff_id"`
+		Config          *ImageConfig `json:"config"`
+	}
+	if err := json.Unmarshal(data, &old); err != nil {
+		return err
+	}
+	config := &OCIImage{Architecture: runtime.GOARCH, OS: "linux", Config: old.Config}
+	config.RootFS.Type = "layers"
+	if old.Parent != "" {
+		if err := g.upgrade(old.Parent, depth+1); err != nil {
+			return err
+		}
+		below, err := g.OCIConfig(old.Parent)
+		if err != nil {
+			return err
+		}
+		config.RootFS.DiffIDs, config.History = below.RootFS.DiffIDs, below.History
+	}
+	config.RootFS.DiffIDs = append(slices.Clip(config.RootFS.DiffIDs), old.DiffID)
+	config.History = append(slices.Clip(config.History), ImageHistory{Comment: old.Comment})
+	raw, err := json.Marshal(config)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(g.dir(id), "config.json"), raw, 0600)
 }
 
 // Create makes an image from a layer tarball on top of parent ("" for none): its config carries the
@@ -128,6 +174,9 @@ func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, 
 			return nil, err
 		}
 		config.RootFS.DiffIDs, config.History = below.RootFS.DiffIDs, below.History
+	}
+	if len(config.RootFS.DiffIDs) >= maxChainLength {
+		return nil, fmt.Errorf("an image has at most %d layers", maxChainLength)
 	}
 	step := ImageHistory{CreatedBy: meta.CreatedBy, Author: meta.Author, Comment: meta.Comment, EmptyLayer: layer == nil}
 	if !meta.Created.IsZero() {
@@ -240,6 +289,9 @@ func parseImageConfig(data []byte) (*OCIImage, error) {
 	}
 	if err := json.Unmarshal(data, &config); err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
+	}
+	if len(config.RootFS.DiffIDs) > maxChainLength {
+		return nil, fmt.Errorf("image config: %d layers (at most %d)", len(config.RootFS.DiffIDs), maxChainLength)
 	}
 	if config.RootFS.Type != "layers" {
 		return nil, fmt.Errorf("image config: rootfs type %q, want \"layers\"", printable(config.RootFS.Type))

@@ -126,3 +126,32 @@ func TestGraphConfigOnlyImage(t *testing.T) {
 		t.Error("an image with neither layer nor parent was made")
 	}
 }
+
+// An image stored by the first layout (no config.json; the run config in json) keeps working, with its
+// ID, its command and its parent's layers.
+func TestGraphUpgradesFirstLayout(t *testing.T) {
+	g := graphNew(t)
+	old := map[string]string{
+		strings.Repeat("a", 64): `{"id":"` + strings.Repeat("a", 64) + `","created":"2026-01-01T00:00:00Z","diff_id":"sha256:1","size":1}`,
+		strings.Repeat("b", 64): `{"id":"` + strings.Repeat("b", 64) + `","parent":"` + strings.Repeat("a", 64) + `","created":"2026-01-01T00:00:00Z","comment":"old","diff_id":"sha256:2","size":1,"config":{"Cmd":["sh"]}}`,
+	}
+	for id, record := range old {
+		if err := os.MkdirAll(filepath.Join(g.dir(id), "layer"), 0700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(g.dir(id), "json"), []byte(record), 0600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := NewGraph(g.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := g.Get(strings.Repeat("b", 64))
+	if err != nil || image.Comment != "old" || image.Config == nil || image.Config.Cmd[0] != "sh" {
+		t.Fatalf("Get = %+v, %v", image, err)
+	}
+	if chain, _ := g.DiffIDs(image.ID); !slices.Equal(chain, []string{"sha256:1", "sha256:2"}) {
+		t.Errorf("diff_ids %v", chain)
+	}
+}
