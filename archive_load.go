@@ -38,14 +38,13 @@ import (
 	"strings"
 )
 
-// The bounds of one archive. Docker's own images have at most 127 layers (overlay's lowerdir limit);
-// skopeo writes three members per layer.
+// The bounds of one archive (an image has at most maxChainLength layers; skopeo writes three members
+// per layer).
 const (
 	maxArchiveJSON    = 1 << 20 // manifest.json and each config
 	maxArchiveHeld    = 8 << 20 // all the JSON members held together
 	maxArchiveMembers = 4096
 	maxArchiveImages  = 100
-	maxImageLayers    = 127
 	maxArchiveLinks   = 8 // symlinks followed from one name
 )
 
@@ -315,8 +314,8 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 	if parsed.RootFS.Type != "layers" || len(diffIDs) != len(entry.Layers) {
 		return nil, fmt.Errorf("config %q: its rootfs has %d diff_ids of type %q, manifest.json lists %d layers", printable(entry.Config), len(diffIDs), printable(parsed.RootFS.Type), len(entry.Layers))
 	}
-	if len(diffIDs) > maxImageLayers {
-		return nil, fmt.Errorf("config %q: %d layers, more than %d", printable(entry.Config), len(diffIDs), maxImageLayers)
+	if len(diffIDs) > maxChainLength {
+		return nil, fmt.Errorf("config %q: %d layers, more than %d", printable(entry.Config), len(diffIDs), maxChainLength)
 	}
 	for i, layer := range entry.Layers {
 		diffID, err := a.layer(layer)
