@@ -7,28 +7,25 @@
 // once the whole archive is read, and load goes in two steps:
 //
 //  1. readDockerArchive (here) streams the archive once. Small JSON members (manifest.json, the configs)
-//     are held in memory, at most 1 MiB each and 8 MiB in all. Every other member is decompressed if it
-//     is gzip (by its magic bytes, as Unpack does) and spooled, never held, to a file of the load's temp
-//     directory (ROOT/graph/.load-*) named by its sha256: for a layer, its DiffID. Symlink members
-//     (skopeo's <v1id>/layer.tar -> ../<diffid>.tar) are noted as aliases. Member names are only keys in
-//     these maps, never paths on the host, and still "../x" or "/x" is refused as a bad archive.
-//  2. dockerArchive.images checks every image of the manifest before anything is stored: each layer the
-//     manifest names is in the archive, its DiffID is the config's rootfs.diff_ids entry at its place,
-//     and the tags are valid. Then dockerArchive.store stores them, the layers from the spool.
+//     are held in memory, at most 1 MiB each and 8 MiB in all. Every other member is unpacked as it
+//     streams, as a layer (Unpack: plain or gzip, by its magic bytes), with its record (layer_split.go),
+//     into the load's temp directory ROOT/graph/.load-*/<diffid>: a layer does not depend on the layers
+//     below it, so it needs nothing from the manifest to be unpacked. A member that is no layer (skopeo's
+//     VERSION files) fails to unpack, which matters only if the manifest names it as a layer. Symlink
+//     members (skopeo's <v1id>/layer.tar -> ../<diffid>.tar) are noted as aliases. Member names are only
+//     keys, never paths on the host, and still "../x" or "/x" is refused as a bad archive.
+//  2. dockerArchive.images (archive_load_images.go) checks every image of the manifest before anything
+//     is stored, and dockerArchive.store stores them, moving each unpacked layer into the store.
 //
 // Nothing reaches the image store until the archive has ended with its end-of-archive marker, so an
 // archive cut short, a hostile name or an oversized manifest leaves nothing listed, and the temp directory
 // goes with the command (or with the next daemon start, if the daemon dies: NewGraph removes dot names).
-// The spool costs disk once more than the layers while loading, bounded by the archive's size.
 package main
 
 import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,11 +54,13 @@ type archiveManifestEntry struct {
 
 // dockerArchive is what readDockerArchive kept of an archive.
 type dockerArchive struct {
-	dir       string            // the load's temp directory, where members are spooled
+	dir       string            // the load's temp directory, where layers are unpacked
 	held      map[string][]byte // small JSON members, by name
 	heldBytes int64
-	spooled   map[string]string // other regular members, by name: the sha256 of their (gunzipped) content
+	layers    map[string]string // members unpacked as layers, by name: their DiffIDs
+	notLayers map[string]error  // members that are not layers, by name: why
 	links     map[string]string // symlink members: the member they point to
+	stored    map[string]string // DiffID → the image this load stored the layer in (store)
 }
 
 // readArchive streams an archive into a temp directory of the graph's, which the caller removes
@@ -84,7 +83,8 @@ func (a *dockerArchive) remove() error { return os.RemoveAll(a.dir) }
 // readDockerArchive streams an archive (plain or gzipped as a whole, as docker load takes it) into dir,
 // which must exist.
 func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
-	a := &dockerArchive{dir: dir, held: map[string][]byte{}, spooled: map[string]string{}, links: map[string]string{}}
+	a := &dockerArchive{dir: dir, held: map[string][]byte{}, layers: map[string]string{}, notLayers: map[string]error{},
+		links: map[string]string{}, stored: map[string]string{}}
 	stream, err := openLayerStream(r)
 	if err != nil {
 		return nil, err
@@ -99,6 +99,9 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 			// The end-of-archive marker is two zero blocks, which Next reads as headers. A stream that
 			// stops at the end of a member gives io.EOF too, and the last member, a layer, may itself
 			// end in zeros: only the bytes Next consumed tell a complete archive from a cut one.
+			if end.n == 0 {
+				return nil, errors.New("no archive: the input is empty")
+			}
 			if consumed := end.n - before; consumed < 1024 || end.zeros < consumed {
 				return nil, errors.New("the archive is truncated (no end-of-archive marker)")
 			}
@@ -150,7 +153,7 @@ func (a *dockerArchive) add(hdr *tar.Header, data io.Reader) error {
 	if name == "manifest.json" {
 		return fmt.Errorf("not a JSON file of at most %d bytes", maxArchiveJSON)
 	}
-	return a.spool(name, member)
+	return a.unpack(name, member)
 }
 
 // addLink notes an alias. Its target is relative to the link's directory and must stay in the archive.
@@ -178,32 +181,31 @@ func (a *dockerArchive) hold(name string, member io.Reader) error {
 	return nil
 }
 
-// spool writes a member's content, gunzipped if it is gzip, to a file named by its sha256, hashing as it
-// writes. Two members with the same content share one file.
-func (a *dockerArchive) spool(name string, member io.Reader) error {
-	content, err := openLayerStream(member)
+// unpack unpacks a member as a layer, with its record, into a directory named by its DiffID.
+func (a *dockerArchive) unpack(name string, member io.Reader) error {
+	dir, err := os.MkdirTemp(a.dir, "member-")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(a.dir, "spool-")
+	if err := os.Mkdir(filepath.Join(dir, "layer"), 0755); err != nil {
+		return err
+	}
+	diffID, err := unpackWithRecord(member, filepath.Join(dir, "layer"), filepath.Join(dir, layerSplitName))
 	if err != nil {
-		return err
+		a.notLayers[name] = err
+		return os.RemoveAll(dir)
 	}
-	defer os.Remove(f.Name()) // a no-op once renamed
-	hash := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, hash), content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	a.layers[name] = diffID
+	final := a.layerDir(diffID)
+	if _, err := os.Stat(final); err == nil { // the same layer twice in one archive
+		return os.RemoveAll(dir)
 	}
-	if err != nil {
-		return err
-	}
-	digest := hex.EncodeToString(hash.Sum(nil))
-	if err := os.Rename(f.Name(), filepath.Join(a.dir, digest)); err != nil {
-		return err
-	}
-	a.spooled[name] = "sha256:" + digest
-	return nil
+	return os.Rename(dir, final)
+}
+
+// layerDir is where the layer with this DiffID was unpacked.
+func (a *dockerArchive) layerDir(diffID string) string {
+	return filepath.Join(a.dir, strings.TrimPrefix(diffID, "sha256:"))
 }
 
 // lookup finds a member by its name in the archive, following symlink members, and returns the name
@@ -213,7 +215,10 @@ func (a *dockerArchive) lookup(name string) (found string, ok bool) {
 		if _, held := a.held[name]; held {
 			return name, true
 		}
-		if _, spooled := a.spooled[name]; spooled {
+		if _, layer := a.layers[name]; layer {
+			return name, true
+		}
+		if _, notLayer := a.notLayers[name]; notLayer {
 			return name, true
 		}
 		if name, ok = a.links[name]; !ok {
@@ -237,7 +242,7 @@ func (a *dockerArchive) member(raw string) (string, error) {
 }
 
 // layer returns the DiffID of a layer the manifest names. A tiny layer whose first byte happened to look
-// like JSON was held: it is spooled now, as a layer.
+// like JSON was held: it is unpacked now.
 func (a *dockerArchive) layer(raw string) (diffID string, err error) {
 	name, err := a.member(raw)
 	if err != nil {
@@ -245,185 +250,12 @@ func (a *dockerArchive) layer(raw string) (diffID string, err error) {
 	}
 	if held, ok := a.held[name]; ok {
 		delete(a.held, name)
-		if err := a.spool(name, bytes.NewReader(held)); err != nil {
+		if err := a.unpack(name, bytes.NewReader(held)); err != nil {
 			return "", err
 		}
 	}
-	return a.spooled[name], nil
-}
-
-// open opens the spooled layer with this DiffID: its uncompressed tar.
-func (a *dockerArchive) open(diffID string) (*os.File, error) {
-	return os.Open(filepath.Join(a.dir, strings.TrimPrefix(diffID, "sha256:")))
-}
-
-// archiveImage is one image of an archive, checked: its config (kept byte for byte; its sha256 is the
-// image's ID), the DiffIDs of its layers, bottom up, and its tags.
-type archiveImage struct {
-	ID      string
-	Config  []byte
-	DiffIDs []string
-	Tags    []string
-}
-
-// images reads manifest.json and checks every image it lists, before any is stored.
-func (a *dockerArchive) images() ([]*archiveImage, error) {
-	data, ok := a.held["manifest.json"]
-	if !ok {
-		return nil, errors.New("no manifest.json in the archive (is it a docker-archive?)")
+	if err := a.notLayers[name]; err != nil {
+		return "", fmt.Errorf("layer %q: %w", printable(raw), err)
 	}
-	var entries []archiveManifestEntry
-	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("manifest.json: %w", err)
-	}
-	if len(entries) == 0 || len(entries) > maxArchiveImages {
-		return nil, fmt.Errorf("manifest.json lists %d images (1 to %d allowed)", len(entries), maxArchiveImages)
-	}
-	var images []*archiveImage
-	for _, entry := range entries {
-		image, err := a.image(entry)
-		if err != nil {
-			return nil, err
-		}
-		images = append(images, image)
-	}
-	return images, nil
-}
-
-// image checks one manifest entry against its config, as docker load does: the config's rootfs.diff_ids
-// are the DiffIDs of the layers listed, in order.
-func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error) {
-	name, err := a.member(entry.Config)
-	if err != nil {
-		return nil, err
-	}
-	config, ok := a.held[name]
-	if !ok {
-		return nil, fmt.Errorf("config %q: not a JSON file of at most %d bytes", printable(entry.Config), maxArchiveJSON)
-	}
-	var parsed struct {
-		RootFS struct {
-			Type    string   `json:"type"`
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	if err := json.Unmarshal(config, &parsed); err != nil {
-		return nil, fmt.Errorf("config %q: %w", printable(entry.Config), err)
-	}
-	diffIDs := parsed.RootFS.DiffIDs
-	if parsed.RootFS.Type != "layers" || len(diffIDs) != len(entry.Layers) {
-		return nil, fmt.Errorf("config %q: its rootfs has %d diff_ids of type %q, manifest.json lists %d layers", printable(entry.Config), len(diffIDs), printable(parsed.RootFS.Type), len(entry.Layers))
-	}
-	if len(diffIDs) > maxChainLength {
-		return nil, fmt.Errorf("config %q: %d layers, more than %d", printable(entry.Config), len(diffIDs), maxChainLength)
-	}
-	for i, layer := range entry.Layers {
-		diffID, err := a.layer(layer)
-		if err != nil {
-			return nil, err
-		}
-		if diffID != diffIDs[i] {
-			return nil, fmt.Errorf("layer %q: its DiffID is %s, but the config's rootfs.diff_ids[%d] is %s", printable(layer), diffID, i, printable(diffIDs[i]))
-		}
-	}
-	image := &archiveImage{Config: config, DiffIDs: diffIDs}
-	sum := sha256.Sum256(config)
-	image.ID = hex.EncodeToString(sum[:])
-	for _, tag := range entry.RepoTags {
-		ref := familiarName(tag)
-		if _, _, err := ParseReference(ref); err != nil {
-			return nil, fmt.Errorf("manifest.json: tag %q: %w", printable(tag), err)
-		}
-		image.Tags = append(image.Tags, ref)
-	}
-	return image, nil
-}
-
-// familiarName drops the registry and namespace docker and skopeo write for Docker Hub's images
-// ("docker.io/library/busybox:1" is "busybox:1"), as docker's CLI shows them.
-func familiarName(ref string) string {
-	ref = strings.TrimPrefix(ref, "docker.io/")
-	if rest, ok := strings.CutPrefix(ref, "library/"); ok && !strings.Contains(rest, "/") {
-		return rest
-	}
-	return ref
-}
-
-// store stores one checked image. As in Docker 0.1 each image of the store has one layer, so the layers
-// below its top one that the store lacks become images of their own, untagged and made by Create (whose
-// config only carries the chain on, so loading the same layers again finds them); those it has are
-// found by FindChain and never stored twice. The image itself is Registered with its config byte for
-// byte, so its ID is the one it was saved with. gone stops the work when the client leaves.
-func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{}) error {
-	if _, err := g.Get(image.ID); err == nil {
-		return nil
-	}
-	parent, stored, err := g.longestChain(image.DiffIDs)
-	if err != nil {
-		return err
-	}
-	n := len(image.DiffIDs)
-	for i := stored; i < n; i++ {
-		select {
-		case <-gone:
-			return errors.New("the client is gone")
-		default:
-		}
-		layer, err := a.open(image.DiffIDs[i])
-		if err != nil {
-			return err
-		}
-		var made *Image
-		if i < n-1 {
-			made, err = g.Create(cancelOnGone(layer, gone), parent, ImageMeta{})
-		} else {
-			made, err = g.Register(cancelOnGone(layer, gone), parent, image.Config)
-		}
-		layer.Close()
-		if err != nil {
-			return fmt.Errorf("layer %s: %w", image.DiffIDs[i], err)
-		}
-		if made.DiffID != image.DiffIDs[i] {
-			return fmt.Errorf("layer %s was stored as %s", image.DiffIDs[i], made.DiffID)
-		}
-		parent = made.ID
-	}
-	if stored == n { // every layer is stored already: the image only adds its config
-		_, err = g.Register(nil, parent, image.Config)
-	}
-	return err
-}
-
-// longestChain finds the stored image whose layers are the longest prefix of diffIDs, and how many
-// of them it has.
-func (g *Graph) longestChain(diffIDs []string) (id string, n int, err error) {
-	for n = len(diffIDs); n > 0; n-- {
-		image, err := g.FindChain(diffIDs[:n])
-		if err != nil {
-			return "", 0, err
-		}
-		if image != nil {
-			return image.ID, n, nil
-		}
-	}
-	return "", 0, nil
-}
-
-// cancelOnGone fails a read once gone is closed: a layer being unpacked stops when its client leaves.
-func cancelOnGone(r io.Reader, gone <-chan struct{}) io.Reader {
-	return &goneReader{r, gone}
-}
-
-type goneReader struct {
-	r    io.Reader
-	gone <-chan struct{}
-}
-
-func (g *goneReader) Read(p []byte) (int, error) {
-	select {
-	case <-g.gone:
-		return 0, errors.New("the client is gone")
-	default:
-		return g.r.Read(p)
-	}
+	return a.layers[name], nil
 }

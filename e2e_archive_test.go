@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,6 +264,35 @@ func TestE2ELoadGzipped(t *testing.T) {
 	}
 }
 
+// A layer one archive needs in two places: image b has a's top layer at its bottom, and twice (docker's
+// empty layer can be). The store takes the unpacked layer once; the second time it is put back together
+// from the store, with the same DiffID.
+func TestE2ELoadSharedLayers(t *testing.T) {
+	one, two := tarball(t, map[string]string{"one": "1"}), tarball(t, map[string]string{"two": "2"})
+	configA, configB := imageConfig(t, []string{"a"}, one, two), imageConfig(t, []string{"b"}, two, two)
+	archive := makeArchive(t,
+		archiveMember{name: "one.tar", data: one}, archiveMember{name: "two.tar", data: two},
+		archiveMember{name: "a.json", data: configA}, archiveMember{name: "b.json", data: configB},
+		archiveMember{name: "manifest.json", data: manifestJSON(t,
+			archiveManifestEntry{Config: "a.json", RepoTags: []string{"shared:a"}, Layers: []string{"one.tar", "two.tar"}},
+			archiveManifestEntry{Config: "b.json", RepoTags: []string{"shared:b"}, Layers: []string{"two.tar", "two.tar"}})})
+	stdout, stderr, code := shared.run(string(archive), "load")
+	if code != 0 || stdout != "Loaded image: shared:a\nLoaded image: shared:b\n" {
+		t.Fatalf("load: exit %d, %q %q", code, stdout, stderr)
+	}
+	defer engine(t, "rmi", "shared:a", "shared:b")
+	for tag, config := range map[string][]byte{"shared:a": configA, "shared:b": configB} {
+		if view := inspect(t, tag); view["Id"] != digestOf(config) {
+			t.Errorf("%s is %v, want %s", tag, view["Id"], digestOf(config))
+		}
+	}
+	// Saved again, both come out with the layers they came in with.
+	members := readArchiveMembers(t, []byte(engine(t, "save", "shared:a", "shared:b")))
+	if !bytes.Equal(members[layerMemberName(digestOf(two))], two) || !bytes.Equal(members[layerMemberName(digestOf(one))], one) {
+		t.Errorf("save wrote other layers: %v", slices.Sorted(maps.Keys(members)))
+	}
+}
+
 // Hostile archives: each is refused with one clear line and exit 125, leaves no image, tag or temp
 // directory, and the daemon keeps serving.
 func TestE2EHostileArchives(t *testing.T) {
@@ -282,10 +312,11 @@ func TestE2EHostileArchives(t *testing.T) {
 		{"manifest names a missing layer", `"nowhere.tar", which is not in the archive`, makeArchive(t, manifest("nowhere.tar"), archiveMember{name: "c.json", data: config})},
 		{"symlink outside", "outside the archive", makeArchive(t, archiveMember{name: "l.tar", link: "../../../etc/shadow"})},
 		{"diff_ids do not match", "but the config's rootfs.diff_ids[0] is", makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: config}, archiveMember{name: "l.tar", data: tarball(t, map[string]string{"x": "y"})})},
-		{"truncated in a member", `"l.tar": unexpected EOF`, good[:len(good)-2048]},
+		{"truncated in a member", "reading the archive: unexpected EOF", good[:len(good)-2048]},
 		{"cut between members", "truncated (no end-of-archive marker)", good[:len(good)-1024]},
 		{"oversized manifest", "manifest.json\": not a JSON file of at most 1048576 bytes", makeArchive(t, archiveMember{name: "manifest.json", data: append([]byte("["), bytes.Repeat([]byte(" "), 1<<20)...)})},
 		{"oversized config", `config "c.json": not a JSON file of at most`, makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: append(config, bytes.Repeat([]byte(" "), 1<<20)...)}, archiveMember{name: "l.tar", data: layer})},
+		{"empty", "no archive: the input is empty", nil},
 		{"no manifest", "no manifest.json", makeArchive(t, archiveMember{name: "c.json", data: config})},
 		{"bad tag", "invalid reference format", makeArchive(t, archiveMember{name: "manifest.json", data: manifestJSON(t, archiveManifestEntry{Config: "c.json", RepoTags: []string{"Bad:Tag"}, Layers: []string{"l.tar"}})}, archiveMember{name: "c.json", data: config}, archiveMember{name: "l.tar", data: layer})},
 		{"not a tar", "not a tar or gzip stream", []byte("hello, this is not an archive at all, but it is long enough to read a header from it and then some more text to fill it up\n")},

@@ -230,14 +230,10 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 	defer os.RemoveAll(tmp) // a no-op once renamed into place
 	image := &Image{Parent: parent, Created: time.Now().UTC()}
 	if layer != nil {
-		dir := filepath.Join(tmp, "layer")
-		if err := os.Mkdir(dir, 0755); err != nil {
+		if image.DiffID, err = fillLayer(layer, tmp); err != nil {
 			return nil, err
 		}
-		if image.DiffID, err = unpackWithRecord(layer, dir, filepath.Join(tmp, layerSplitName)); err != nil {
-			return nil, err
-		}
-		if image.Size, err = dirSize(dir); err != nil {
+		if image.Size, err = dirSize(filepath.Join(tmp, "layer")); err != nil {
 			return nil, err
 		}
 	}
@@ -266,6 +262,36 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 		return nil, err
 	}
 	return g.Get(image.ID)
+}
+
+// unpackedLayer is a layer that load unpacked, with its record, as its archive streamed
+// (archive_load.go): store moves it in rather than unpacking a stream. It travels through Create and
+// Register as their layer, and is never read.
+type unpackedLayer struct {
+	dir    string // holding layer/ and layer.tar-split
+	diffID string
+}
+
+func (*unpackedLayer) Read([]byte) (int, error) {
+	return 0, errors.New("an unpacked layer is moved into place, not read")
+}
+
+// fillLayer puts an image's layer and its record into the image's new directory: unpacked from the
+// stream, or moved from where load unpacked them.
+func fillLayer(layer io.Reader, imageDir string) (diffID string, err error) {
+	if unpacked, ok := layer.(*unpackedLayer); ok {
+		for _, name := range []string{"layer", layerSplitName} {
+			if err := os.Rename(filepath.Join(unpacked.dir, name), filepath.Join(imageDir, name)); err != nil {
+				return "", err
+			}
+		}
+		return unpacked.diffID, nil
+	}
+	dir := filepath.Join(imageDir, "layer")
+	if err := os.Mkdir(dir, 0755); err != nil {
+		return "", err
+	}
+	return unpackWithRecord(layer, dir, filepath.Join(imageDir, layerSplitName))
 }
 
 // unpackWithRecord unpacks a layer and keeps its record (layer_split.go) in the file recordPath, so

@@ -149,6 +149,21 @@ func writeRecordedLayer(w io.Writer, record io.Reader, layerDir string) (int64, 
 	return written, err
 }
 
+// layerTar streams the layer of image id as the tar it was stored from. The caller closes it, which
+// also ends the goroutine writing it.
+func (g *Graph) layerTar(id string) io.ReadCloser {
+	reader, writer := io.Pipe()
+	go func() {
+		record, err := os.Open(filepath.Join(g.dir(id), layerSplitName))
+		if err == nil {
+			_, err = writeRecordedLayer(writer, record, filepath.Join(g.dir(id), "layer"))
+			record.Close()
+		}
+		writer.CloseWithError(err)
+	}()
+	return reader
+}
+
 // recordedLayerSize is the size of the tar writeRecordedLayer would write, from the record alone.
 func recordedLayerSize(record io.Reader) (int64, error) {
 	var size int64
