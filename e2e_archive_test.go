@@ -308,7 +308,7 @@ func TestE2EHostileArchives(t *testing.T) {
 	}{
 		{"dotdot member", `"../l.tar": path contains ".."`, makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: config}, archiveMember{name: "../l.tar", data: layer})},
 		{"absolute member", "absolute path", makeArchive(t, archiveMember{name: "/etc/c.json", data: config})},
-		{"manifest outside", `manifest.json names "../../etc/passwd"`, makeArchive(t, manifest("../../etc/passwd"), archiveMember{name: "c.json", data: config})},
+		{"manifest outside", `manifest.json names "../../etc/passwd": path contains ".."`, makeArchive(t, manifest("../../etc/passwd"), archiveMember{name: "c.json", data: config})},
 		{"manifest names a missing layer", `"nowhere.tar", which is not in the archive`, makeArchive(t, manifest("nowhere.tar"), archiveMember{name: "c.json", data: config})},
 		{"symlink outside", "outside the archive", makeArchive(t, archiveMember{name: "l.tar", link: "../../../etc/shadow"})},
 		{"diff_ids do not match", "but the config's rootfs.diff_ids[0] is", makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: config}, archiveMember{name: "l.tar", data: tarball(t, map[string]string{"x": "y"})})},
