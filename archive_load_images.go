@@ -63,18 +63,13 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 	if !ok {
 		return nil, fmt.Errorf("config %q: not a JSON file of at most %d bytes", printable(entry.Config), maxArchiveJSON)
 	}
-	var parsed struct {
-		RootFS struct {
-			Type    string   `json:"type"`
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	if err := json.Unmarshal(config, &parsed); err != nil {
+	parsed, err := parseImageConfig(config)
+	if err != nil {
 		return nil, fmt.Errorf("config %q: %w", printable(entry.Config), err)
 	}
 	diffIDs := parsed.RootFS.DiffIDs
-	if parsed.RootFS.Type != "layers" || len(diffIDs) != len(entry.Layers) {
-		return nil, fmt.Errorf("config %q: its rootfs has %d diff_ids of type %q, manifest.json lists %d layers", printable(entry.Config), len(diffIDs), printable(parsed.RootFS.Type), len(entry.Layers))
+	if len(diffIDs) != len(entry.Layers) {
+		return nil, fmt.Errorf("config %q lists %d layers, manifest.json %d", printable(entry.Config), len(diffIDs), len(entry.Layers))
 	}
 	if len(diffIDs) > maxChainLength {
 		return nil, fmt.Errorf("config %q: %d layers, more than %d", printable(entry.Config), len(diffIDs), maxChainLength)
@@ -92,11 +87,11 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 	sum := sha256.Sum256(config)
 	image.ID = hex.EncodeToString(sum[:])
 	for _, tag := range entry.RepoTags {
-		ref := familiarName(tag)
-		if _, _, err := ParseReference(ref); err != nil {
+		repository, version, err := ParseReference(familiarName(tag))
+		if err != nil {
 			return nil, fmt.Errorf("manifest.json: tag %q: %w", printable(tag), err)
 		}
-		image.Tags = append(image.Tags, ref)
+		image.Tags = append(image.Tags, repository+":"+version)
 	}
 	return image, nil
 }
