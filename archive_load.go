@@ -117,7 +117,7 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 			return nil, fmt.Errorf("the archive has more than %d members", maxArchiveMembers)
 		}
 		if err := a.add(hdr, tr); err != nil {
-			return nil, fmt.Errorf("archive member %q: %w", printable(hdr.Name), err)
+			return nil, fmt.Errorf("archive member %q: %w", hdr.Name, err)
 		}
 	}
 	// Read to the end: the padding after the marker, and for gzip the checksum, which is checked there.
@@ -159,11 +159,11 @@ func (a *dockerArchive) add(hdr *tar.Header, data io.Reader) error {
 // addLink notes an alias. Its target is relative to the link's directory and must stay in the archive.
 func (a *dockerArchive) addLink(name, target string) error {
 	if path.IsAbs(target) {
-		return fmt.Errorf("symlink to %q, outside the archive", printable(target))
+		return fmt.Errorf("symlink to %q, outside the archive", target)
 	}
 	resolved := path.Join(path.Dir(name), target)
 	if resolved == ".." || strings.HasPrefix(resolved, "../") {
-		return fmt.Errorf("symlink to %q, outside the archive", printable(target))
+		return fmt.Errorf("symlink to %q, outside the archive", target)
 	}
 	a.links[name] = resolved
 	return nil
@@ -232,11 +232,11 @@ func (a *dockerArchive) lookup(name string) (found string, ok bool) {
 func (a *dockerArchive) member(raw string) (string, error) {
 	name, err := cleanEntryName(raw)
 	if err != nil {
-		return "", fmt.Errorf("manifest.json names %q: %w", printable(raw), err)
+		return "", fmt.Errorf("manifest.json names %q: %w", raw, err)
 	}
 	found, ok := a.lookup(name)
 	if !ok {
-		return "", fmt.Errorf("manifest.json names %q, which is not in the archive", printable(raw))
+		return "", fmt.Errorf("manifest.json names %q, which is not in the archive", raw)
 	}
 	return found, nil
 }
@@ -255,7 +255,7 @@ func (a *dockerArchive) layer(raw string) (diffID string, err error) {
 		}
 	}
 	if err := a.notLayers[name]; err != nil {
-		return "", fmt.Errorf("layer %q: %w", printable(raw), err)
+		return "", fmt.Errorf("layer %q: %w", raw, err)
 	}
 	return a.layers[name], nil
 }

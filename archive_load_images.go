@@ -61,18 +61,18 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 	}
 	config, ok := a.held[name]
 	if !ok {
-		return nil, fmt.Errorf("config %q: not a JSON file of at most %d bytes", printable(entry.Config), maxArchiveJSON)
+		return nil, fmt.Errorf("config %q: not a JSON file of at most %d bytes", entry.Config, maxArchiveJSON)
 	}
 	parsed, err := parseImageConfig(config)
 	if err != nil {
-		return nil, fmt.Errorf("config %q: %w", printable(entry.Config), err)
+		return nil, fmt.Errorf("config %q: %w", entry.Config, err)
 	}
 	diffIDs := parsed.RootFS.DiffIDs
 	if len(diffIDs) != len(entry.Layers) {
-		return nil, fmt.Errorf("config %q lists %d layers, manifest.json %d", printable(entry.Config), len(diffIDs), len(entry.Layers))
+		return nil, fmt.Errorf("config %q lists %d layers, manifest.json %d", entry.Config, len(diffIDs), len(entry.Layers))
 	}
 	if len(diffIDs) > maxChainLength {
-		return nil, fmt.Errorf("config %q: %d layers, more than %d", printable(entry.Config), len(diffIDs), maxChainLength)
+		return nil, fmt.Errorf("config %q: %d layers, more than %d", entry.Config, len(diffIDs), maxChainLength)
 	}
 	for i, layer := range entry.Layers {
 		diffID, err := a.layer(layer)
@@ -80,7 +80,7 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 			return nil, err
 		}
 		if diffID != diffIDs[i] {
-			return nil, fmt.Errorf("layer %q: its DiffID is %s, but the config's rootfs.diff_ids[%d] is %s", printable(layer), diffID, i, printable(diffIDs[i]))
+			return nil, fmt.Errorf("layer %q: its DiffID is %s, but the config's rootfs.diff_ids[%d] is %q", layer, diffID, i, diffIDs[i])
 		}
 	}
 	image := &archiveImage{Config: config, DiffIDs: diffIDs}
@@ -89,7 +89,7 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 	for _, tag := range entry.RepoTags {
 		repository, version, err := ParseReference(familiarName(tag))
 		if err != nil {
-			return nil, fmt.Errorf("manifest.json: tag %q: %w", printable(tag), err)
+			return nil, fmt.Errorf("manifest.json: tag %q: %w", tag, err)
 		}
 		image.Tags = append(image.Tags, repository+":"+version)
 	}
