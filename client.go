@@ -35,18 +35,19 @@ func Client(addr, root string, args []string) int {
 	}
 	conn := &Conn{Conn: nc}
 	defer conn.Close()
-	args, input, err := importSource(args)
+	sent, input, err := importSource(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
 		return 125
 	}
 	defer input.Close()
-	args, output, err := saveDestination(args) // save -o FILE (client_files.go)
+	sent, output, err := saveDestination(sent) // save -o FILE (client_files.go)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: save: %v\n", err)
 		return 125
 	}
-	req, _ := json.Marshal(Request{Args: args})
+	defer output.finish(false) // a save cut short leaves no file; a no-op after the finish below
+	req, _ := json.Marshal(Request{Args: sent})
 	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
 	if err == nil {
 		err = conn.WriteFrame(frameRequest, req)

@@ -65,21 +65,24 @@ func (o *saveOutput) writer() io.Writer {
 	return o.file
 }
 
-// finish renames the archive into place if the save succeeded, and removes it otherwise.
+// finish renames the archive into place if the save succeeded, and removes it otherwise. Only the first
+// call does anything.
 func (o *saveOutput) finish(ok bool) error {
-	if o.file == nil {
+	file := o.file
+	if file == nil {
 		return nil
 	}
-	err := o.file.Sync()
-	if cerr := o.file.Close(); err == nil {
+	o.file = nil
+	err := file.Sync()
+	if cerr := file.Close(); err == nil {
 		err = cerr
 	}
 	if ok && err == nil {
-		if err = os.Rename(o.file.Name(), o.dest); err == nil {
+		if err = os.Rename(file.Name(), o.dest); err == nil {
 			return nil
 		}
 	}
-	os.Remove(o.file.Name())
+	os.Remove(file.Name())
 	if ok {
 		return fmt.Errorf("writing %s: %w", o.dest, err)
 	}

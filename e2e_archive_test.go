@@ -384,6 +384,7 @@ func TestE2ESaveOutput(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a failed save left %v", entries)
 	}
+	engineFails(t, 125, "engine: load: open "+filepath.Join(dir, "none.tar")+": no such file", "load", "-i", filepath.Join(dir, "none.tar"))
 	engine(t, "save", "--output="+filepath.Join(dir, "x.tar"), "base")
 	if info, err := os.Stat(filepath.Join(dir, "x.tar")); err != nil || info.Size() < 1<<20 {
 		t.Errorf("save --output=FILE: %v", err)
