@@ -4,9 +4,9 @@
 // was built on. A container's root filesystem is the image's chain of layers stacked by overlayfs
 // (Container.ensureMounted), so LayerPaths walks the chain from the top down.
 //
-//	ROOT/graph/<id>/config.json  the image's OCI image config, byte for byte; <id> is its sha256
-//	ROOT/graph/<id>/json         what only this store knows: the parent, the layer's DiffID and size
-//	ROOT/graph/<id>/layer/       the layer's files (unpacked by archive.go)
+//	ROOT/graph/<id>/config.json      the image's OCI image config, byte for byte; <id> is its sha256
+//	ROOT/graph/<id>/json             what only this store knows: the parent, the layer's DiffID and size
+//	ROOT/graph/<id>/layer/           the layer's files (unpacked by archive.go)
 //	ROOT/graph/<id>/layer.tar-split  the layer's tar minus the files' contents, for save (layer_split.go)
 //
 // The config is the one the rest of the world uses (OCI image-spec config.md): how the image runs
