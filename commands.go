@@ -6,7 +6,8 @@
 // between the command line and those methods, so a second front door (the Docker HTTP API, later) can
 // call the same ones. The commands that only look at
 // containers (logs, ps, port, inspect) are in commands_inspect.go, stats in commands_stats.go, image
-// commands in commands_images.go, the daemon's own (version, info, help) in commands_system.go.
+// commands in commands_images.go, volume commands in commands_volume.go, the daemon's own (version,
+// info, help) in commands_system.go.
 package main
 
 import (
@@ -30,7 +31,7 @@ type runOptions struct {
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
 	opts.attach.sigProxy = true
-	var env, labels, ports, capAdd, capDrop, securityOpt []string
+	var env, labels, ports, capAdd, capDrop, securityOpt, volumes []string
 	var memory, memorySwap, cpus string
 	var cpuShares, pidsLimit int
 	detachKeys := defaultDetachKeys
@@ -52,6 +53,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&labels, "l", "label", "Set a label (key=value) on the container")
 	f.String(&opts.hostConfig.NetworkMode, "", "net", "string", "Network: bridge (default), none, host or container:NAME")
 	f.List(&ports, "p", "publish", "Publish a port: [hostIP:][hostPort:]containerPort[/tcp|udp]")
+	f.List(&volumes, "v", "volume", "Bind a host path or mount a volume: [/HOST-PATH|NAME:]/CONTAINER-PATH[:ro|rw]")
 	f.List(&capAdd, "", "cap-add", "Add a Linux capability (NET_ADMIN, ..., or ALL)")
 	f.List(&capDrop, "", "cap-drop", "Drop a Linux capability (CHOWN, ..., or ALL)")
 	f.Bool(&opts.hostConfig.ReadonlyRootfs, "", "read-only", "Mount the container's root filesystem read-only")
@@ -106,7 +108,29 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	if opts.config.Labels, err = parseLabels(labels); err != nil {
 		return nil, err
 	}
+	if err := opts.setVolumes(volumes); err != nil {
+		return nil, err
+	}
 	return opts, nil
+}
+
+// setVolumes checks the -v strings and records them as docker does: a bare container path (an anonymous
+// volume) in Config.Volumes, every other in HostConfig.Binds. Create resolves them (runtime_volumes.go).
+func (opts *runOptions) setVolumes(specs []string) error {
+	if _, err := parseVolumeSpecs(specs); err != nil {
+		return err
+	}
+	for _, spec := range specs {
+		if !strings.Contains(spec, ":") {
+			if opts.config.Volumes == nil {
+				opts.config.Volumes = map[string]struct{}{}
+			}
+			opts.config.Volumes[spec] = struct{}{}
+		} else {
+			opts.hostConfig.Binds = append(opts.hostConfig.Binds, spec)
+		}
+	}
+	return nil
 }
 
 // checkStrings checks the strings of a run or create that reach a file, the kernel or the record,
@@ -352,15 +376,20 @@ func (srv *Server) CmdWait(session *Session, args []string) error {
 }
 
 func (srv *Server) CmdRm(session *Session, args []string) error {
-	var force bool
+	var force, volumes bool
 	f := newFlags(session, "rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers, with their logs and changes")
 	f.Bool(&force, "f", "force", "Kill and remove running containers")
+	f.Bool(&volumes, "v", "volumes", "Remove the containers' anonymous volumes too")
 	names, err := f.Parse(args, 1, -1, true)
 	if err != nil {
 		return err
 	}
 	return srv.eachContainer(session, "rm", names, func(c *Container) error {
-		return srv.runtime.Remove(c, force)
+		err := srv.runtime.Remove(c, force)
+		if err == nil && volumes {
+			srv.runtime.removeAnonymousVolumes(c)
+		}
+		return err
 	})
 }
 

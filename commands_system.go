@@ -34,6 +34,7 @@ var commands = [][2]string{
 	{"rmi", "Remove images"},
 	{"save", "Save images to a tar archive (docker-archive)"},
 	{"load", "Load images from a tar archive (docker-archive)"},
+	{"volume", "Manage volumes: create, ls, inspect, rm"},
 	{"version", "Show the engine's version"},
 	{"info", "Show system-wide information"},
 	{"help", "List the commands"},

@@ -6,8 +6,10 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -74,6 +76,9 @@ func TestParseRunFlagsRefuses(t *testing.T) {
 		{"invalid port", []string{"-p", "80:-1", "base"}},
 		{"not supported", []string{"-p", "8000-8001:80-81", "base"}},
 		{"flag provided but not defined", []string{"-\n", "base"}},
+		{"invalid volume specification", []string{"-v", "/srv:data", "base"}},
+		{"duplicate mount point", []string{"-v", "/srv:/d", "-v", "/d", "base"}},
+		{`invalid volume specification "/x\n:/y\n:z"`, []string{"-v", "/x\n:/y\n:z", "base"}},
 	} {
 		_, err := parseAndCheck(tt.args)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.ContainsAny(err.Error(), "\n\r\x00") {
@@ -94,6 +99,13 @@ func TestParseRunFlagsAccepts(t *testing.T) {
 	}
 	if hc := opts.hostConfig; hc.Memory != 6<<20 || hc.CpuShares != 2 || hc.PidsLimit != 0 || hc.PortBindings["1/udp"][0].HostPort != "65535" {
 		t.Errorf("host config %+v", hc)
+	}
+	opts, err = parseAndCheck([]string{"-v", "/srv:/data:ro", "-v", "/cache", "--volume", "name:/n", "-v", "/anon:rw", "base"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binds, volumes := opts.hostConfig.Binds, opts.config.Volumes; !slices.Equal(binds, []string{"/srv:/data:ro", "name:/n", "/anon:rw"}) || len(volumes) != 1 {
+		t.Errorf("-v: Binds %q, Volumes %v (docker keeps a bare path in Config.Volumes)", binds, volumes)
 	}
 	for _, hostname := range []string{"a", "A", "0", strings.Repeat("a", 63), strings.Repeat("a.", 31) + "a", "xn--bcher-kva.example"} {
 		if _, err := parseAndCheck([]string{"-h", hostname, "base"}); err != nil {
@@ -126,6 +138,8 @@ func FuzzRunFlags(f *testing.F) {
 		"--net\xffnone\n\xff-p\xff80\xffbase",
 		"--detach-keys\xffctrl-a,x\xffbase",
 		"--cap-add\xffALL\xff--cap-drop\xffNET_RAW\xffbase",
+		"-v\xff/srv:/data:ro\xff-v\xff/cache\xff--volume\xffname:/n\xffbase",
+		"-v\xff/a:/../x\xff-v\xff.:/x\xff-v\xff/x:/y:z\xffbase",
 		"-t\xff--\xffbase\xff-h",
 		"--help",
 		"-\n",
@@ -170,6 +184,12 @@ func checkRunOptions(t *testing.T, opts *runOptions) {
 	for _, arg := range append([]string{c.Image}, c.Cmd...) {
 		if strings.ContainsRune(arg, 0) {
 			t.Fatalf("argument %q accepted", arg)
+		}
+	}
+	for _, spec := range append(slices.Collect(maps.Keys(c.Volumes)), hc.Binds...) {
+		m, err := parseVolumeSpec(spec)
+		if err != nil || !strings.HasPrefix(m.Destination, "/") || m.Destination == "/" || slices.Contains(strings.Split(m.Destination, "/"), "..") {
+			t.Fatalf("volume %q accepted: %+v %v", spec, m, err)
 		}
 	}
 	inRange := func(what string, value, min, max int64) {

@@ -50,6 +50,8 @@ type Config struct {
 	OpenStdin  bool // -i
 	StdinOnce  bool // the first attached client's EOF closes stdin (-i, not -d)
 	Tty        bool // -t: the command's stdio is a terminal (console.go)
+
+	Volumes map[string]struct{} // -v /path: anonymous volumes, as Docker records them (volumes.go)
 }
 
 // HostConfig is how the container relates to the host (.HostConfig in `docker inspect`).
@@ -61,6 +63,7 @@ type HostConfig struct {
 	CapDrop        []string                 // --cap-drop
 	ReadonlyRootfs bool                     // --read-only
 	SecurityOpt    []string                 // --security-opt: seccomp=unconfined or seccomp=<profile JSON> (seccomp.go)
+	Binds          []string                 // -v with a source: /host:/ctr[:ro], NAME:/ctr (volumes.go)
 
 	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
 	Memory     int64  // -m: bytes, 0 for no limit
@@ -82,6 +85,7 @@ type Container struct {
 	Image           string // the image's ID
 	Name            string // with a leading "/", as Docker stores names
 	NetworkSettings *NetworkSettings
+	Mounts          []MountPoint // the -v binds and volumes, resolved at create (runtime_volumes.go)
 
 	root    string // ROOT/containers/<id>
 	runtime *Runtime

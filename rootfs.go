@@ -1,11 +1,11 @@
 // rootfs.go: the container's mount table, built by init (init.go) inside its new mount namespace.
 //
 // Step 2 of init, as config.json (spec.go) describes it: cut the propagation link to the host's mounts,
-// make the overlay root a mount point, mount the kernel filesystems, /dev and the /etc files under it
-// (each target resolved inside the root by securepath.go, and a file that is already there never
-// opened), make the default device nodes, pivot_root into it and detach the host's root, then make the
-// kernel's dangerous files read-only or hide them. After this, "/" is the container's and nothing of
-// the host's filesystem can be reached by a path.
+// make the overlay root a mount point, mount the kernel filesystems, /dev, the -v binds and volumes
+// (volumes.go) and the /etc files under it (each target resolved inside the root by securepath.go, and
+// a file that is already there never opened), make the default device nodes, pivot_root into it and
+// detach the host's root, then make the kernel's dangerous files read-only or hide them. After this,
+// "/" is the container's and nothing of the host's filesystem can be reached by a path.
 package main
 
 import (
@@ -119,11 +119,18 @@ var propagationOptions = map[string]uintptr{
 	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
 }
 
+// mountInto mounts m at its destination resolved inside rootfs. Besides mount(2)'s flags it knows "rro"
+// (the runtime spec's, as runc: read-only recursively, submounts too), which needs mount_setattr(2)
+// (Linux 5.12): a remount with MS_RDONLY changes only the top mount, so a host directory with a tmpfs
+// inside, bound with -v :ro, would leave the tmpfs writable.
 func mountInto(rootfs string, m Mount) error {
 	var flags, propagation uintptr
 	var data []string
+	recursiveReadonly := false
 	for _, option := range m.Options {
-		if flag, ok := mountOptions[option]; ok {
+		if option == "rro" {
+			recursiveReadonly = true
+		} else if flag, ok := mountOptions[option]; ok {
 			flags |= flag
 		} else if flag, ok := propagationOptions[option]; ok {
 			propagation |= flag
@@ -135,6 +142,9 @@ func mountInto(rootfs string, m Mount) error {
 	if err != nil {
 		return err
 	}
+	if target == rootfs { // an image's /data -> ../.. would put a volume over the whole root
+		return errors.New("it resolves to the container's root")
+	}
 	if err := createMountPoint(target, m); err != nil {
 		return err
 	}
@@ -145,6 +155,12 @@ func mountInto(rootfs string, m Mount) error {
 	if flags&unix.MS_RDONLY != 0 {
 		if err := unix.Mount("", target, "", flags|unix.MS_REMOUNT, ""); err != nil {
 			return err
+		}
+	}
+	if recursiveReadonly {
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("making it read-only recursively (mount_setattr, Linux 5.12): %w", err)
 		}
 	}
 	if propagation != 0 {

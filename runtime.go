@@ -1,10 +1,10 @@
 // runtime.go: the daemon's model of the world.
 //
 // The Runtime holds the list of containers (as Docker 0.1's did), the image graph (graph.go), the tags
-// (tags.go) and the network manager (network.go). Commands (commands.go) go through it to create, find,
-// list and destroy containers. Everything it knows is on disk under ROOT; NewRuntime reads it back, so a
-// restarted daemon shows the same containers and images, and a container that was running when the
-// daemon went away is found out and recorded as such.
+// (tags.go), the volumes (volumes.go) and the network manager (network.go). Commands (commands.go) go
+// through it to create, find, list and destroy containers. Everything it knows is on disk under ROOT;
+// NewRuntime reads it back, so a restarted daemon shows the same containers and images, and a container
+// that was running when the daemon went away is found out and recorded as such.
 package main
 
 import (
@@ -33,6 +33,7 @@ type Runtime struct {
 	tags    *TagStore
 	network *NetworkManager
 	cgroups *CgroupHierarchy
+	volumes *VolumeStore
 
 	mu         sync.Mutex
 	containers []*Container // in order of creation
@@ -65,7 +66,11 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups}
+	volumes, err := NewVolumeStore(filepath.Join(root, "volumes"))
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes}
 	if err := r.restore(); err != nil {
 		return nil, err
 	}
@@ -197,6 +202,10 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	if name, err = r.reserveName(name); err != nil {
 		return nil, err
 	}
+	mounts, newVolumes, err := r.resolveMounts(config, hostConfig) // under r.mu: no `volume rm` comes between
+	if err != nil {
+		return nil, err
+	}
 	id := newID()
 	if config.Hostname == "" {
 		config.Hostname = id[:12]
@@ -215,10 +224,12 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 		Name:            "/" + name,
 		State:           State{Status: "created"},
 		NetworkSettings: &NetworkSettings{},
+		Mounts:          mounts,
 		root:            filepath.Join(r.root, "containers", id),
 		runtime:         r,
 	}
 	if err := r.writeNew(c); err != nil {
+		r.removeVolumes(newVolumes)
 		return nil, err
 	}
 	r.containers = append(r.containers, c)
@@ -371,7 +382,7 @@ func (r *Runtime) Destroy(c *Container) error {
 }
 
 // destroy is Destroy for a caller that holds c.lifecycle (the monitor, for --rm). Doing it twice is
-// harmless: rm -f and --rm may both come to it.
+// harmless: rm -f and --rm may both come to it. A --rm container's anonymous volumes go with it.
 func (r *Runtime) destroy(c *Container) error {
 	c.removed = true
 	r.mu.Lock()
@@ -391,6 +402,9 @@ func (r *Runtime) destroy(c *Container) error {
 		return err
 	}
 	go removeContainerDir(hidden)
+	if c.HostConfig.AutoRemove { // --rm takes the anonymous volumes too, as Docker's does
+		r.removeAnonymousVolumes(c)
+	}
 	return nil
 }
 

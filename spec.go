@@ -2,8 +2,9 @@
 //
 // Docker 0.1 generated an LXC config file for every container and handed it to lxc-start. We generate an
 // OCI runtime bundle instead (ROOT/containers/<id>/bundle/config.json, runtime-spec 1.x) and hand it to
-// our own init (init.go), which follows it: namespaces, mounts, devices, hostname, user, cwd, env, args,
-// capabilities, and the seccomp profile (seccomp.go).
+// our own init (init.go), which follows it: namespaces, mounts (the kernel's file systems, the -v binds
+// and volumes, the /etc files), devices, hostname, user, cwd, env, args, capabilities, and the seccomp
+// profile (seccomp.go).
 // Because it is the standard format, `runc run` or `crun run` can start the very same bundle; a test does.
 //
 // Flow: Container.Start → prepare → generateSpec (here) → bundle/config.json → release → Init reads it.
@@ -11,8 +12,11 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -146,6 +150,10 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	if err != nil {
 		return nil, err
 	}
+	volumes, err := c.volumeMounts(rootfs)
+	if err != nil {
+		return nil, err
+	}
 	spec := &Spec{
 		Version: ociVersion,
 		Process: Process{
@@ -159,7 +167,7 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 		},
 		Root:     Root{Path: "rootfs", Readonly: c.HostConfig.ReadonlyRootfs},
 		Hostname: c.Config.Hostname,
-		Mounts:   append(defaultMounts(), c.etcMounts()...),
+		Mounts:   slices.Concat(defaultMounts(), volumes, c.etcMounts()),
 		Linux: Linux{
 			Namespaces:        namespaces,
 			RootfsPropagation: "private",
@@ -180,11 +188,50 @@ func (c *Container) generateSpec(rootfs string, namespaces []Namespace) (*Spec, 
 	return spec, nil
 }
 
+// volumeMounts are the container's -v binds and volumes (volumes.go), parents before children as Docker
+// sorts them, read-only recursively with :ro ("rro", rootfs.go). At the first start, each volume is
+// first seeded with what the image has at its path, if it is still empty (VolumeStore.seed), as Docker
+// does at create: init is held and no process of the container runs yet, so the path, resolved inside
+// the root, cannot change under the copy.
+func (c *Container) volumeMounts(rootfs string) ([]Mount, error) {
+	var mounts []Mount
+	for i, m := range c.Mounts {
+		if m.CopyData {
+			src, err := securePath(rootfs, m.Destination)
+			if err == nil && src == rootfs {
+				err = errors.New("it resolves to the container's root")
+			}
+			if err == nil {
+				err = c.runtime.volumes.seed(m.Name, src)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("seeding volume %s from %s: %w", m.Name, m.Destination, err)
+			}
+			c.mu.Lock()
+			c.Mounts[i].CopyData = false // recorded by the toDisk that follows prepare
+			c.mu.Unlock()
+		}
+		options := []string{"rbind", "rprivate"}
+		if !m.RW {
+			options = append(options, "rro")
+		}
+		mounts = append(mounts, Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: options})
+	}
+	slices.SortStableFunc(mounts, func(a, b Mount) int {
+		return strings.Count(a.Destination, "/") - strings.Count(b.Destination, "/")
+	})
+	return mounts, nil
+}
+
 // etcMounts bind-mounts the files the engine writes for the container over its /etc/hosts,
-// /etc/hostname and /etc/resolv.conf, as Docker does, so the image's own copies stay untouched.
+// /etc/hostname and /etc/resolv.conf, as Docker does, so the image's own copies stay untouched; as
+// Docker, not where the user mounts something of their own (-v /srv/hosts:/etc/hosts).
 func (c *Container) etcMounts() []Mount {
 	var mounts []Mount
 	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		if slices.ContainsFunc(c.Mounts, func(m MountPoint) bool { return m.Destination == "/etc/"+name }) {
+			continue
+		}
 		mounts = append(mounts, Mount{Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(c.root, name), Options: []string{"rbind", "rprivate"}})
 	}
 	return mounts
