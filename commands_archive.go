@@ -9,6 +9,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"slices"
 )
 
 func (srv *Server) CmdSave(session *Session, args []string) error {
@@ -54,7 +55,9 @@ func (srv *Server) imagesToSave(refs []string) (ids []string, tags map[string][]
 		}
 		if srv.runtime.tags.Lookup(ref) == image.ID {
 			repository, tag, _ := ParseReference(ref)
-			tags[image.ID] = append(tags[image.ID], repository+":"+tag)
+			if name := repository + ":" + tag; !slices.Contains(tags[image.ID], name) {
+				tags[image.ID] = append(tags[image.ID], name)
+			}
 		}
 	}
 	return ids, tags, nil

@@ -138,7 +138,7 @@ func TestE2ESaveLoadRoundTrip(t *testing.T) {
 		t.Errorf("run roundtrip:1 = %q", got)
 	}
 	file := filepath.Join(t.TempDir(), "img.tar")
-	engine(t, "save", "-o", file, "roundtrip:1", "base")
+	engine(t, "save", "-o", file, "roundtrip:1", "base", "roundtrip:1") // an image named twice is saved once
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -396,5 +396,42 @@ func TestE2ESaveOutput(t *testing.T) {
 	}
 	if _, err := os.Stat("/etc/x.tar"); err == nil {
 		t.Errorf("the daemon wrote /etc/x.tar")
+	}
+}
+
+// A daemon killed with -9 in the middle of a load leaves its temp directory, which the next start
+// clears: no half-loaded layer stays on disk, and nothing is listed.
+func TestE2ELoadDaemonKilled(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := graphEntries(t, root)
+	client := exec.Command(engineBin, "-r", root, "-H", d.addr, "load")
+	stdin, err := client.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	big := tarball(t, map[string]string{"big": strings.Repeat("x", 4<<20)})
+	stdin.Write(makeArchive(t, archiveMember{name: "l.tar", data: big})[:3<<20])
+	waitFor(t, func() bool {
+		return slices.ContainsFunc(graphEntries(t, root), func(name string) bool { return strings.HasPrefix(name, ".load-") })
+	})
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	client.Process.Kill()
+	client.Wait()
+
+	d, err = startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stop()
+	if after := graphEntries(t, root); !slices.Equal(after, before) {
+		t.Errorf("after a daemon killed mid-load and restarted, the graph holds %v, not %v", after, before)
 	}
 }
