@@ -178,7 +178,8 @@ func TestE2ESaveLoadRoundTrip(t *testing.T) {
 
 // skopeo reads what save writes: its layers and config come out the same through an OCI layout; and
 // engine loads what skopeo writes back from that layout (uncompressed layers named <diffid>.tar, the
-// manifest last, symlinked <v1id>/layer.tar, docker.io/library/ names), and the image runs.
+// manifest last, symlinked <v1id>/layer.tar, docker.io/library/ names), from an OCI layout and from
+// its dir: transport, and the image runs.
 func TestE2ESkopeoBothWays(t *testing.T) {
 	id, top := loadTwoLayers(t, "toskopeo:1", "through skopeo\n")
 	defer engine(t, "rmi", "toskopeo:1")
@@ -218,6 +219,18 @@ func TestE2ESkopeoBothWays(t *testing.T) {
 	}
 	if added := len(graphEntries(t, shared.root)) - len(before); added > 1 || added == 1 && view["Id"] == "sha256:"+id {
 		t.Errorf("loading skopeo's archive of stored layers added %d graph entries", added)
+	}
+
+	// The same through skopeo's dir: transport, which keeps the layers as they came.
+	plain, viaDir := filepath.Join(dir, "plain"), filepath.Join(dir, "via-dir.tar")
+	skopeo(t, "copy", "docker-archive:"+ours, "dir:"+plain)
+	skopeo(t, "copy", "dir:"+plain, "docker-archive:"+viaDir+":viadir:3")
+	if stdout, stderr, code := shared.run("", "load", "-i", viaDir); code != 0 || stdout != "Loaded image: viadir:3\n" {
+		t.Fatalf("load of skopeo's archive from dir: exit %d, %q %q", code, stdout, stderr)
+	}
+	defer engine(t, "rmi", "viadir:3")
+	if got := engine(t, "run", "--rm", "viadir:3"); got != "through skopeo\n" {
+		t.Errorf("run viadir:3 = %q", got)
 	}
 }
 
