@@ -2,8 +2,9 @@
 //
 // `engine save -o img.tar web:2` and `engine load -i img.tar` move images between machines, and between
 // engine and docker or skopeo. The client reads and writes the files (client_files.go): save's archive
-// comes here as our stdout, load's as our stdin, so the daemon never opens a path a user names. The
-// format is written by archive_save.go and read by archive_load.go.
+// leaves as our stdout and load's comes as our stdin, so the daemon never opens a path a user names.
+// archive_save.go writes the format; archive_load.go reads it and archive_load_images.go stores what it
+// holds.
 package main
 
 import (
