@@ -60,6 +60,8 @@ type dockerArchive struct {
 	layers    map[string]string // members unpacked as layers, by name: their DiffIDs
 	notLayers map[string]error  // members that are not layers, by name: why
 	links     map[string]string // symlink members: the member they point to
+	sizes     map[string]int64  // DiffID → the size of the layer's tar
+	size      int64             // of the whole archive, uncompressed
 	stored    map[string]string // DiffID → the image this load stored the layer in (store)
 }
 
@@ -84,7 +86,7 @@ func (a *dockerArchive) remove() error { return os.RemoveAll(a.dir) }
 // which must exist.
 func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 	a := &dockerArchive{dir: dir, held: map[string][]byte{}, layers: map[string]string{}, notLayers: map[string]error{},
-		links: map[string]string{}, stored: map[string]string{}}
+		links: map[string]string{}, sizes: map[string]int64{}, stored: map[string]string{}}
 	stream, err := openLayerStream(r)
 	if err != nil {
 		return nil, err
@@ -124,6 +126,7 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return nil, fmt.Errorf("reading the end of the archive: %w", err)
 	}
+	a.size = end.n
 	return a, nil
 }
 
@@ -196,6 +199,9 @@ func (a *dockerArchive) unpack(name string, member io.Reader) error {
 		return os.RemoveAll(dir)
 	}
 	a.layers[name] = diffID
+	if a.sizes[diffID], err = recordedLayerSizeIn(dir); err != nil {
+		return err
+	}
 	final := a.layerDir(diffID)
 	if _, err := os.Stat(final); err == nil { // the same layer twice in one archive
 		return os.RemoveAll(dir)

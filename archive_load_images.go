@@ -49,7 +49,29 @@ func (a *dockerArchive) images() ([]*archiveImage, error) {
 		}
 		images = append(images, image)
 	}
-	return images, nil
+	return images, a.checkReuse(images)
+}
+
+// checkReuse bounds what a load may unpack beyond its archive. A layer named again, by a second image on
+// another chain or twice by one image, is put back together from the store and unpacked again
+// (layerSource), which costs bytes no member paid for: a small archive naming one big layer a hundred
+// times would fill the disk. So the layers named again may add up to the archive's own size at most
+// (docker's empty layer, 1 KiB, is the one a real image repeats).
+func (a *dockerArchive) checkReuse(images []*archiveImage) error {
+	seen := map[string]bool{}
+	var again int64
+	for _, image := range images {
+		for _, diffID := range image.DiffIDs {
+			if seen[diffID] {
+				again += a.sizes[diffID]
+			}
+			seen[diffID] = true
+		}
+	}
+	if again > a.size {
+		return fmt.Errorf("the archive names its layers again for %d bytes, more than its own %d", again, a.size)
+	}
+	return nil
 }
 
 // image checks one manifest entry against its config, as docker load does: the config's rootfs.diff_ids

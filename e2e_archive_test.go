@@ -315,6 +315,7 @@ func TestE2EHostileArchives(t *testing.T) {
 		return archiveMember{name: "manifest.json", data: manifestJSON(t, archiveManifestEntry{Config: "c.json", RepoTags: []string{"hostile:1"}, Layers: layers})}
 	}
 	good := makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: config}, archiveMember{name: "l.tar", data: layer})
+	bigLayer := tarball(t, map[string]string{"big": strings.Repeat("x", 1<<20)})
 	tests := []struct {
 		name, want string
 		archive    []byte
@@ -330,6 +331,10 @@ func TestE2EHostileArchives(t *testing.T) {
 		{"oversized manifest", "manifest.json\": not a JSON file of at most 1048576 bytes", makeArchive(t, archiveMember{name: "manifest.json", data: append([]byte("["), bytes.Repeat([]byte(" "), 1<<20)...)})},
 		{"oversized config", `config "c.json": not a JSON file of at most`, makeArchive(t, manifest("l.tar"), archiveMember{name: "c.json", data: append(config, bytes.Repeat([]byte(" "), 1<<20)...)}, archiveMember{name: "l.tar", data: layer})},
 		{"empty", "no archive: the input is empty", nil},
+		{"one layer named 8 times", "names its layers again for", makeArchive(t,
+			archiveMember{name: "manifest.json", data: manifestJSON(t, archiveManifestEntry{Config: "c.json", Layers: slices.Repeat([]string{"big.tar"}, 8)})},
+			archiveMember{name: "c.json", data: imageConfig(t, nil, slices.Repeat([][]byte{bigLayer}, 8)...)},
+			archiveMember{name: "big.tar", data: bigLayer})},
 		{"no manifest", "no manifest.json", makeArchive(t, archiveMember{name: "c.json", data: config})},
 		{"bad tag", "invalid reference format", makeArchive(t, archiveMember{name: "manifest.json", data: manifestJSON(t, archiveManifestEntry{Config: "c.json", RepoTags: []string{"Bad:Tag"}, Layers: []string{"l.tar"}})}, archiveMember{name: "c.json", data: config}, archiveMember{name: "l.tar", data: layer})},
 		{"not a tar", "not a tar or gzip stream", []byte("hello, this is not an archive at all, but it is long enough to read a header from it and then some more text to fill it up\n")},

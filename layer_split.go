@@ -173,6 +173,16 @@ func (g *Graph) layerTar(id string) io.ReadCloser {
 	return reader
 }
 
+// recordedLayerSizeIn is the size of the tar of the layer in an image's (or a load's) directory.
+func recordedLayerSizeIn(dir string) (int64, error) {
+	record, err := os.Open(filepath.Join(dir, layerSplitName))
+	if err != nil {
+		return 0, err
+	}
+	defer record.Close()
+	return recordedLayerSize(record)
+}
+
 // recordedLayerSize is the size of the tar writeRecordedLayer would write, from the record alone.
 func recordedLayerSize(record io.Reader) (int64, error) {
 	var size int64
