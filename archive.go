@@ -2,11 +2,11 @@
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
 // `engine import rootfs.tar name` (Graph.Create) and each layer of `engine
-// load` (Graph.Create, Graph.Register) get an empty layer directory and hand
-// the stream to Unpack, meant to stay the one place that unpacks a tar
-// stream; the graph also keeps the layer's record (UnpackRecorded,
-// layer_split.go), so that `engine save` can write the same tar again. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
-// containers that run on the image.
+// load` get an empty layer directory and hand the stream to Unpack, meant to
+// stay the one place that unpacks a tar stream; the graph also keeps the
+// layer's record (UnpackRecorded, layer_split.go), so that `engine save` can
+// write the same tar again. Once unpacked, the layer directory becomes an
+// overlayfs lowerdir under the containers that run on the image.
 //
 // A tarball is untrusted input: it may try to write outside the layer
 // directory, plant device nodes, or clobber files through symlinks. Unpack
