@@ -6,7 +6,9 @@
 // stay the one place that unpacks a tar stream; the graph also keeps the
 // layer's record (UnpackRecorded, layer_split.go), so that `engine save` can
 // write the same tar again. Once unpacked, the layer directory becomes an
-// overlayfs lowerdir under the containers that run on the image.
+// overlayfs lowerdir under the containers that run on the image. `engine cp`
+// unpacks with the same unpacker, in its copy mode (UnpackCopy,
+// archive_copy.go), with the same refusals.
 //
 // A tarball is untrusted input: it may try to write outside the layer
 // directory, plant device nodes, or clobber files through symlinks. Unpack
@@ -29,6 +31,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -138,6 +141,7 @@ func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
 type unpacker struct {
 	dir  string                 // the layer directory everything must stay under
 	dirs map[string]*tar.Header // directories, to get their times once all entries are written
+	copy *copyMode              // `engine cp` (archive_copy.go); nil for an image layer
 
 	recorder *layerRecorder // nil, or where the tar minus its files' contents goes (layer_split.go)
 }
@@ -181,7 +185,11 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(path.Base(name), ".wh.") {
+	if u.copy != nil { // cp copies files: a .wh. name is one too
+		if name, err = u.copy.rebase(name); err != nil {
+			return err
+		}
+	} else if strings.HasPrefix(path.Base(name), ".wh.") {
 		return u.whiteout(name)
 	}
 	if err := u.checkParents(name, true); err != nil {
@@ -213,6 +221,7 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 	if err != nil {
 		return err
 	}
+	u.copy.wrote(name, hdr)
 	return u.applyMetadata(name, hdr)
 }
 
@@ -287,6 +296,8 @@ func (u *unpacker) clearPath(name string, isDir bool) (dirExists bool, err error
 		return true, nil
 	case fi.IsDir():
 		return false, fmt.Errorf("would replace directory %q", name)
+	case isDir && u.copy != nil: // as Docker's cp, which unpacks with NoOverwriteDirNonDir
+		return false, fmt.Errorf("would replace non-directory %q with a directory", name)
 	}
 	return false, os.Remove(u.path(name))
 }
@@ -299,12 +310,17 @@ func writeFile(p string, data io.Reader) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, data)
+	buf := unpackBuffers.Get().(*[]byte)
+	_, err = io.CopyBuffer(plainWriter{f}, data, *buf) // plainWriter: os.File's ReadFrom would take 32 KiB at a time
+	unpackBuffers.Put(buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
+
+// unpackBuffers lend writeFile 1 MiB, so that a big file is written in few system calls.
+var unpackBuffers = sync.Pool{New: func() any { buf := make([]byte, 1<<20); return &buf }}
 
 // makeHardlink links p to an earlier entry. The target gets the same checks
 // as entry names, or a link could pull a host file such as /etc/shadow into
@@ -312,6 +328,9 @@ func writeFile(p string, data io.Reader) error {
 // symlink is fine: link(2) links the symlink, not what it points to.
 func (u *unpacker) makeHardlink(p, linkname string) error {
 	target, err := cleanEntryName(linkname)
+	if err == nil && u.copy != nil {
+		target, err = u.copy.linkTarget(target)
+	}
 	if err == nil {
 		err = u.checkParents(target, false)
 	}
@@ -367,16 +386,23 @@ func (u *unpacker) whiteout(name string) error {
 // file capabilities.
 func (u *unpacker) applyMetadata(name string, hdr *tar.Header) error {
 	p := u.path(name)
-	if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
-		return err
+	uid, gid, mode, records := hdr.Uid, hdr.Gid, uint32(hdr.Mode)&0o7777, hdr.PAXRecords
+	if u.copy != nil {
+		uid, gid, mode, records = u.copy.metadata(hdr)
 	}
-	// Symlinks have no mode of their own, and chmod would follow them.
-	if hdr.Typeflag != tar.TypeSymlink {
-		if err := unix.Chmod(p, uint32(hdr.Mode)&0o7777); err != nil {
+	if uid >= 0 {
+		if err := os.Lchown(p, uid, gid); err != nil {
 			return err
 		}
 	}
-	if err := restoreXattrs(p, hdr.PAXRecords); err != nil {
+	// Symlinks have no mode of their own, and chmod would follow them. A copy's directories get theirs
+	// at the end (finishCopy), or a read-only one could not take its own entries.
+	if hdr.Typeflag != tar.TypeSymlink && !(hdr.Typeflag == tar.TypeDir && u.copy != nil) {
+		if err := unix.Chmod(p, mode); err != nil {
+			return err
+		}
+	}
+	if err := restoreXattrs(p, records); err != nil {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeDir {

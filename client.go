@@ -1,7 +1,8 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
-// (terminal.go). Client reads the token, dials the daemon, sends the token and the request, and then
-// does what the daemon's frames ask: it copies stdout and stderr out, sends its stdin, its terminal's
-// size and its signals when asked, and exits with the status of the exit frame.
+// (terminal.go) and the local files of `engine cp` (client_cp.go). Client reads the token, dials the
+// daemon, sends the token and the request, and then does what the daemon's frames ask: it copies stdout
+// and stderr out, sends its stdin, its terminal's size and its signals when asked, and exits with the
+// status of the exit frame.
 package main
 
 import (
@@ -35,19 +36,12 @@ func Client(addr, root string, args []string) int {
 	}
 	conn := &Conn{Conn: nc}
 	defer conn.Close()
-	sent, input, err := importSource(args)
+	side, err := localSideOf(args, conn)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: %s: %v\n", args[0], err)
-		return 125
+		return localFailure(args[0], err)
 	}
-	defer input.Close()
-	sent, output, err := saveDestination(sent) // save -o FILE (client_files.go)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "engine: save: %v\n", err)
-		return 125
-	}
-	defer output.finish(false) // a save cut short leaves no file; a no-op after the finish below
-	req, _ := json.Marshal(Request{Args: sent})
+	defer side.input.Close()
+	req, _ := json.Marshal(Request{Args: side.args})
 	err = conn.WriteFrame(frameToken, []byte(strings.TrimSpace(string(token))))
 	if err == nil {
 		err = conn.WriteFrame(frameRequest, req)
@@ -56,13 +50,15 @@ func Client(addr, root string, args []string) int {
 		fmt.Fprintf(os.Stderr, "engine: sending the request: %v\n", err)
 		return 125
 	}
-	term := &clientTerminal{conn: conn, input: input, output: output.writer()}
+	term := &clientTerminal{conn: conn, input: side.input}
 	term.watchSignals()
-	status, err := receive(conn, term)
+	status, err := receive(conn, term, side.output)
 	term.restore()
-	if ferr := output.finish(err == nil && status == 0); ferr != nil {
-		fmt.Fprintf(os.Stderr, "engine: save: %v\n", ferr)
-		return 125
+	if side.finish != nil {
+		var local error
+		if status, local = side.finish(status, err); local != nil {
+			return localFailure(args[0], local)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: lost the connection to the daemon: %v\n", err)
@@ -71,9 +67,21 @@ func Client(addr, root string, args []string) int {
 	return status
 }
 
-// receive copies the daemon's frames to our stdout and stderr until the exit frame, through one buffer
-// of the largest payload, and answers the daemon's requests for stdin, terminal size and signals.
-func receive(conn *Conn, term *clientTerminal) (int, error) {
+// localFailure reports an error of the client's own part of a command (a local file), and gives the
+// status to exit with: the error's, or 125.
+func localFailure(command string, err error) int {
+	fmt.Fprintf(os.Stderr, "engine: %s: %v\n", command, err)
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	return 125
+}
+
+// receive copies the daemon's frames to output (our stdout, or the local side of a copy) and stderr
+// until the exit frame, through one buffer of the largest payload, and answers the daemon's requests
+// for stdin, terminal size and signals.
+func receive(conn *Conn, term *clientTerminal, output io.Writer) (int, error) {
 	sendingStdin := false
 	buf := make([]byte, maxPayload)
 	for {
@@ -86,7 +94,7 @@ func receive(conn *Conn, term *clientTerminal) (int, error) {
 		}
 		switch kind {
 		case frameStdout:
-			_, err = io.CopyBuffer(plainWriter{term.stdout()}, io.LimitReader(conn.Conn, length), buf)
+			_, err = io.CopyBuffer(plainWriter{output}, io.LimitReader(conn.Conn, length), buf)
 		case frameStderr:
 			_, err = io.CopyBuffer(plainWriter{os.Stderr}, io.LimitReader(conn.Conn, length), buf)
 		case frameError:
@@ -140,10 +148,11 @@ func sendStdin(conn *Conn, input *os.File) {
 }
 
 // importSource is one of the places the client looks at a command (the others are `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, and `save -o FILE`, saveDestination in
-// client_files.go): `engine import FILE` opens FILE here, with the user's permissions and relative to the
-// user's directory, and sends it as stdin ("-"), as docker's CLI uploads the file rather than asking the
-// daemon to read it; so does `engine load -i FILE` (loadSource). Every other command reads os.Stdin.
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `engine save -o
+// FILE`, client_files.go): `engine import FILE` opens FILE here, with the user's permissions and
+// relative to the user's directory, and sends it as stdin ("-"), as docker's CLI uploads the file rather
+// than asking the daemon to read it; so does `engine load -i FILE` (loadSource, client_files.go). Every
+// other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
 	if args[0] == "load" {
 		return loadSource(args)

@@ -1,16 +1,17 @@
 // client_files.go: the files `engine load -i FILE` and `engine save -o FILE` name, which the client
 // reads and writes itself, with the user's permissions and relative to the user's directory, as docker's
 // CLI does. The daemon never sees the name: load's file is sent as stdin (importSource in client.go
-// calls loadSource), and save's archive comes back as stdout, which saveDestination points at the file.
+// calls loadSource), and save's archive comes back as stdout, which saveSide points at the file.
 package main
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // loadSource opens the file of `load -i FILE` (or --input) and drops the flag: the daemon reads stdin.
@@ -26,20 +27,19 @@ func loadSource(args []string) ([]string, *os.File, error) {
 	return flag.without(args), input, nil
 }
 
-// saveOutput is where `engine save` puts the archive the daemon streams as stdout.
-type saveOutput struct {
-	file *os.File // a temp file beside the destination, or nil for our stdout
-	dest string
+// saveSide is the local side of `engine save` (localSideOf, client_cp.go): where the archive the daemon
+// streams as stdout goes.
+func saveSide(args []string) (*localSide, error) {
+	args, output, err := saveDestination(args)
+	if err != nil || output == nil {
+		return &localSide{args: args, input: os.Stdin, output: os.Stdout}, err
+	}
+	return &localSide{args: args, input: os.Stdin, output: output, finish: output.finish}, nil
 }
 
-// saveDestination reads `save -o FILE` (or --output): the archive is written to a temp file beside
-// FILE and renamed over it only when the daemon says it is complete, so a failed save leaves no partial
-// file. Without -o the archive goes to stdout, which may not be a terminal: as docker says, it is
-// "cowardly refusing" to print a tar there.
+// saveDestination reads `save -o FILE` (or --output) and returns where the archive goes: nil for our
+// stdout, which may not be a terminal (as docker says, it is "cowardly refusing" to print a tar there).
 func saveDestination(args []string) ([]string, *saveOutput, error) {
-	if args[0] != "save" {
-		return args, &saveOutput{}, nil
-	}
 	flag, ok := findFlag(args, "-o", "--output")
 	if ok {
 		args = flag.without(args)
@@ -48,45 +48,61 @@ func saveDestination(args []string) ([]string, *saveOutput, error) {
 		if !hasHelpFlag(args) && isTerminal(os.Stdout) {
 			return nil, nil, errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 		}
-		return args, &saveOutput{}, nil
+		return args, nil, nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(flag.value), "."+filepath.Base(flag.value)+".tmp-*")
-	if err != nil {
-		return nil, nil, err
+	// The file is made at the archive's first byte; may we make it at all is asked now, before the work.
+	if err := unix.Access(filepath.Dir(flag.value), unix.W_OK|unix.X_OK); err != nil {
+		return nil, nil, &os.PathError{Op: "save to", Path: filepath.Dir(flag.value), Err: err}
 	}
-	return args, &saveOutput{file: tmp, dest: flag.value}, nil
+	return args, &saveOutput{dest: flag.value}, nil
 }
 
-// writer is what the daemon's stdout frames are copied to.
-func (o *saveOutput) writer() io.Writer {
-	if o.file == nil {
-		return os.Stdout
-	}
-	return o.file
+// saveOutput writes the archive to a temp file beside its destination, made at the first byte and
+// renamed over the destination only when the daemon says the archive is complete: a save that fails, or
+// whose daemon goes, leaves no file, partial or empty.
+type saveOutput struct {
+	dest     string
+	file     *os.File
+	writeErr error
 }
 
-// finish renames the archive into place if the save succeeded, and removes it otherwise. Only the first
-// call does anything.
-func (o *saveOutput) finish(ok bool) error {
-	file := o.file
-	if file == nil {
-		return nil
+func (o *saveOutput) Write(p []byte) (int, error) {
+	if o.file == nil && o.writeErr == nil {
+		o.file, o.writeErr = os.CreateTemp(filepath.Dir(o.dest), "."+filepath.Base(o.dest)+".tmp-*")
 	}
-	o.file = nil
-	err := file.Sync()
-	if cerr := file.Close(); err == nil {
-		err = cerr
+	if o.writeErr != nil {
+		return 0, o.writeErr
 	}
-	if ok && err == nil {
-		if err = os.Rename(file.Name(), o.dest); err == nil {
-			return nil
+	n, err := o.file.Write(p)
+	o.writeErr = err
+	return n, err
+}
+
+// finish renames the archive into place if the save succeeded, and removes it otherwise. An error of
+// our own (the file could not be written) is the command's error.
+func (o *saveOutput) finish(status int, received error) (int, error) {
+	if o.file == nil && o.writeErr == nil && status == 0 && received == nil { // an empty archive: none
+		_, o.writeErr = o.Write(nil)
+	}
+	err := o.writeErr
+	if o.file != nil {
+		if err == nil {
+			err = o.file.Sync()
+		}
+		if cerr := o.file.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && status == 0 && received == nil {
+			err = os.Rename(o.file.Name(), o.dest)
+		}
+		if err != nil || status != 0 || received != nil {
+			os.Remove(o.file.Name())
 		}
 	}
-	os.Remove(file.Name())
-	if ok {
-		return fmt.Errorf("writing %s: %w", o.dest, err)
+	if err != nil {
+		return 125, fmt.Errorf("writing %s: %w", o.dest, err)
 	}
-	return nil
+	return status, nil
 }
 
 // clientFlag is a flag with a value the client acts on: args[at:at+width] are the flag and its value,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,28 +36,33 @@ func TestLoadSource(t *testing.T) {
 	}
 }
 
-// save -o FILE: the archive goes to a temp file beside FILE, renamed over it only on success.
+// save -o FILE: the archive goes to a temp file beside FILE, made at its first byte and renamed over
+// FILE only on success.
 func TestSaveDestination(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "out.tar")
 	args, output, err := saveDestination([]string{"save", "-o", dest, "base"})
-	if err != nil || !slices.Equal(args, []string{"save", "base"}) || output.file == nil {
+	if err != nil || !slices.Equal(args, []string{"save", "base"}) || output == nil {
 		t.Fatalf("saveDestination = %q, %v", args, err)
 	}
-	output.writer().Write([]byte("partial"))
-	if err := output.finish(false); err != nil {
-		t.Fatal(err)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a save that has received nothing made %v", entries)
+	}
+	output.Write([]byte("partial"))
+	if status, err := output.finish(0, errors.New("connection lost")); err != nil || status != 0 {
+		t.Fatal(status, err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a failed save left %v", entries)
 	}
+
 	args, output, err = saveDestination([]string{"save", "--output=" + dest, "a", "b"})
 	if err != nil || !slices.Equal(args, []string{"save", "a", "b"}) {
 		t.Fatalf("saveDestination = %q, %v", args, err)
 	}
-	output.writer().Write([]byte("archive"))
-	if err := output.finish(true); err != nil {
-		t.Fatal(err)
+	output.Write([]byte("archive"))
+	if status, err := output.finish(0, nil); err != nil || status != 0 {
+		t.Fatal(status, err)
 	}
 	if data, _ := os.ReadFile(dest); string(data) != "archive" {
 		t.Errorf("save -o wrote %q", data)

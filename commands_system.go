@@ -26,6 +26,7 @@ var commands = [][2]string{
 	{"ps", "List containers"},
 	{"stats", "Display the containers' use of CPU, memory and processes"},
 	{"logs", "Print a container's output"},
+	{"cp", "Copy files/folders between a container and the local filesystem"},
 	{"port", "List a container's published ports"},
 	{"inspect", "Print low-level information on containers or images"},
 	{"import", "Import a root filesystem tarball as an image"},

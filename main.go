@@ -1,6 +1,6 @@
 // main.go: where every engine process starts.
 //
-// One binary plays four parts:
+// One binary plays five parts:
 //
 //	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
@@ -10,6 +10,8 @@
 //	                                        inside the new namespaces (init.go); not for people
 //	engine init exec                        the helper that starts `engine exec`'s process inside a
 //	                                        running container (exec.go, exec_helper.go); not for people either
+//	engine init cp, engine init cp-root     the helper that does `engine cp`'s container side inside the
+//	                                        container's root (cp.go, cp_helper.go); nor this
 //
 // `engine run base echo hi` starts here, becomes a Request in client.go, travels in tcp.go's frames and
 // is answered by server.go.
@@ -37,6 +39,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initPipeEnv) != "" {
 		if len(os.Args) > 2 && os.Args[2] == "exec" {
 			os.Exit(ExecInit()) // exec_helper.go
+		}
+		if len(os.Args) > 2 && os.Args[2] == "cp" {
+			os.Exit(CopyInit()) // cp_helper.go
+		}
+		if len(os.Args) > 2 && os.Args[2] == "cp-root" {
+			os.Exit(CopyInRoot())
 		}
 		os.Exit(Init())
 	}

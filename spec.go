@@ -211,16 +211,26 @@ func (c *Container) volumeMounts(rootfs string) ([]Mount, error) {
 			c.Mounts[i].CopyData = false // recorded by the toDisk that follows prepare
 			c.mu.Unlock()
 		}
-		options := []string{"rbind", "rprivate"}
-		if !m.RW {
-			options = append(options, "rro")
-		}
-		mounts = append(mounts, Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: options})
+		mounts = append(mounts, m.specMount())
 	}
+	sortMounts(mounts)
+	return mounts, nil
+}
+
+// specMount is a -v bind or volume as the runtime spec mounts it.
+func (m MountPoint) specMount() Mount {
+	options := []string{"rbind", "rprivate"}
+	if !m.RW {
+		options = append(options, "rro")
+	}
+	return Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: options}
+}
+
+// sortMounts puts parents before children, as Docker sorts them.
+func sortMounts(mounts []Mount) {
 	slices.SortStableFunc(mounts, func(a, b Mount) int {
 		return strings.Count(a.Destination, "/") - strings.Count(b.Destination, "/")
 	})
-	return mounts, nil
 }
 
 // etcMounts bind-mounts the files the engine writes for the container over its /etc/hosts,

@@ -13,7 +13,6 @@
 package main
 
 import (
-	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -26,9 +25,8 @@ import (
 
 // clientTerminal is the client's side of a session's terminal and signals.
 type clientTerminal struct {
-	conn   *Conn
-	input  *os.File  // the client's stdin: the terminal, if it is one
-	output io.Writer // where the daemon's stdout goes: os.Stdout (if nil), or the file of `save -o`
+	conn  *Conn
+	input *os.File // the client's stdin: the terminal, if it is one
 
 	mu    sync.Mutex
 	tty   bool          // the daemon said the output is a terminal's
@@ -159,13 +157,6 @@ func (t *clientTerminal) message(text []byte) {
 		return
 	}
 	os.Stderr.Write(text)
-}
-
-func (t *clientTerminal) stdout() io.Writer {
-	if t.output == nil {
-		return os.Stdout
-	}
-	return t.output
 }
 
 // restore puts the terminal back as it was and prints what was held back. It is safe to call on
