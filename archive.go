@@ -1,14 +1,16 @@
 // archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
-// `engine import rootfs.tar name` (Graph.Create) and each layer of `engine
-// load` get an empty layer directory and hand the stream to Unpack, meant to
-// stay the one place that unpacks a tar stream; the graph also keeps the
-// layer's record (UnpackRecorded, layer_split.go), so that `engine save` can
-// write the same tar again. Once unpacked, the layer directory becomes an
-// overlayfs lowerdir under the containers that run on the image. `engine cp`
-// unpacks with the same unpacker, in its copy mode (UnpackCopy,
-// archive_copy.go), with the same refusals.
+// `engine import rootfs.tar name` calls Graph.Create, which creates an empty
+// layer directory and hands the stream to Unpack; so does `engine commit`,
+// whose stream Pack writes from the container's rw dir (commit.go), and so
+// does each layer of `engine load`. Unpack is meant to stay the one place
+// that unpacks a tar stream; the graph also keeps the layer's record
+// (UnpackRecorded, layer_split.go), so that `engine save` can write the same
+// tar again. Once unpacked, the layer directory becomes an overlayfs lowerdir
+// under the containers that run on the image. `engine cp` unpacks with the
+// same unpacker, in its copy mode (UnpackCopy, archive_copy.go), with the
+// same refusals.
 //
 // A tarball is untrusted input: it may try to write outside the layer
 // directory, plant device nodes, or clobber files through symlinks. Unpack
@@ -123,15 +125,23 @@ func openLayerStream(r io.Reader) (io.Reader, error) {
 // zero blocks (POSIX ustar), so that is what we look for.
 type tarEnd struct{ n, zeros int64 }
 
+// Write counts the bytes and the zeros at the end of them. Only the last two blocks can tell, so each write is looked at from its end, 1024 bytes at most: a
+// layer of zero-filled files (database and disk images) would otherwise be scanned byte by byte.
 func (e *tarEnd) Write(p []byte) (int, error) {
-	i := len(p) - 1
-	for i >= 0 && p[i] == 0 {
+	tail := p[max(0, len(p)-1024):]
+	i := len(tail) - 1
+	for i >= 0 && tail[i] == 0 {
 		i--
 	}
-	if i >= 0 {
-		e.zeros = 0
+	switch {
+	case i >= 0:
+		e.zeros = int64(len(tail) - 1 - i)
+	case len(tail) < len(p):
+		e.zeros = int64(len(tail)) // 1024: all complete needs to know
+	default:
+		e.zeros += int64(len(p))
 	}
-	e.n, e.zeros = e.n+int64(len(p)), e.zeros+int64(len(p)-1-i)
+	e.n += int64(len(p))
 	return len(p), nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -501,4 +502,40 @@ func FuzzUnpack(f *testing.F) {
 			t.Errorf("outside changed:\n%s\nwant:\n%s", after, before)
 		}
 	})
+}
+
+// TestTarEndZeros: the zeros at the end are counted across writes of any size, and a write of zeros
+// longer than two blocks is not scanned to its start.
+func TestTarEndZeros(t *testing.T) {
+	for _, tt := range []struct {
+		writes   []string // "z:N" N zeros, "x:N" N bytes ending in a non-zero one
+		complete bool
+	}{
+		{[]string{"x:512", "z:1024"}, true},
+		{[]string{"x:512", "z:512", "z:512"}, true},
+		{[]string{"x:512", "z:300", "z:300", "z:424"}, true},
+		{[]string{"x:512", "z:1023"}, false},
+		{[]string{"z:4096", "x:512"}, false},
+		{[]string{"x:512", "z:1<<20"}, true},
+		{[]string{"z:1<<20", "x:1536", "z:512"}, false},
+		{[]string{"x:1536", "z:512", "z:512"}, true},
+		{[]string{"x:100", "z:1024"}, false}, // not a whole number of blocks
+	} {
+		var e tarEnd
+		for _, w := range tt.writes {
+			kind, size, _ := strings.Cut(w, ":")
+			n := map[string]int{"1<<20": 1 << 20}[size]
+			if n == 0 {
+				n, _ = strconv.Atoi(size)
+			}
+			p := make([]byte, n)
+			if kind == "x" {
+				p[n-1] = 1
+			}
+			e.Write(p)
+		}
+		if e.complete() != tt.complete {
+			t.Errorf("writes %v: complete %v, want %v", tt.writes, e.complete(), tt.complete)
+		}
+	}
 }

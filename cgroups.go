@@ -5,10 +5,11 @@
 // the limits of the HostConfig, the device allow-list of devicefilter.go) and puts init into it while
 // init is held on the sync pipe (Join), so the user's command is limited from its first instruction. The
 // monitor reads OOMKilled when the command has exited and then removes the cgroup, as `runc delete` does;
-// `engine stats` reads Stats meanwhile (both in cgroups_stats.go).
+// `engine stats` reads Stats meanwhile (both in cgroups_stats.go), and `engine commit` freezes it
+// (Freeze and Thaw, in cgroups_freeze.go).
 //
 // The kernel offers two shapes. v1 has one hierarchy per controller (memory, cpu, cpuacct, cpuset, pids,
-// devices), mounted wherever /proc/self/mountinfo says, some of them together (cpu,cpuacct); a process
+// devices, freezer), mounted wherever /proc/self/mountinfo says, some of them together (cpu,cpuacct); a process
 // joins each one by its cgroup.procs. v2 has one tree; a parent switches controllers on for its children
 // in cgroup.subtree_control, clone3(CLONE_INTO_CGROUP) starts a process inside, and devices are guarded
 // by an eBPF program. The type Cgroup hides the difference; resources.go says what the limits mean and
@@ -43,7 +44,7 @@ type CgroupHierarchy struct {
 }
 
 // cgroupV1Controllers are the v1 controllers a container may use.
-var cgroupV1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "devices"}
+var cgroupV1Controllers = []string{"memory", "cpu", "cpuacct", "cpuset", "pids", "devices", "freezer"}
 
 // DetectCgroups tells v2 from v1 as runc does: /sys/fs/cgroup is itself a cgroup2 file system on a
 // unified host. Otherwise (v1, or hybrid with controllers on v1) each controller's mount is looked up.
@@ -158,10 +159,14 @@ func (cg *Cgroup) Create(hc *HostConfig) error {
 }
 
 // createV1 makes the directory in the hierarchy of each controller the container uses: memory, cpuacct
-// and pids always (for stats and OOM), devices always, cpu and cpuset only when they limit something.
+// and pids always (for stats and OOM), devices always, freezer where it is mounted (for commit's
+// Freeze: cgroups_freeze.go), cpu and cpuset only when they limit something.
 func (cg *Cgroup) createV1(hc *HostConfig) error {
 	for _, controller := range v1Controllers(hc) {
 		dir := cg.path(controller)
+		if dir == "" && controller == "freezer" {
+			continue // a container runs without it; only Freeze then says it cannot
+		}
 		if dir == "" {
 			return fmt.Errorf("the %s controller is not mounted", controller)
 		}
@@ -182,7 +187,7 @@ func (cg *Cgroup) createV1(hc *HostConfig) error {
 }
 
 func v1Controllers(hc *HostConfig) []string {
-	controllers := []string{"memory", "cpuacct", "pids", "devices"}
+	controllers := []string{"memory", "cpuacct", "pids", "devices", "freezer"}
 	if hc.CpuShares > 0 || hc.NanoCpus > 0 {
 		controllers = append(controllers, "cpu")
 	}

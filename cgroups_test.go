@@ -111,7 +111,7 @@ func TestCgroupV1Mounts(t *testing.T) {
 40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
 41 30 0:38 / /mnt/second/memory rw,relatime - cgroup cgroup rw,memory
 `
-	want := map[string]string{"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct", "cpuset": "/sys/fs/cgroup/cpuset", "memory": "/sys/fs/cgroup/memory"}
+	want := map[string]string{"cpu": "/sys/fs/cgroup/cpu,cpuacct", "cpuacct": "/sys/fs/cgroup/cpu,cpuacct", "cpuset": "/sys/fs/cgroup/cpuset", "memory": "/sys/fs/cgroup/memory", "freezer": "/sys/fs/cgroup/freezer"}
 	got := cgroupV1Mounts(mountinfo)
 	if len(got) != len(want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -123,8 +123,8 @@ func TestCgroupV1Mounts(t *testing.T) {
 	}
 	// Co-mounted controllers share one directory: it is made, joined and removed once.
 	cg := NewCgroup(&CgroupHierarchy{Mounts: got}, "engine/x")
-	if dirs := cg.dirs(); len(dirs) != 3 {
-		t.Errorf("dirs %q, want one for cpu,cpuacct, cpuset and memory", dirs)
+	if dirs := cg.dirs(); len(dirs) != 4 {
+		t.Errorf("dirs %q, want one for cpu,cpuacct, cpuset, memory and freezer", dirs)
 	}
 }
 

@@ -1,8 +1,8 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
 // (terminal.go) and the local files of `engine cp` (client_cp.go). Client reads the token, dials the
 // daemon, sends the token and the request, and then does what the daemon's frames ask: it copies stdout
-// and stderr out, sends its stdin, its terminal's size and its signals when asked, and exits with the
-// status of the exit frame.
+// (into the file of `export -o`, outputSide) and stderr out, sends its stdin, its terminal's size and its
+// signals when asked, and exits with the status of the exit frame.
 package main
 
 import (
@@ -148,11 +148,11 @@ func sendStdin(conn *Conn, input *os.File) {
 }
 
 // importSource is one of the places the client looks at a command (the others are `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `engine save -o
-// FILE`, client_files.go): `engine import FILE` opens FILE here, with the user's permissions and
-// relative to the user's directory, and sends it as stdin ("-"), as docker's CLI uploads the file rather
-// than asking the daemon to read it; so does `engine load -i FILE` (loadSource, client_files.go). Every
-// other command reads os.Stdin.
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `export -o FILE`
+// and `save -o FILE`, outputSide in client_files.go): `engine import FILE` opens FILE here, with the
+// user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's CLI
+// uploads the file rather than asking the daemon to read it; so does `engine load -i FILE` (loadSource,
+// client_files.go). Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
 	if args[0] == "load" {
 		return loadSource(args)

@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -38,14 +39,15 @@ type localSide struct {
 	finish func(status int, received error) (int, error)
 }
 
-// localSideOf prepares the local side of args: `engine cp` here, `engine save -o FILE` in saveSide
-// (client_files.go), `engine import FILE` and `engine load -i FILE` in importSource.
+// localSideOf prepares the local side of args: `engine cp` here, `engine export -o FILE` and `engine
+// save -o FILE` in outputSide (client_files.go), `engine import FILE` and `engine load -i FILE` in
+// importSource.
 func localSideOf(args []string, conn *Conn) (*localSide, error) {
 	if args[0] == "cp" {
 		return copySide(args, conn)
 	}
-	if args[0] == "save" {
-		return saveSide(args)
+	if slices.Contains(outputCommands, args[0]) {
+		return outputSide(args)
 	}
 	args, input, err := importSource(args)
 	return &localSide{args: args, input: input, output: os.Stdout}, err

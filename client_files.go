@@ -1,7 +1,8 @@
-// client_files.go: the files `engine load -i FILE` and `engine save -o FILE` name, which the client
-// reads and writes itself, with the user's permissions and relative to the user's directory, as docker's
-// CLI does. The daemon never sees the name: load's file is sent as stdin (importSource in client.go
-// calls loadSource), and save's archive comes back as stdout, which saveSide points at the file.
+// client_files.go: the files `engine load -i FILE`, `engine save -o FILE` and `engine export -o FILE`
+// name, which the client reads and writes itself, with the user's permissions and relative to the user's
+// directory, as docker's CLI does. The daemon never sees the name: load's file is sent as stdin
+// (importSource in client.go calls loadSource), and the tar of save and export comes back as stdout,
+// which outputSide points at the file.
 package main
 
 import (
@@ -27,19 +28,24 @@ func loadSource(args []string) ([]string, *os.File, error) {
 	return flag.without(args), input, nil
 }
 
-// saveSide is the local side of `engine save` (localSideOf, client_cp.go): where the archive the daemon
-// streams as stdout goes.
-func saveSide(args []string) (*localSide, error) {
-	args, output, err := saveDestination(args)
+// outputCommands are the commands whose stdout is a tar stream: their `-o FILE` is written here, by
+// the client, as docker's CLI writes it, and a terminal is no place for the stream.
+var outputCommands = []string{"export", "save"}
+
+// outputSide is the local side of `engine export|save [-o FILE]` (localSideOf, client_cp.go): where the
+// tar the daemon streams as stdout goes.
+func outputSide(args []string) (*localSide, error) {
+	args, output, err := outputDestination(args)
 	if err != nil || output == nil {
 		return &localSide{args: args, input: os.Stdin, output: os.Stdout}, err
 	}
 	return &localSide{args: args, input: os.Stdin, output: output, finish: output.finish}, nil
 }
 
-// saveDestination reads `save -o FILE` (or --output) and returns where the archive goes: nil for our
-// stdout, which may not be a terminal (as docker says, it is "cowardly refusing" to print a tar there).
-func saveDestination(args []string) ([]string, *saveOutput, error) {
+// outputDestination reads `-o FILE` (or --output, -o=, --output=) and returns where the tar goes: nil
+// for our stdout, which may not be a terminal (as docker says, it is "cowardly refusing" to print a tar
+// there).
+func outputDestination(args []string) ([]string, *outputFile, error) {
 	flag, ok := findFlag(args, "-o", "--output")
 	if ok {
 		args = flag.without(args)
@@ -50,23 +56,23 @@ func saveDestination(args []string) ([]string, *saveOutput, error) {
 		}
 		return args, nil, nil
 	}
-	// The file is made at the archive's first byte; may we make it at all is asked now, before the work.
+	// The file is made at the tar's first byte; may we make it at all is asked now, before the work.
 	if err := unix.Access(filepath.Dir(flag.value), unix.W_OK|unix.X_OK); err != nil {
-		return nil, nil, &os.PathError{Op: "save to", Path: filepath.Dir(flag.value), Err: err}
+		return nil, nil, &os.PathError{Op: "write into", Path: filepath.Dir(flag.value), Err: err}
 	}
-	return args, &saveOutput{dest: flag.value}, nil
+	return args, &outputFile{dest: flag.value}, nil
 }
 
-// saveOutput writes the archive to a temp file beside its destination, made at the first byte and
-// renamed over the destination only when the daemon says the archive is complete: a save that fails, or
-// whose daemon goes, leaves no file, partial or empty.
-type saveOutput struct {
+// outputFile writes the tar to a temp file beside its destination, made at the first byte and renamed
+// over the destination only when the daemon says the tar is complete: a save or export that fails, or
+// whose daemon goes, leaves no file, partial or empty, and a file that was there stays as it was.
+type outputFile struct {
 	dest     string
 	file     *os.File
 	writeErr error
 }
 
-func (o *saveOutput) Write(p []byte) (int, error) {
+func (o *outputFile) Write(p []byte) (int, error) {
 	if o.file == nil && o.writeErr == nil {
 		o.file, o.writeErr = os.CreateTemp(filepath.Dir(o.dest), "."+filepath.Base(o.dest)+".tmp-*")
 	}
@@ -78,10 +84,10 @@ func (o *saveOutput) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// finish renames the archive into place if the save succeeded, and removes it otherwise. An error of
+// finish renames the tar into place if the command succeeded, and removes it otherwise. An error of
 // our own (the file could not be written) is the command's error.
-func (o *saveOutput) finish(status int, received error) (int, error) {
-	if o.file == nil && o.writeErr == nil && status == 0 && received == nil { // an empty archive: none
+func (o *outputFile) finish(status int, received error) (int, error) {
+	if o.file == nil && o.writeErr == nil && status == 0 && received == nil { // nothing came: an empty file
 		_, o.writeErr = o.Write(nil)
 	}
 	err := o.writeErr

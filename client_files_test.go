@@ -36,14 +36,14 @@ func TestLoadSource(t *testing.T) {
 	}
 }
 
-// save -o FILE: the archive goes to a temp file beside FILE, made at its first byte and renamed over
+// save -o FILE (and export's): the tar goes to a temp file beside FILE, made at its first byte and renamed over
 // FILE only on success.
-func TestSaveDestination(t *testing.T) {
+func TestOutputDestination(t *testing.T) {
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "out.tar")
-	args, output, err := saveDestination([]string{"save", "-o", dest, "base"})
+	args, output, err := outputDestination([]string{"save", "-o", dest, "base"})
 	if err != nil || !slices.Equal(args, []string{"save", "base"}) || output == nil {
-		t.Fatalf("saveDestination = %q, %v", args, err)
+		t.Fatalf("outputDestination = %q, %v", args, err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a save that has received nothing made %v", entries)
@@ -56,9 +56,9 @@ func TestSaveDestination(t *testing.T) {
 		t.Errorf("a failed save left %v", entries)
 	}
 
-	args, output, err = saveDestination([]string{"save", "--output=" + dest, "a", "b"})
+	args, output, err = outputDestination([]string{"save", "--output=" + dest, "a", "b"})
 	if err != nil || !slices.Equal(args, []string{"save", "a", "b"}) {
-		t.Fatalf("saveDestination = %q, %v", args, err)
+		t.Fatalf("outputDestination = %q, %v", args, err)
 	}
 	output.Write([]byte("archive"))
 	if status, err := output.finish(0, nil); err != nil || status != 0 {
@@ -70,7 +70,26 @@ func TestSaveDestination(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("save -o left %v", entries)
 	}
-	if _, _, err := saveDestination([]string{"save", "-o", filepath.Join(dir, "no/such/dir/x.tar"), "base"}); err == nil {
+	if _, _, err := outputDestination([]string{"save", "-o", filepath.Join(dir, "no/such/dir/x.tar"), "base"}); err == nil {
 		t.Errorf("save -o into a missing directory succeeded")
+	}
+}
+
+// -o FILE, --output FILE, -o=FILE and --output=FILE are taken out of the request, wherever they stand
+// before "--"; a command without -o, or with it after "--", is left alone.
+func TestOutputDestinationFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "fs.tar")
+	for _, args := range [][]string{
+		{"export", "-o", file, "web"}, {"export", "web", "--output", file}, {"export", "-o=" + file, "web"}, {"export", "--output=" + file, "web"},
+	} {
+		rest, output, err := outputDestination(args)
+		if err != nil || output == nil || output.dest != file || !slices.Equal(rest, []string{"export", "web"}) {
+			t.Errorf("outputDestination(%q) = %q, %v, %v", args, rest, output, err)
+		}
+	}
+	for _, args := range [][]string{{"export", "web"}, {"export", "--", "-o", file}} {
+		if rest, output, _ := outputDestination(args); output != nil || !slices.Equal(rest, args) {
+			t.Errorf("outputDestination(%q) = %q, %v; want them untouched", args, rest, output)
+		}
 	}
 }

@@ -32,7 +32,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
 	opts.attach.sigProxy = true
 	var env, labels, ports, capAdd, capDrop, securityOpt, volumes []string
-	var memory, memorySwap, cpus string
+	var memory, memorySwap, cpus, entrypoint string
 	var cpuShares, pidsLimit int
 	detachKeys := defaultDetachKeys
 	f := newFlags(session, command, "[OPTIONS] IMAGE [COMMAND] [ARG...]", description)
@@ -47,6 +47,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.List(&env, "e", "env", "Set an environment variable (NAME=VALUE)")
 	f.String(&opts.config.WorkingDir, "w", "workdir", "string", "Working directory inside the container")
 	f.String(&opts.config.User, "u", "user", "string", "User to run as: name|uid[:group|gid]")
+	f.String(&entrypoint, "", "entrypoint", "string", "Run this instead of the image's entrypoint (\"\" for none)")
 	f.String(&opts.name, "", "name", "string", "Name the container")
 	f.Bool(&opts.hostConfig.AutoRemove, "", "rm", "Remove the container when it exits")
 	f.String(&opts.config.Hostname, "h", "hostname", "string", "Container host name (default: its short ID)")
@@ -69,6 +70,12 @@ func parseRunFlags(session *Session, command, description string, args []string)
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	if f.Changed("entrypoint") { // given, even empty: the image's entrypoint is not used (imageconfig.go)
+		opts.config.Entrypoint = []string{}
+		if entrypoint != "" {
+			opts.config.Entrypoint = []string{entrypoint}
+		}
+	}
 	if err := opts.checkStrings(env); err != nil {
 		return nil, err
 	}
@@ -152,7 +159,7 @@ func (opts *runOptions) checkStrings(env []string) error {
 	if err := checkWorkingDir(opts.config.WorkingDir); err != nil {
 		return err
 	}
-	return checkCommand(append([]string{opts.config.Image}, opts.config.Cmd...))
+	return checkCommand(append(append([]string{opts.config.Image}, opts.config.Entrypoint...), opts.config.Cmd...))
 }
 
 func (srv *Server) CmdRun(session *Session, args []string) error {

@@ -117,6 +117,7 @@ type imageView struct {
 	RepoTags []string
 	Parent   string
 	Comment  string
+	Author   string
 	Created  time.Time
 	Config   *ImageConfig
 	Size     int64
@@ -127,7 +128,7 @@ type imageView struct {
 }
 
 func (srv *Server) imageView(image *Image) *imageView {
-	view := &imageView{Id: "sha256:" + image.ID, RepoTags: srv.runtime.tags.TagsOf(image.ID), Comment: image.Comment, Created: image.Created, Config: image.Config}
+	view := &imageView{Id: "sha256:" + image.ID, RepoTags: srv.runtime.tags.TagsOf(image.ID), Comment: image.Comment, Author: image.Author, Created: image.Created, Config: image.Config}
 	if image.Parent != "" {
 		view.Parent = "sha256:" + image.Parent
 	}

@@ -3,7 +3,8 @@
 // The Runtime creates a Container from a Config (runtime.go); `engine start` and `engine run` then call
 // Container.Start, which is the heart of the engine:
 //
-//  1. ensureMounted  overlayfs: the image's layers (graph.go) as lowerdirs, the container's rw dir as upper
+//  1. ensureMounted  overlayfs: the init layer and the image's layers (graph.go) as lowerdirs, the
+//     container's rw dir as upper (container_rootfs.go)
 //  2. cgroup         the container's cgroup, with its limits and device rules (cgroups.go)
 //  3. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs,
 //     spawned straight into the cgroup where the kernel can (v2); held on the sync pipe
@@ -39,17 +40,21 @@ import (
 )
 
 // Config is what the container runs, as `docker inspect` shows it under .Config.
+// Entrypoint, Cmd, Env, WorkingDir, User, Labels and ExposedPorts start as the image's (Runtime.Create
+// merges them), and `engine commit` makes them the new image's config.
 type Config struct {
-	Hostname   string
-	User       string
-	Env        []string
-	Cmd        []string
-	Image      string // as the user named it
-	WorkingDir string
-	Labels     map[string]string
-	OpenStdin  bool // -i
-	StdinOnce  bool // the first attached client's EOF closes stdin (-i, not -d)
-	Tty        bool // -t: the command's stdio is a terminal (console.go)
+	Hostname     string
+	User         string
+	ExposedPorts map[string]struct{} `json:",omitempty"` // "80/tcp": the ports the image says it serves
+	Env          []string
+	Entrypoint   []string // run before Cmd: the command is Entrypoint + Cmd
+	Cmd          []string
+	Image        string // as the user named it
+	WorkingDir   string
+	Labels       map[string]string
+	OpenStdin    bool // -i
+	StdinOnce    bool // the first attached client's EOF closes stdin (-i, not -d)
+	Tty          bool // -t: the command's stdio is a terminal (console.go)
 
 	Volumes map[string]struct{} // -v /path: anonymous volumes, as Docker records them (volumes.go)
 }
@@ -103,6 +108,7 @@ type Container struct {
 	// (under mu too), so a holder of lifecycle may read those without mu.
 	lifecycle sync.Mutex
 	removed   bool // Destroy has begun: the container must never start again
+	exports   int  // exports reading the mounted root (commit.go): it stays mounted until the last ends
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd     // the running process
@@ -137,7 +143,7 @@ func (c *Container) Start() error {
 	err := c.start()
 	if err != nil {
 		c.removeCgroup()
-		c.unmount()
+		c.unmountUnused()
 		status := 125
 		var se *StatusError
 		if errors.As(err, &se) {
@@ -400,49 +406,6 @@ func syncFailure(report []byte, who string, state *os.ProcessState) error {
 		return fmt.Errorf("%s died before starting the command (%v)", who, state)
 	}
 	return &StatusError{Status: failure.Status, Err: errors.New(failure.Message)}
-}
-
-// ensureMounted assembles the root filesystem: overlayfs with the image's layers as read-only lowerdirs
-// (top layer first) and the container's own rw dir as the upperdir that takes every write.
-func (c *Container) ensureMounted() (string, error) {
-	rootfs := c.rootfs()
-	if isMountPoint(rootfs) {
-		return rootfs, nil
-	}
-	layers, err := c.runtime.graph.LayerPaths(c.Image)
-	if err != nil {
-		return "", err
-	}
-	// The merged root takes its owner and mode from the upper dir: 0755, or only root could use "/".
-	// The container's directory itself stays 0700, so host users cannot reach it.
-	for _, dir := range []string{"rw", "work", "bundle/rootfs"} {
-		if err := os.MkdirAll(filepath.Join(c.root, dir), 0755); err != nil {
-			return "", err
-		}
-	}
-	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(layers, ":"), filepath.Join(c.root, "rw"), filepath.Join(c.root, "work"))
-	if err := unix.Mount("overlay", rootfs, "overlay", 0, options); err != nil {
-		return "", fmt.Errorf("mounting the root filesystem: %w", err)
-	}
-	return rootfs, nil
-}
-
-func (c *Container) unmount() {
-	rootfs := c.rootfs()
-	if isMountPoint(rootfs) {
-		if unix.Unmount(rootfs, 0) != nil {
-			unix.Unmount(rootfs, unix.MNT_DETACH)
-		}
-	}
-}
-
-// isMountPoint tells whether dir is on a different file system than its parent.
-func isMountPoint(dir string) bool {
-	var self, parent unix.Stat_t
-	if unix.Lstat(dir, &self) != nil || unix.Lstat(filepath.Dir(dir), &parent) != nil {
-		return false
-	}
-	return self.Dev != parent.Dev
 }
 
 // toDisk writes the container record, as it is under mu. The caller holds lifecycle (or is alone with a

@@ -41,7 +41,7 @@ func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
 	close(exited)
 	c.removeCgroup()
 	c.runtime.network.Release(c)
-	c.unmount()
+	c.unmountUnused()
 	if c.HostConfig.AutoRemove {
 		c.runtime.destroy(c)
 	} else {

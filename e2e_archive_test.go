@@ -453,3 +453,26 @@ func TestE2ELoadDaemonKilled(t *testing.T) {
 		t.Errorf("after a daemon killed mid-load and restarted, the graph holds %v, not %v", after, before)
 	}
 }
+
+// A committed image (its layer packed from a container's rw dir, whiteouts and all) saves with its
+// layer's very tar, and comes back with its ID.
+func TestE2ESaveCommitted(t *testing.T) {
+	engine(t, "run", "--name", "tosave", "base", "sh", "-c", "echo kept > /kept; rm /etc/group")
+	defer engine(t, "rm", "tosave")
+	id := strings.TrimSpace(engine(t, "commit", "-c", `CMD ["cat", "/kept"]`, "tosave", "committed:1"))
+	archive := engine(t, "save", "committed:1")
+	engine(t, "rmi", "committed:1")
+	if stdout, stderr, code := shared.run(archive, "load"); code != 0 || stdout != "Loaded image: committed:1\n" {
+		t.Fatalf("load: exit %d, %q %q", code, stdout, stderr)
+	}
+	defer engine(t, "rmi", "committed:1")
+	if got := inspect(t, "committed:1")["Id"]; got != id {
+		t.Errorf("committed:1 came back as %v, was %s", got, id)
+	}
+	if got := engine(t, "run", "--rm", "committed:1"); got != "kept\n" {
+		t.Errorf("run = %q", got)
+	}
+	if _, _, code := shared.run("", "run", "--rm", "committed:1", "test", "-e", "/etc/group"); code != 1 {
+		t.Errorf("the whiteout of /etc/group was lost: test -e exits %d", code)
+	}
+}

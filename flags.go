@@ -99,6 +99,14 @@ func (f *Flags) List(p *[]string, short, long, usage string) {
 	})
 }
 
+// Changed tells whether the flag with this long name was given, as docker's flags.Changed: `run
+// --entrypoint ""` says something that leaving the flag out does not.
+func (f *Flags) Changed(long string) bool {
+	changed := false
+	f.set.Visit(func(fl *flag.Flag) { changed = changed || fl.Name == long })
+	return changed
+}
+
 // Parse parses args and checks the number of arguments left. With interspersed, flags may also follow
 // arguments; run and create say false, since everything after the image is the container's command.
 func (f *Flags) Parse(args []string, minArgs, maxArgs int, interspersed bool) ([]string, error) {

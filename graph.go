@@ -90,8 +90,9 @@ type ImageMeta struct {
 	Config                     *ImageConfig
 }
 
-// maxChainLength bounds the layers of one image: overlayfs stacks at most 500 lowerdirs.
-const maxChainLength = 500
+// maxChainLength bounds the layers of one image: overlayfs stacks at most 500 lowerdirs, and a
+// container adds its init layer (Container.initLayer) above the image's.
+const maxChainLength = 500 - 1
 
 // maxConfigSize bounds an image config read from the store or an archive: real ones are a few KiB.
 const maxConfigSize = 1 << 20

@@ -164,6 +164,9 @@ func (r *Runtime) load(dir string) (*Container, error) {
 // recorded as exited with 255, as Docker records containers that outlived their daemon.
 func (c *Container) reconcile() {
 	if c.State.Pid > 0 && processStartTime(c.State.Pid) == c.State.PidStart {
+		// A daemon killed during a commit left the container frozen: on v1 a frozen task dies only once
+		// thawed.
+		NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID).Thaw()
 		syscall.Kill(c.State.Pid, syscall.SIGKILL)
 		for i := 0; i < 100 && processStartTime(c.State.Pid) == c.State.PidStart; i++ {
 			time.Sleep(10 * time.Millisecond)
@@ -182,10 +185,11 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	if err != nil {
 		return nil, err
 	}
-	if len(config.Cmd) == 0 && image.Config != nil {
-		config.Cmd = image.Config.Cmd
+	if err := mergeImageConfig(config, image.Config); err != nil {
+		return nil, err
 	}
-	if len(config.Cmd) == 0 {
+	command := append(slices.Clone(config.Entrypoint), config.Cmd...)
+	if len(command) == 0 {
 		return nil, errors.New("no command specified")
 	}
 	if err := r.network.CheckMode(hostConfig.NetworkMode); err != nil {
@@ -216,8 +220,8 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	c := &Container{
 		ID:              id,
 		Created:         time.Now().UTC(),
-		Path:            config.Cmd[0],
-		Args:            config.Cmd[1:],
+		Path:            command[0],
+		Args:            command[1:],
 		Config:          config,
 		HostConfig:      hostConfig,
 		Image:           image.ID,

@@ -13,12 +13,13 @@
 //     before and after starting rssContainers detached `sleep` containers.
 //   - cp: `engine cp` of a 1 GiB tree out of a running container against `tar c | tar x` of the same
 //     tree (cp.go).
+//   - files: `engine commit` and `engine export` of a container that wrote 1 GiB, against tar (files.go).
 //
 // It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
 // root and a free port, imports the busybox `base` image, measures, and removes everything again, also on
 // error or Ctrl-C. It needs root:
 //
-//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups|cp] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
+//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups|cp|files] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
 package main
 
 import (
@@ -44,7 +45,7 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, stdout, logs, cgroups or cp")
+	only       = flag.String("only", "all", "measure only start, stdout, logs, cgroups, cp or files")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
 	cpMB       = flag.Int("cp-mb", 1024, "MiB of the tree the cp measurement copies out of a container")
 )
@@ -87,8 +88,8 @@ type bench struct {
 }
 
 func run(ctx context.Context) error {
-	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups", "cp"}, *only) {
-		return fmt.Errorf("-only %q: want start, stdout, logs, cgroups or cp", *only)
+	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups", "cp", "files"}, *only) {
+		return fmt.Errorf("-only %q: want start, stdout, logs, cgroups, cp or files", *only)
 	}
 	if *runs < 1 || *stdoutMB < 1 || *cpMB < 1 {
 		return errors.New("-runs, -stdout-mb and -cp-mb must be at least 1")
@@ -109,7 +110,7 @@ func run(ctx context.Context) error {
 	for _, m := range []struct {
 		name    string
 		measure func() (string, error)
-	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}} {
+	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
 		if *only == "all" || *only == m.name {
 			line, err := m.measure()
 			if err != nil {

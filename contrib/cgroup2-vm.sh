@@ -4,7 +4,8 @@
 # The machines this project runs on mount cgroup v1 controllers (hybrid), so a cgroup2 hierarchy there
 # has no memory, cpu or pids controller to give. This script boots Debian's kernel under qemu with
 # cgroup v1 switched off (cgroup_no_v1=all), from an initramfs holding busybox, the engine binary and the
-# base image, starts `engine -d` inside and runs containers with limits. The VM prints one line per
+# base image, starts `engine -d` inside, runs containers with limits and commits a running one (which
+# freezes it through cgroup.freeze). The VM prints one line per
 # check, "CHECK <name> ok" or "CHECK <name> FAIL <why>"; the script exits 0 only if all passed.
 #
 #   contrib/cgroup2-vm.sh ENGINE_BINARY       # static engine binary (CGO_ENABLED=0 go build)
@@ -50,7 +51,7 @@ cat > root/stage2 <<'EOF'
 mkdir -p /proc /sys /dev /tmp /etc /usr/bin /sbin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
-insmod /overlay.ko
+insmod /overlay.ko redirect_dir=on metacopy=on # as some kernels default; the engine turns them off
 ip link set lo up
 export PATH=/bin
 printf '#!/bin/sh\nexec /engine "$@"\n' > /bin/e && chmod +x /bin/e
@@ -80,7 +81,25 @@ check pids-limit sh -c "e run --rm --net none --pids-limit 10 base sh -c 'for i 
 check device-refused sh -c "! e run --rm --net none base sh -c 'mknod /tmp/ttyS0 c 4 64 && echo escaped > /tmp/ttyS0'"
 check device-allowed e run --rm --net none base sh -c 'head -c 1 /dev/zero >/dev/null && echo x > /dev/null'
 
-e rm -f lim oom >/dev/null
+# commit freezes a running container (cgroup.freeze, cgroups_freeze.go) while it packs, and thaws it.
+e run -d --net none --name frz base sh -c 'dd if=/dev/zero of=/big bs=1M count=32 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; done' >/dev/null
+fcg=/sys/fs/cgroup/engine/$(e inspect frz | grep '"Id"' | cut -d'"' -f4)
+sleep 2
+( while ! grep -q 'frozen 1' $fcg/cgroup.events; do :; done; touch /tmp/frozen-seen ) & watcher=$!
+check commit-running e commit frz frzimg
+check commit-froze test -f /tmp/frozen-seen
+kill $watcher 2>/dev/null
+check commit-thawed grep -qx 'frozen 0' $fcg/cgroup.events
+check commit-counts-on sh -c "a=\$(e exec frz cat /tmp/c); sleep 1; test \"\$(e exec frz cat /tmp/c)\" != \"\$a\""
+check commit-image sh -c 'e run --rm --net none frzimg cat /tmp/c | grep -qx "[0-9][0-9]*"'
+# overlay was loaded with redirect_dir and metacopy on: the engine's mounts turn them off, so
+# a renamed directory and a chmod-ed file are whole in the rw dir, and a commit keeps their content.
+e run --net none --name dataimg base sh -c 'mkdir /data && echo whole > /data/file' >/dev/null
+e commit dataimg withdata >/dev/null
+e run --net none --name mover withdata sh -c 'mv /data /data2 && chmod 600 /data2/file' >/dev/null
+check commit-renamed-dir sh -c 'e commit mover moved >/dev/null && test "$(e run --rm --net none moved cat /data2/file)" = whole'
+
+e rm -f lim oom frz dataimg mover >/dev/null
 check removed sh -c "! test -e $cg"
 kill %1; wait
 check parent-removed sh -c "! test -e /sys/fs/cgroup/engine"

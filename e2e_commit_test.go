@@ -1,0 +1,541 @@
+package main
+
+// End-to-end tests of commit, diff, export and history (commit.go, commands_commit.go), and of run
+// obeying an image's config (imageconfig.go): what a container changed becomes an image that runs
+// with the same files, and a tarball that imports back.
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// treeListing prints, for the parts of the tree a test changes, each path's type, mode and owner and
+// each regular file's checksum: two roots with the same listing hold the same files.
+const treeListing = `find /bin /etc /home /root /tmp /usr /var | grep -v -e '^/etc/hosts$' -e '^/etc/hostname$' -e '^/etc/resolv.conf$' |
+sort | while read -r f; do stat -c '%n %F %a %u' "$f"; [ -f "$f" ] && [ ! -L "$f" ] && md5sum "$f"; done; true`
+
+// commitScript adds, changes and deletes files, empties a directory the image fills (overlayfs makes
+// it opaque) and makes a FIFO and a symlink, then lists the tree.
+const commitScript = `set -e
+mkdir -p /tmp/d && echo new > /tmp/d/x
+echo changed >> /etc/passwd
+rm /etc/group
+rm -rf /var && mkdir /var && echo v > /var/new
+ln -s /tmp/d/x /tmp/link
+mkfifo /tmp/fifo
+set +e
+` + treeListing
+
+func TestE2ECommit(t *testing.T) {
+	t.Cleanup(func() { shared.run("", "rm", "-f", "committer"); shared.run("", "rmi", "committed:1") })
+	before := engine(t, "run", "--name", "committer", "--net", "none", "base", "sh", "-c", commitScript)
+	id := strings.TrimSpace(engine(t, "commit", "-a", "A. U. Thor <a@example.com>", "-m", "the message", "committer", "committed:1"))
+	if !strings.HasPrefix(id, "sha256:") || len(id) != 71 {
+		t.Fatalf("commit printed %q, want sha256:<id>", id)
+	}
+	after := engine(t, "run", "--rm", "--net", "none", "committed:1", "sh", "-c", treeListing)
+	if after != before {
+		t.Errorf("a container of the new image sees another tree:\n%s\nthe committed container saw:\n%s", after, before)
+	}
+	for _, want := range []string{"/tmp/d/x regular file", "/tmp/fifo fifo", "/tmp/link symbolic link", "/var/new regular file"} {
+		if !strings.Contains(after, want) {
+			t.Errorf("the new image lacks %q:\n%s", want, after)
+		}
+	}
+	if strings.Contains(after, "/etc/group ") || strings.Contains(after, "/var/www") {
+		t.Errorf("what the container deleted is back:\n%s", after)
+	}
+
+	// The new layer holds only the changes, deletions as overlayfs reads them from a lowerdir.
+	layer := filepath.Join(shared.root, "graph", strings.TrimPrefix(id, "sha256:"), "layer")
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(layer, "etc/group"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		t.Errorf("etc/group in the layer: %v, mode %o rdev %d; want a whiteout (0:0 char device)", err, st.Mode, st.Rdev)
+	}
+	if !isOpaque(filepath.Join(layer, "var")) {
+		t.Error("var in the layer is not opaque")
+	}
+	if _, err := os.Lstat(filepath.Join(layer, "bin")); err == nil {
+		t.Error("the layer holds /bin, which the container did not change")
+	}
+	for _, name := range []string{"etc/hosts", "proc"} {
+		if _, err := os.Lstat(filepath.Join(layer, name)); err == nil {
+			t.Errorf("the layer holds the engine's mount point /%s", name)
+		}
+	}
+
+	image := inspect(t, "committed:1")
+	baseID := inspect(t, "base")["Id"]
+	if image["Author"] != "A. U. Thor <a@example.com>" || image["Comment"] != "the message" || image["Parent"] != baseID {
+		t.Errorf("inspect: Author %q, Comment %q, Parent %q (base %q)", image["Author"], image["Comment"], image["Parent"], baseID)
+	}
+	if created, _ := time.Parse(time.RFC3339Nano, image["Created"].(string)); time.Since(created) > time.Minute {
+		t.Errorf("Created %v", image["Created"])
+	}
+	if layers := image["RootFS"].(map[string]any)["Layers"].([]any); len(layers) != 2 {
+		t.Errorf("RootFS.Layers %v, want base's and the new one", layers)
+	}
+	engineFails(t, 125, "no such container", "commit", "nosuch")
+	engineFails(t, 125, "invalid", "commit", "committer", "Bad:Name")
+}
+
+func TestE2ECommitChanges(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "changer")
+		shared.run("", "rmi", "changed", "envimg")
+	})
+	engine(t, "run", "--name", "changer", "--net", "none", "base", "true")
+	engine(t, "commit",
+		"-c", `ENTRYPOINT ["echo", "ep"]`, "-c", `CMD ["default"]`, "-c", `ENV A=1 B="two words"`, "-c", "WORKDIR /tmp",
+		"-c", "USER nobody", "-c", "LABEL team=core", "--change", "EXPOSE 8080/udp", "changer", "changed")
+	var config ImageConfig
+	raw, _ := json.Marshal(inspect(t, "changed")["Config"])
+	json.Unmarshal(raw, &config)
+	want := ImageConfig{
+		Entrypoint: []string{"echo", "ep"}, Cmd: []string{"default"}, Env: []string{"A=1", "B=two words"}, WorkingDir: "/tmp",
+		User: "nobody", Labels: map[string]string{"team": "core"}, ExposedPorts: map[string]struct{}{"8080/udp": {}},
+	}
+	if !jsonEqual(config, want) {
+		t.Errorf("inspect changed: Config %s, want %+v", raw, want)
+	}
+	images := engine(t, "images", "-q")
+	engineFails(t, 125, "only CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR", "commit", "-c", "RUN rm -rf /", "changer", "nope")
+	engineFails(t, 125, "invalid port", "commit", "-c", "EXPOSE 99999", "changer")
+	if now := engine(t, "images", "-q"); now != images {
+		t.Errorf("a refused commit made an image:\n%s\nbefore:\n%s", now, images)
+	}
+}
+
+// TestE2EImageConfig: `run IMAGE` runs the image's Entrypoint + Cmd, a command replaces Cmd only,
+// --entrypoint replaces both ("" clears the image's), and Env, WorkingDir and User are defaults.
+func TestE2EImageConfig(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "cfgsrc", "cfgrun")
+		shared.run("", "rmi", "cfg:ep", "cfg:env")
+	})
+	engine(t, "run", "--name", "cfgsrc", "--net", "none", "base", "true")
+	engine(t, "commit", "-c", `ENTRYPOINT ["echo", "ep"]`, "-c", `CMD ["default"]`, "cfgsrc", "cfg:ep")
+	engine(t, "commit", "-c", "ENV A=image B=image", "-c", "WORKDIR /tmp", "-c", "USER nobody",
+		"-c", `CMD ["sh", "-c", "echo $A $B; pwd; id -u"]`, "cfgsrc", "cfg:env")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cfg:ep"}, "ep default\n"},
+		{[]string{"cfg:ep", "x", "y"}, "ep x y\n"},
+		{[]string{"--entrypoint", "echo", "cfg:ep"}, "\n"}, // the image's Cmd was for its own entrypoint
+		{[]string{"--entrypoint", "echo", "cfg:ep", "hi"}, "hi\n"},
+		{[]string{"--entrypoint", "", "cfg:ep", "echo", "z"}, "z\n"},
+		{[]string{"cfg:env"}, "image image\n/tmp\n65534\n"},
+		{[]string{"-e", "A=flag", "-w", "/", "-u", "root", "cfg:env"}, "flag image\n/\n0\n"},
+	} {
+		args := append([]string{"run", "--rm", "--net", "none"}, tt.args...)
+		if got := engine(t, args...); got != tt.want {
+			t.Errorf("engine %s: %q, want %q", strings.Join(args, " "), got, tt.want)
+		}
+	}
+	engineFails(t, 125, "no command specified", "run", "--rm", "--entrypoint", "", "cfg:ep")
+	engine(t, "create", "--name", "cfgrun", "--net", "none", "cfg:ep")
+	c := inspect(t, "cfgrun")
+	config := c["Config"].(map[string]any)
+	if !jsonEqual(config["Entrypoint"], []string{"echo", "ep"}) || !jsonEqual(config["Cmd"], []string{"default"}) ||
+		c["Path"] != "echo" || !jsonEqual(c["Args"], []string{"ep", "default"}) {
+		t.Errorf("inspect cfgrun: Entrypoint %v, Cmd %v, Path %v, Args %v", config["Entrypoint"], config["Cmd"], c["Path"], c["Args"])
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// TestE2ECommitFreezes commits a container that counts into a file as fast as it can (a new file
+// renamed over the old, so that the file always holds a whole number), behind 256 MiB
+// that make the packing take a while: while the commit runs its cgroup is frozen and the counter stands
+// still, the image holds the value it stood at, and the container counts on afterwards. With
+// --pause=false it never stops.
+func TestE2ECommitFreezes(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "counter", "counter2")
+		shared.run("", "rmi", "frozen", "unfrozen")
+	})
+	id := strings.TrimSpace(engine(t, "run", "-d", "--name", "counter", "--net", "none", "base", "sh", "-c",
+		`dd if=/dev/zero of=/big bs=1M count=256 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; done`))
+	counterFile := filepath.Join(shared.root, "containers", id, "rw", "tmp", "c")
+	read := func() string { data, _ := os.ReadFile(counterFile); return strings.TrimSpace(string(data)) }
+	awaitChange(t, read, "before the commit")
+	frozen := freezerReader(t, id)
+
+	samples := sampleDuring(t, read, frozen, "commit", "counter", "frozen")
+	var values []string
+	for _, s := range samples {
+		if s.frozen && s.counter != "" && !slices.Contains(values, s.counter) {
+			values = append(values, s.counter)
+		}
+	}
+	if len(values) != 1 {
+		t.Fatalf("while frozen the counter read %q (%d samples); want one value", values, len(samples))
+	}
+	if got := strings.TrimSpace(engine(t, "run", "--rm", "--net", "none", "frozen", "cat", "/tmp/c")); got != values[0] {
+		t.Errorf("the image holds counter %q, the container was frozen at %q", got, values[0])
+	}
+	if frozen() {
+		h, _ := DetectCgroups()
+		NewCgroup(h, cgroupParent+"/"+id).Thaw() // or nothing could stop it
+		t.Fatal("the container is still frozen after the commit")
+	}
+	awaitChange(t, read, "after the commit")
+	if state := inspect(t, "counter")["State"].(map[string]any); state["Running"] != true {
+		t.Errorf("the container stopped: %v", state)
+	}
+
+	// Unfrozen, a file replaced between Pack's look and its open would fail the commit ("replaced while
+	// being read"): this counter rewrites its file in place instead.
+	id = strings.TrimSpace(engine(t, "run", "-d", "--name", "counter2", "--net", "none", "base", "sh", "-c",
+		`dd if=/dev/zero of=/big bs=1M count=256 2>/dev/null; `+counterScript, "sh", "/tmp/c"))
+	counterFile = filepath.Join(shared.root, "containers", id, "rw", "tmp", "c")
+	awaitChange(t, read, "before the second commit")
+	frozen = freezerReader(t, id)
+	samples = sampleDuring(t, read, frozen, "commit", "--pause=false", "counter2", "unfrozen")
+	values = nil
+	for _, s := range samples {
+		if s.frozen {
+			t.Fatal("commit --pause=false froze the container")
+		}
+		if s.counter != "" && !slices.Contains(values, s.counter) {
+			values = append(values, s.counter)
+		}
+	}
+	if len(values) < 2 {
+		t.Errorf("with --pause=false the counter read %q during the commit; want it moving", values)
+	}
+}
+
+type freezeSample struct {
+	frozen  bool
+	counter string
+}
+
+// sampleDuring runs an engine command and reads the counter and the freezer until it has finished.
+func sampleDuring(t *testing.T, read func() string, frozen func() bool, args ...string) []freezeSample {
+	t.Helper()
+	done := make(chan string, 1)
+	go func() {
+		_, stderr, code := shared.run("", args...)
+		if code != 0 {
+			stderr = "failed: " + stderr
+		}
+		done <- stderr
+	}()
+	var samples []freezeSample
+	for {
+		select {
+		case stderr := <-done:
+			if strings.HasPrefix(stderr, "failed") {
+				t.Fatalf("engine %s: %s", strings.Join(args, " "), stderr)
+			}
+			return samples
+		default:
+		}
+		f := frozen()
+		samples = append(samples, freezeSample{f, read()})
+		if f2 := frozen(); f2 != f { // the counter was read across a freeze or a thaw: drop it
+			samples = samples[:len(samples)-1]
+		}
+	}
+}
+
+// freezerReader tells whether the container's cgroup is frozen, from the kernel's own file.
+func freezerReader(t *testing.T, id string) func() bool {
+	h, err := DetectCgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg := NewCgroup(h, cgroupParent+"/"+id)
+	if h.Unified {
+		return func() bool {
+			events, _ := os.ReadFile(filepath.Join(cg.path(""), "cgroup.events"))
+			return strings.Contains(string(events), "frozen 1")
+		}
+	}
+	return func() bool {
+		state, _ := os.ReadFile(filepath.Join(cg.path("freezer"), "freezer.state"))
+		return strings.TrimSpace(string(state)) == "FROZEN"
+	}
+}
+
+func TestE2EDiff(t *testing.T) {
+	t.Cleanup(func() { shared.run("", "rm", "-f", "differ") })
+	engine(t, "run", "--name", "differ", "--net", "none", "base", "sh", "-c",
+		"mkdir /tmp/x; touch /tmp/x/y; rm /etc/group; echo >> /etc/passwd; rm -rf /var; mkdir /var; touch /var/z")
+	want := "C /etc\nD /etc/group\nC /etc/passwd\nC /tmp\nA /tmp/x\nA /tmp/x/y\nC /var\nA /var/z\n"
+	if got := engine(t, "diff", "differ"); got != want {
+		t.Errorf("diff:\n%swant:\n%s", got, want)
+	}
+	engineFails(t, 125, "no such container", "diff", "nosuch")
+}
+
+// TestE2EExport exports a stopped container and a running one: the merged root, deleted files absent,
+// no whiteouts, FIFOs and devices as headers of their type; the tarball imports back as an image that
+// runs with the same files.
+func TestE2EExport(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "-v", "exporter", "exportrun")
+		shared.run("", "rmi", "flat")
+	})
+	id := strings.TrimSpace(engine(t, "create", "--name", "exporter", "--net", "none", "base", "sh", "-c",
+		"echo data > /tmp/f; mkfifo /tmp/fifo; ln -s /etc/passwd /tmp/link; rm /etc/group"))
+	engine(t, "start", "-a", "exporter")
+	stream := engine(t, "export", "exporter")
+	entries := map[string]*tar.Header{}
+	tr := tar.NewReader(strings.NewReader(stream))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("export: %v", err)
+		}
+		entries[hdr.Name] = hdr
+		if strings.Contains(hdr.Name, ".wh.") {
+			t.Errorf("a whiteout in the export: %s", hdr.Name)
+		}
+	}
+	for name, typeflag := range map[string]byte{"tmp/f": tar.TypeReg, "tmp/fifo": tar.TypeFifo, "tmp/link": tar.TypeSymlink, "bin/busybox": tar.TypeReg, "etc/passwd": tar.TypeReg} {
+		if hdr := entries[name]; hdr == nil || hdr.Typeflag != typeflag {
+			t.Errorf("%s in the export: %+v, want type %c", name, hdr, typeflag)
+		}
+	}
+	if entries["etc/group"] != nil {
+		t.Error("the deleted /etc/group is in the export")
+	}
+	if left := mountsUnder(filepath.Join(shared.root, "containers", id)); len(left) > 0 {
+		t.Errorf("export of a stopped container left %v mounted", left)
+	}
+
+	// -o: the client writes the file; the same container gives the same stream.
+	file := filepath.Join(t.TempDir(), "fs.tar")
+	engine(t, "export", "-o", file, "exporter")
+	if written, _ := os.ReadFile(file); string(written) != stream {
+		t.Errorf("export -o wrote %d bytes, export to stdout %d", len(written), len(stream))
+	}
+	engine(t, "import", file, "flat")
+	if got := engine(t, "run", "--rm", "--net", "none", "flat", "sh", "-c", "cat /tmp/f; readlink /tmp/link; test -p /tmp/fifo && echo fifo; test -e /etc/group || echo no-group"); got != "data\n/etc/passwd\nfifo\nno-group\n" {
+		t.Errorf("a container of the re-imported export: %q", got)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.tar")
+	if _, stderr, code := shared.run("", "export", "-o", missing, "nosuch"); code != 125 || !strings.Contains(stderr, "no such container") {
+		t.Errorf("export of no container: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a failed export -o left its file")
+	}
+
+	// A running container, exported while it runs, keeps running. Its device node comes out as a
+	// header (import refuses devices, so this one does not go back).
+	engine(t, "run", "-d", "--name", "exportrun", "--net", "none", "-v", "/vol", "base", "sh", "-c", "mknod /tmp/null c 1 3; echo secret > /vol/in-volume; echo live > /tmp/live; sleep 1000")
+	waitFor(t, func() bool {
+		out, _, _ := shared.run("", "exec", "exportrun", "cat", "/tmp/live")
+		return out == "live\n"
+	})
+	tr = tar.NewReader(strings.NewReader(engine(t, "export", "exportrun")))
+	entries = map[string]*tar.Header{}
+	for hdr, err := tr.Next(); err == nil; hdr, err = tr.Next() {
+		entries[hdr.Name] = hdr
+		if strings.HasPrefix(hdr.Name, "proc/") && hdr.Name != "proc/" {
+			t.Fatalf("the export of a running container holds %s: it is mounted only inside", hdr.Name)
+		}
+	}
+	if entries["tmp/live"] == nil {
+		t.Error("tmp/live is not in the export of the running container")
+	}
+	if entries["vol/in-volume"] != nil {
+		t.Error("a volume's file is in the export: volumes are mounted only inside the container")
+	}
+	if hdr := entries["tmp/null"]; hdr == nil || hdr.Typeflag != tar.TypeChar || hdr.Devmajor != 1 || hdr.Devminor != 3 {
+		t.Errorf("tmp/null in the export: %+v; want a char device 1:3", hdr)
+	}
+	if state := inspect(t, "exportrun")["State"].(map[string]any); state["Running"] != true {
+		t.Errorf("the exported container stopped: %v", state)
+	}
+}
+
+func TestE2EHistory(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "hist1", "hist2")
+		shared.run("", "rmi", "hist:2", "hist:1")
+	})
+	engine(t, "run", "--name", "hist1", "--net", "none", "base", "sh", "-c", "echo 1 > /one")
+	first := strings.TrimSpace(engine(t, "commit", "-m", "first step", "hist1", "hist:1"))
+	engine(t, "run", "--name", "hist2", "--net", "none", "hist:1", "sh", "-c", "head -c 3000 /dev/zero > /two")
+	second := strings.TrimSpace(engine(t, "commit", "-a", "me", "-m", "second step", "hist2", "hist:2"))
+	base := inspect(t, "base")["Id"].(string)
+
+	lines := strings.Split(strings.TrimSpace(engine(t, "history", "hist:2")), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "IMAGE ") || !strings.Contains(lines[0], "CREATED BY") || !strings.HasSuffix(lines[0], "COMMENT") {
+		t.Fatalf("history:\n%s", strings.Join(lines, "\n"))
+	}
+	for i, want := range []struct{ id, text string }{{second, "second step"}, {first, "first step"}, {base, ""}} {
+		line := lines[i+1]
+		if !strings.HasPrefix(line, strings.TrimPrefix(want.id, "sha256:")[:12]+" ") || !strings.Contains(line, want.text) {
+			t.Errorf("history line %d: %q, want %s … %q", i+1, line, want.id[:19], want.text)
+		}
+	}
+	if !strings.Contains(lines[1], "3kB") || !strings.Contains(lines[1], "sh -c head -c 3000") {
+		t.Errorf("history's newest line %q: want the command that made it and its 3kB", lines[1])
+	}
+	if got := engine(t, "history", "-q", "--no-trunc", "hist:2"); got != second+"\n"+first+"\n"+base+"\n" {
+		t.Errorf("history -q --no-trunc:\n%s", got)
+	}
+	engineFails(t, 125, "no such image", "history", "nosuch")
+}
+
+// TestE2EDaemonKilledWhileFrozen: a daemon killed with -9 in the middle of a commit leaves the
+// container frozen. The next daemon thaws it before it kills it, so the process really ends (on v1 a
+// frozen task dies only once thawed) and its cgroup goes.
+func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, _ := d.run("", "run", "-d", "--name", "icy", "--net", "none", "base", "sleep", "1000")
+	id := strings.TrimSpace(out)
+	if len(id) != 64 {
+		t.Fatalf("run -d: %q %s", out, stderr)
+	}
+	pid := d.inspectPid(t, "icy")
+	h, _ := DetectCgroups()
+	cg := NewCgroup(h, cgroupParent+"/"+id)
+	if err := cg.Freeze(); err != nil { // as Runtime.Commit does
+		t.Fatal(err)
+	}
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+
+	d, err = startDaemon(root)
+	if err != nil {
+		cg.Thaw()
+		t.Fatal(err)
+	}
+	defer d.stop()
+	if processStartTime(pid) != 0 {
+		cg.Thaw()
+		t.Errorf("the frozen container's process %d outlived the restart", pid)
+	}
+	for _, dir := range cg.dirs() {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("its cgroup %s is left", dir)
+		}
+	}
+	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=icy"); !strings.Contains(out, "Exited (255)") {
+		t.Errorf("ps: %q", out)
+	}
+	d.run("", "rm", "icy")
+}
+
+// TestE2ECommitRefusedThaws: a commit that fails (the container made a device node, which no image may
+// hold: archive.go) fails with one clear line, leaves no image, and thaws the container.
+func TestE2ECommitRefusedThaws(t *testing.T) {
+	t.Cleanup(func() { shared.run("", "rm", "-f", "devmaker") })
+	id := strings.TrimSpace(engine(t, "run", "-d", "--name", "devmaker", "--net", "none", "base", "sh", "-c", "mknod /tmp/null c 1 3; echo ok > /tmp/ready; sleep 1000"))
+	waitFor(t, func() bool {
+		out, _, _ := shared.run("", "exec", "devmaker", "cat", "/tmp/ready")
+		return out == "ok\n"
+	})
+	images := engine(t, "images", "-q")
+	engineFails(t, 125, "device nodes are not allowed", "commit", "devmaker", "devimg")
+	if freezerReader(t, id)() {
+		h, _ := DetectCgroups()
+		NewCgroup(h, cgroupParent+"/"+id).Thaw() // or nothing could stop it
+		t.Fatal("the failed commit left the container frozen")
+	}
+	if out, _, code := shared.run("", "exec", "devmaker", "echo", "alive"); code != 0 || out != "alive\n" {
+		t.Errorf("exec after the failed commit: %d %q", code, out)
+	}
+	if now := engine(t, "images", "-q"); now != images {
+		t.Errorf("the failed commit left an image:\n%s", now)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(shared.root, "graph")); slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), ".") }) {
+		t.Error("the failed commit left a hidden directory in graph/")
+	}
+}
+
+// TestE2ECommitLeavesVolumesOut: what a container writes into a volume is the volume's, not its
+// image's: a commit has the mount point, empty.
+func TestE2ECommitLeavesVolumesOut(t *testing.T) {
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "-v", "volwriter")
+		shared.run("", "rmi", "volimg")
+	})
+	engine(t, "run", "--name", "volwriter", "--net", "none", "-v", "/vol", "base", "sh", "-c", "echo secret > /vol/in-volume; echo mine > /tmp/mine")
+	engine(t, "commit", "volwriter", "volimg")
+	if got := engine(t, "run", "--rm", "--net", "none", "volimg", "sh", "-c", "cat /tmp/mine; ls -A /vol"); got != "mine\n" {
+		t.Errorf("a container of the committed image: %q, want the container's file and an empty /vol", got)
+	}
+}
+
+// TestE2EPackSwapRace: a running container flips /tmp/sw0 ... sw7 between directories and symlinks to a host
+// directory (testdata/swapper), trying to make export and commit --pause=false pack the host's files
+// (CVE-2018-15664's race, here against Pack). They pack from a thread chrooted into the container's
+// root (packInRoot), where the symlink leads nowhere: they may fail, as the tree changes under them,
+// but no stream and no layer holds the host's secret.
+func TestE2EPackSwapRace(t *testing.T) {
+	image := programImage(t, "swapper")
+	t.Cleanup(func() {
+		shared.run("", "rm", "-f", "swapper")
+		shared.run("", "rmi", "swapped")
+	})
+	host := t.TempDir()
+	secret := fmt.Sprintf("HOST-SECRET-%d", time.Now().UnixNano())
+	args := []string{"run", "-d", "--name", "swapper", "--net", "none", image, "/swapper", host}
+	for i := range 100 {
+		name := fmt.Sprintf("f%03d", i)
+		if err := os.WriteFile(filepath.Join(host, name), []byte(secret+"\n"), 0644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, name)
+	}
+	engine(t, args...)
+	waitFor(t, func() bool { out, _, _ := shared.run("", "logs", "swapper"); return out == "ready\n" })
+	packed := 0
+	for i := range 100 {
+		out, _, code := shared.run("", "export", "swapper")
+		if strings.Contains(out, secret) {
+			t.Fatalf("export %d carried the host's secret", i)
+		}
+		if code == 0 {
+			packed++
+		}
+	}
+	for range 5 {
+		out, _, code := shared.run("", "commit", "--pause=false", "swapper", "swapped")
+		if code != 0 {
+			continue
+		}
+		layer := filepath.Join(shared.root, "graph", strings.TrimPrefix(strings.TrimSpace(out), "sha256:"), "layer")
+		filepath.WalkDir(layer, func(path string, entry os.DirEntry, err error) error {
+			if err == nil && entry.Type().IsRegular() {
+				if data, _ := os.ReadFile(path); bytes.Contains(data, []byte(secret)) {
+					t.Fatalf("the committed layer holds the host's secret in %s", path)
+				}
+			}
+			return nil
+		})
+		packed++
+	}
+	t.Logf("%d of 105 packings finished while the tree changed under them", packed)
+}
