@@ -3,10 +3,14 @@
 // An image is a stack of layers, and each layer travels as a tar stream.
 // `engine import rootfs.tar name` calls Graph.Create, which creates an empty
 // layer directory and hands the stream to Unpack; so does `engine commit`,
-// whose stream Pack writes from the container's rw dir (commit.go). Unpack is
-// meant to stay the one place that unpacks a tar stream. Once unpacked, the layer directory becomes an overlayfs lowerdir under the
-// containers that run on the image. `engine cp` unpacks with the same unpacker, in its copy mode
-// (UnpackCopy, archive_copy.go), with the same refusals.
+// whose stream Pack writes from the container's rw dir (commit.go), and so
+// does each layer of `engine load`. Unpack is meant to stay the one place
+// that unpacks a tar stream; the graph also keeps the layer's record
+// (UnpackRecorded, layer_split.go), so that `engine save` can write the same
+// tar again. Once unpacked, the layer directory becomes an overlayfs lowerdir
+// under the containers that run on the image. `engine cp` unpacks with the
+// same unpacker, in its copy mode (UnpackCopy, archive_copy.go), with the
+// same refusals.
 //
 // A tarball is untrusted input: it may try to write outside the layer
 // directory, plant device nodes, or clobber files through symlinks. Unpack
@@ -39,6 +43,12 @@ import (
 // be empty. It returns the layer's DiffID: "sha256:<hex>" of the uncompressed
 // tar stream. On error the caller removes dir.
 func Unpack(r io.Reader, dir string) (diffID string, err error) {
+	return UnpackRecorded(r, dir, nil)
+}
+
+// UnpackRecorded is Unpack that also writes the layer's record to record (if not nil): the tar minus
+// its files' contents, from which `engine save` puts the same tar back together (layer_split.go).
+func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, err error) {
 	if err := requireEmptyDir(dir); err != nil {
 		return "", err
 	}
@@ -49,8 +59,14 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	// The OCI image spec defines a DiffID as the digest of the uncompressed
 	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
 	hash, end := sha256.New(), &tarEnd{}
-	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
-	u := &unpacker{dir: dir, dirs: map[string]*tar.Header{}}
+	sinks := []io.Writer{hash, end}
+	var recorder *layerRecorder
+	if record != nil {
+		recorder = newLayerRecorder(record)
+		sinks = append(sinks, recorder)
+	}
+	tee := io.TeeReader(stream, io.MultiWriter(sinks...))
+	u := &unpacker{dir: dir, dirs: map[string]*tar.Header{}, recorder: recorder}
 	if err := u.extractAll(tar.NewReader(tee)); err != nil {
 		return "", err
 	}
@@ -62,6 +78,11 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	// the trailing checksum.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return "", fmt.Errorf("archive: reading end of stream: %w", err)
+	}
+	if recorder != nil {
+		if err := recorder.close(); err != nil {
+			return "", fmt.Errorf("archive: recording the layer: %w", err)
+		}
 	}
 	for name, hdr := range u.dirs {
 		if err := restoreTimes(u.path(name), hdr); err != nil {
@@ -131,6 +152,8 @@ type unpacker struct {
 	dir  string                 // the layer directory everything must stay under
 	dirs map[string]*tar.Header // directories, to get their times once all entries are written
 	copy *copyMode              // `engine cp` (archive_copy.go); nil for an image layer
+
+	recorder *layerRecorder // nil, or where the tar minus its files' contents goes (layer_split.go)
 }
 
 func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
@@ -147,7 +170,8 @@ func (u *unpacker) extractAll(tr *tar.Reader) error {
 		if err != nil {
 			return fmt.Errorf("archive: reading tar: %w", err)
 		}
-		if err := u.extract(hdr, tr); err != nil {
+		name, _ := cleanEntryName(hdr.Name) // extract refuses a bad name before it reads any content
+		if err := u.extract(hdr, u.recorder.contentOf(name, tr)); err != nil {
 			return fmt.Errorf("archive: %q: %w", hdr.Name, err)
 		}
 	}
