@@ -4,10 +4,12 @@
 // `engine import rootfs.tar name` calls Graph.Create (through
 // Runtime.AddImage), which creates an empty layer directory and hands the
 // stream to Unpack; so does `engine commit`, whose stream Pack writes from the
-// container's rw dir (commit.go), and load. Unpack is meant to stay the one
-// place that unpacks a layer. Once unpacked, the layer directory becomes an
-// overlayfs lowerdir under the containers that run on the image. `engine cp`
-// unpacks with the same unpacker, in its copy mode (UnpackCopy,
+// container's rw dir (commit.go), and so does each layer of `engine load`.
+// Unpack is meant to stay the one place that unpacks a layer; the graph also
+// keeps the layer's record (UnpackRecorded, layer_split.go), so that `engine
+// save` can write the same tar again. Once unpacked, the layer directory
+// becomes an overlayfs lowerdir under the containers that run on the image.
+// `engine cp` unpacks with the same unpacker, in its copy mode (UnpackCopy,
 // archive_copy.go), with the same refusals and limits.
 //
 // A tarball is untrusted input: it may try to write outside the layer
@@ -49,6 +51,12 @@ import (
 // so with a Done channel; Unpack then stops at its next read once it is
 // closed, even if the rest of the stream is already in the daemon's buffers.
 func Unpack(r io.Reader, dir string) (diffID string, err error) {
+	return UnpackRecorded(r, dir, nil)
+}
+
+// UnpackRecorded is Unpack that also writes the layer's record to record (if not nil): the tar minus
+// its files' contents, from which `engine save` puts the same tar back together (layer_split.go).
+func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, err error) {
 	if err := requireEmptyDir(dir); err != nil {
 		return "", err
 	}
@@ -64,7 +72,14 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	// The OCI image spec defines a DiffID as the digest of the uncompressed
 	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
 	hash, end := sha256.New(), &tarEnd{}
-	tee := io.TeeReader(stream, io.MultiWriter(hash, end))
+	sinks := []io.Writer{hash, end}
+	var recorder *layerRecorder
+	if record != nil {
+		recorder = newLayerRecorder(record)
+		sinks = append(sinks, recorder)
+	}
+	u.recorder = recorder
+	tee := io.TeeReader(stream, io.MultiWriter(sinks...))
 	if err := u.extractAll(tar.NewReader(tee)); err != nil {
 		return "", err
 	}
@@ -76,6 +91,11 @@ func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	// the trailing checksum.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return "", fmt.Errorf("archive: reading end of stream: %w", err)
+	}
+	if recorder != nil {
+		if err := recorder.close(); err != nil {
+			return "", fmt.Errorf("archive: recording the layer: %w", err)
+		}
 	}
 	if err := u.restoreDirTimes(); err != nil {
 		return "", err
@@ -145,6 +165,8 @@ type unpacker struct {
 	whiteouts map[string]bool // names this layer whited out: a directory made there is opaque (makeDir)
 	done      <-chan struct{} // closed when whoever sent the stream has gone; nil if it cannot go
 	copy      *copyMode       // `engine cp` (archive_copy.go); nil for an image layer
+
+	recorder *layerRecorder // nil, or where the tar minus its files' contents goes (layer_split.go)
 }
 
 func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
@@ -164,7 +186,8 @@ func (u *unpacker) extractAll(tr *tar.Reader) error {
 		if entries == maxEntries {
 			return fmt.Errorf("archive: more than %d entries (a layer's limit)", maxEntries)
 		}
-		if err := u.extract(hdr, tr); err != nil {
+		name, _ := cleanEntryName(hdr.Name) // extract refuses a bad name before it reads any content
+		if err := u.extract(hdr, u.recorder.contentOf(name, tr)); err != nil {
 			return fmt.Errorf("archive: %s: %w", shortName(hdr.Name), err)
 		}
 	}

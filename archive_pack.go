@@ -2,7 +2,7 @@
 //
 // Every way a file leaves engine is a tar stream written here: `engine cp` out of a container and
 // `engine export` (PackFiles), `engine commit`, which packs the container's overlay upper dir into a new
-// layer, and `engine save`, which packs stored layers (PackLayer). Pack streams: it holds one
+// layer, and `engine save` for a layer stored without a record of its tar (PackLayer; layer_split.go). Pack streams: it holds one
 // directory's names at a time, never the tree, and never a file's content.
 //
 // The tree may belong to a hostile container, so Pack only looks and reads: a symlink is stored, never

@@ -14,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -149,11 +148,15 @@ func sendStdin(conn *Conn, input *os.File) {
 }
 
 // importSource is one of the places the client looks at a command (the others are `--security-opt
-// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `export -o FILE`,
-// outputSide below): `engine import FILE` opens FILE here, with the user's permissions and relative to
-// the user's directory, and sends it as stdin ("-"), as docker's
-// CLI uploads the file rather than asking the daemon to read it. Every other command reads os.Stdin.
+// seccomp=FILE`, readSeccompProfileFiles in seccomp.go, `engine cp`, client_cp.go, and `export -o FILE`
+// and `save -o FILE`, outputSide in client_files.go): `engine import FILE` opens FILE here, with the
+// user's permissions and relative to the user's directory, and sends it as stdin ("-"), as docker's CLI
+// uploads the file rather than asking the daemon to read it; so does `engine load -i FILE` (loadSource,
+// client_files.go). Every other command reads os.Stdin.
 func importSource(args []string) ([]string, *os.File, error) {
+	if args[0] == "load" {
+		return loadSource(args)
+	}
 	if args[0] != "import" {
 		return args, os.Stdin, nil
 	}
@@ -176,58 +179,6 @@ func importSource(args []string) ([]string, *os.File, error) {
 		}
 	}
 	return args, os.Stdin, nil
-}
-
-// outputCommands are the commands whose stdout is a tar stream: their `-o FILE` is written here, by
-// the client, as docker's CLI writes it, and a terminal is no place for the stream.
-var outputCommands = []string{"export"}
-
-// outputSide is the local side of `engine export [-o FILE]`: the daemon's stdout goes into FILE,
-// created with the user's own permissions, relative to the user's directory; a failed export leaves no
-// file where the user expects the archive.
-func outputSide(args []string) (*localSide, error) {
-	args, file, err := outputTarget(args)
-	side := &localSide{args: args, input: os.Stdin, output: os.Stdout}
-	if err != nil || file == nil {
-		return side, err
-	}
-	side.output = file
-	side.finish = func(status int, received error) (int, error) {
-		err := file.Close()
-		if status != 0 || received != nil {
-			os.Remove(file.Name())
-			return status, nil
-		}
-		return status, err
-	}
-	return side, nil
-}
-
-// outputTarget creates the file of `-o FILE` (or --output, -o=, --output=) and takes the flag out of
-// the request. It returns no file when there is no -o, for os.Stdout, which must then not be a terminal.
-func outputTarget(args []string) ([]string, *os.File, error) {
-	for i := 1; i < len(args) && args[i] != "--"; i++ {
-		var value string
-		var used int // the arguments the flag takes up
-		switch arg := args[i]; {
-		case (arg == "-o" || arg == "--output") && i+1 < len(args):
-			value, used = args[i+1], 2
-		case strings.HasPrefix(arg, "-o="), strings.HasPrefix(arg, "--output="):
-			_, value, _ = strings.Cut(arg, "=")
-			used = 1
-		default:
-			continue
-		}
-		file, err := os.Create(value)
-		if err != nil {
-			return args, nil, err
-		}
-		return append(slices.Clone(args[:i]), args[i+used:]...), file, nil
-	}
-	if isTerminal(os.Stdout) {
-		return args, nil, errors.New("refusing to write a tar stream to a terminal: use -o FILE or a redirection")
-	}
-	return args, nil, nil
 }
 
 // plainWriter hides os.File's ReadFrom, so io.CopyBuffer really copies through our buffer. Go would

@@ -39,8 +39,9 @@ type localSide struct {
 	finish func(status int, received error) (int, error)
 }
 
-// localSideOf prepares the local side of args: `engine cp` here, `engine export -o FILE` in outputSide
-// (client.go), `engine import FILE` in importSource.
+// localSideOf prepares the local side of args: `engine cp` here, `engine export -o FILE` and `engine
+// save -o FILE` in outputSide (client_files.go), `engine import FILE` and `engine load -i FILE` in
+// importSource.
 func localSideOf(args []string, conn *Conn) (*localSide, error) {
 	if args[0] == "cp" {
 		return copySide(args, conn)

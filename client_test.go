@@ -1,4 +1,4 @@
-// client_test.go covers client.go: receive's errors, importSource and outputTarget.
+// client_test.go covers client.go: receive's errors and importSource.
 package main
 
 import (
@@ -113,33 +113,4 @@ func TestImportSourceDashFile(t *testing.T) {
 		t.Fatalf("importSource = %q, %v", got, err)
 	}
 	input.Close()
-}
-
-// TestOutputTarget: `export -o FILE` (and --output, -o=, --output=) is created by the client and taken
-// out of the request; an export without -o, or with it after "--", is left alone.
-func TestOutputTarget(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "fs.tar")
-	for _, args := range [][]string{
-		{"export", "-o", file, "web"}, {"export", "web", "--output", file}, {"export", "-o=" + file, "web"}, {"export", "--output=" + file, "web"},
-	} {
-		os.Remove(file)
-		rest, output, err := outputTarget(args)
-		if err != nil || output == nil || !slices.Equal(rest, []string{"export", "web"}) {
-			t.Errorf("outputTarget(%q) = %q, %v, %v", args, rest, output, err)
-			continue
-		}
-		output.Close()
-		if _, err := os.Stat(file); err != nil {
-			t.Errorf("outputTarget(%q) did not create the file: %v", args, err)
-		}
-	}
-	for _, args := range [][]string{{"export", "web"}, {"export", "--", "-o", file}} {
-		if rest, output, _ := outputTarget(args); output != nil || !slices.Equal(rest, args) {
-			t.Errorf("outputTarget(%q) = %q, %v; want them untouched", args, rest, output)
-		}
-	}
-	if _, _, err := outputTarget([]string{"export", "-o", filepath.Join(dir, "no", "such", "dir"), "web"}); err == nil {
-		t.Error("-o into a missing directory: no error")
-	}
 }

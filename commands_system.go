@@ -36,6 +36,8 @@ var commands = [][2]string{
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},
+	{"save", "Save images to a tar archive (docker-archive)"},
+	{"load", "Load images from a tar archive (docker-archive)"},
 	{"history", "Show how an image was made"},
 	{"volume", "Manage volumes: create, ls, inspect, rm"},
 	{"version", "Show the engine's version"},

@@ -4,9 +4,10 @@
 // was built on. A container's root filesystem is the image's chain of layers stacked by overlayfs
 // (Container.ensureMounted), so LayerPaths walks the chain from the top down.
 //
-//	ROOT/graph/<id>/config.json  the image's OCI image config, byte for byte; <id> is its sha256
-//	ROOT/graph/<id>/json         what only this store knows: the parent, the layer's DiffID and size
-//	ROOT/graph/<id>/layer/       the layer's files (unpacked by archive.go)
+//	ROOT/graph/<id>/config.json      the image's OCI image config, byte for byte; <id> is its sha256
+//	ROOT/graph/<id>/json             what only this store knows: the parent, the layer's DiffID and size
+//	ROOT/graph/<id>/layer/           the layer's files (unpacked by archive.go)
+//	ROOT/graph/<id>/layer.tar-split  the layer's tar minus the files' contents, for save (layer_split.go)
 //
 // The config is the one the rest of the world uses (OCI image-spec config.md): how the image runs
 // (Entrypoint, Cmd, Env, ...), the DiffIDs of all its layers bottom up (each the sha256 of the layer's
@@ -217,6 +218,50 @@ func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*NewIma
 		}
 		return config, nil
 	})
+}
+
+// unpackedLayer is a layer that load unpacked, with its record, as its archive streamed
+// (archive_load.go): store moves it in rather than unpacking a stream. It travels through Create and
+// Register as their layer, and is never read.
+type unpackedLayer struct {
+	dir    string // holding layer/ and layer.tar-split
+	diffID string
+}
+
+func (*unpackedLayer) Read([]byte) (int, error) {
+	return 0, errors.New("an unpacked layer is moved into place, not read")
+}
+
+// fillLayer puts an image's layer and its record into the image's new directory: unpacked from the
+// stream, or moved from where load unpacked them.
+func fillLayer(layer io.Reader, imageDir string) (diffID string, err error) {
+	if unpacked, ok := layer.(*unpackedLayer); ok {
+		for _, name := range []string{"layer", layerSplitName} {
+			if err := os.Rename(filepath.Join(unpacked.dir, name), filepath.Join(imageDir, name)); err != nil {
+				return "", err
+			}
+		}
+		return unpacked.diffID, nil
+	}
+	dir := filepath.Join(imageDir, "layer")
+	if err := os.Mkdir(dir, 0755); err != nil {
+		return "", err
+	}
+	return unpackWithRecord(layer, dir, filepath.Join(imageDir, layerSplitName))
+}
+
+// unpackWithRecord unpacks a layer and keeps its record (layer_split.go) in the file recordPath, so
+// that save can write the layer again as the very tar its DiffID names.
+func unpackWithRecord(layer io.Reader, dir, recordPath string) (string, error) {
+	record, err := os.OpenFile(recordPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0600)
+	if err != nil {
+		return "", err
+	}
+	diffID, err := UnpackRecorded(layer, dir, record)
+	if cerr := record.Close(); err == nil {
+		err = cerr
+	}
+	return diffID, err
 }
 
 func parseImageConfig(data []byte) (*OCIImage, error) {

@@ -48,15 +48,11 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 func (g *Graph) fill(n *NewImage, layer io.Reader, makeConfig func(diffID string) ([]byte, error)) error {
 	image := n.image
 	if layer != nil {
-		dir := filepath.Join(n.tmp, "layer")
-		if err := os.Mkdir(dir, 0755); err != nil {
-			return err
-		}
 		var err error
-		if image.DiffID, err = Unpack(layer, dir); err != nil {
+		if image.DiffID, err = fillLayer(layer, n.tmp); err != nil {
 			return err
 		}
-		if image.Size, err = dirSize(dir); err != nil {
+		if image.Size, err = dirSize(filepath.Join(n.tmp, "layer")); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,7 @@ tests_need() {
   need runc runc          # e2e: runc runs our OCI bundles (and the benchmarks compare against it)
   need crun crun          # e2e: so does crun
   need jq jq              # the benchmarks edit config.json with it; the README's examples use it
+  need skopeo skopeo      # e2e: the oracle for save and load (docker-archive <-> OCI layout, both ways)
   need tmux tmux          # e2e: a real terminal for `run -it`
   need procps ps          # e2e: the daemon's children
   need qemu-system-x86 qemu-system-x86_64 # contrib/cgroup2-vm.sh: a VM with cgroup v2
