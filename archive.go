@@ -1,21 +1,24 @@
 // archive.go: unpacking image layers, safely.
 //
 // An image is a stack of layers, and each layer travels as a tar stream.
-// `engine import rootfs.tar name` calls Graph.Create, which creates an empty
-// layer directory and hands the stream to Unpack; so does `engine commit`,
-// whose stream Pack writes from the container's rw dir (commit.go), and so
-// does each layer of `engine load`. Unpack is meant to stay the one place
-// that unpacks a tar stream; the graph also keeps the layer's record
-// (UnpackRecorded, layer_split.go), so that `engine save` can write the same
-// tar again. Once unpacked, the layer directory becomes an overlayfs lowerdir
-// under the containers that run on the image. `engine cp` unpacks with the
-// same unpacker, in its copy mode (UnpackCopy, archive_copy.go), with the
-// same refusals.
+// `engine import rootfs.tar name` calls Graph.Create (through
+// Runtime.AddImage), which creates an empty layer directory and hands the
+// stream to Unpack; so does `engine commit`, whose stream Pack writes from the
+// container's rw dir (commit.go), and so does each layer of `engine load`.
+// Unpack is meant to stay the one place that unpacks a layer; the graph also
+// keeps the layer's record (UnpackRecorded, layer_split.go), so that `engine
+// save` can write the same tar again. Once unpacked, the layer directory
+// becomes an overlayfs lowerdir under the containers that run on the image.
+// `engine cp` unpacks with the same unpacker, in its copy mode (UnpackCopy,
+// archive_copy.go), with the same refusals and limits.
 //
 // A tarball is untrusted input: it may try to write outside the layer
-// directory, plant device nodes, or clobber files through symlinks. Unpack
-// refuses such archives outright rather than quietly "fixing" them, so a bad
-// image fails loudly at import time and never half-works.
+// directory, plant device nodes, clobber files through symlinks, or cost the
+// daemon hours of work. Unpack refuses such archives outright rather than
+// quietly "fixing" them, so a bad image fails loudly at import time and never
+// half-works. Its limits (depth, entries, name lengths) and the directory
+// tree that keeps each entry's checks cheap are in archive_limits.go; OCI
+// whiteouts become overlayfs ones in archive_whiteout.go.
 package main
 
 import (
@@ -34,6 +37,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,6 +46,10 @@ import (
 // bytes, never by name) and writes its files under dir, which must exist and
 // be empty. It returns the layer's DiffID: "sha256:<hex>" of the uncompressed
 // tar stream. On error the caller removes dir.
+//
+// A stream whose sender may leave (the client's stdin, Session.Upload) says
+// so with a Done channel; Unpack then stops at its next read once it is
+// closed, even if the rest of the stream is already in the daemon's buffers.
 func Unpack(r io.Reader, dir string) (diffID string, err error) {
 	return UnpackRecorded(r, dir, nil)
 }
@@ -56,6 +64,11 @@ func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, e
 	if err != nil {
 		return "", err
 	}
+	u := &unpacker{dir: dir, dirs: newDirTree(), whiteouts: map[string]bool{}}
+	if source, ok := r.(abandonable); ok {
+		u.done = source.Done()
+		stream = &stopReader{stream, u.done}
+	}
 	// The OCI image spec defines a DiffID as the digest of the uncompressed
 	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
 	hash, end := sha256.New(), &tarEnd{}
@@ -65,8 +78,8 @@ func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, e
 		recorder = newLayerRecorder(record)
 		sinks = append(sinks, recorder)
 	}
+	u.recorder = recorder
 	tee := io.TeeReader(stream, io.MultiWriter(sinks...))
-	u := &unpacker{dir: dir, dirs: map[string]*tar.Header{}, recorder: recorder}
 	if err := u.extractAll(tar.NewReader(tee)); err != nil {
 		return "", err
 	}
@@ -84,10 +97,8 @@ func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, e
 			return "", fmt.Errorf("archive: recording the layer: %w", err)
 		}
 	}
-	for name, hdr := range u.dirs {
-		if err := restoreTimes(u.path(name), hdr); err != nil {
-			return "", fmt.Errorf("archive: %q: %w", hdr.Name, err)
-		}
+	if err := u.restoreDirTimes(); err != nil {
+		return "", err
 	}
 	return "sha256:" + hex.EncodeToString(hash.Sum(nil)), nil
 }
@@ -149,9 +160,11 @@ func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
 
 // unpacker holds the state of one Unpack call.
 type unpacker struct {
-	dir  string                 // the layer directory everything must stay under
-	dirs map[string]*tar.Header // directories, to get their times once all entries are written
-	copy *copyMode              // `engine cp` (archive_copy.go); nil for an image layer
+	dir       string          // the layer directory everything must stay under
+	dirs      *dirTree        // the directories made so far, and the times to give them at the end
+	whiteouts map[string]bool // names this layer whited out: a directory made there is opaque (makeDir)
+	done      <-chan struct{} // closed when whoever sent the stream has gone; nil if it cannot go
+	copy      *copyMode       // `engine cp` (archive_copy.go); nil for an image layer
 
 	recorder *layerRecorder // nil, or where the tar minus its files' contents goes (layer_split.go)
 }
@@ -159,20 +172,23 @@ type unpacker struct {
 func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
 
 func (u *unpacker) extractAll(tr *tar.Reader) error {
-	for first := true; ; first = false {
+	for entries := 0; ; entries++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil && first {
+		if err != nil && entries == 0 {
 			return fmt.Errorf("archive: not a tar or gzip stream: %w", err)
 		}
 		if err != nil {
 			return fmt.Errorf("archive: reading tar: %w", err)
 		}
+		if entries == maxEntries {
+			return fmt.Errorf("archive: more than %d entries (a layer's limit)", maxEntries)
+		}
 		name, _ := cleanEntryName(hdr.Name) // extract refuses a bad name before it reads any content
 		if err := u.extract(hdr, u.recorder.contentOf(name, tr)); err != nil {
-			return fmt.Errorf("archive: %q: %w", hdr.Name, err)
+			return fmt.Errorf("archive: %s: %w", shortName(hdr.Name), err)
 		}
 	}
 }
@@ -213,13 +229,16 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if !dirExists {
-			err = os.Mkdir(p, 0o700) // applyMetadata sets the real mode
+			err = u.makeDir(name, 0o700) // applyMetadata sets the real mode
 		}
 	case tar.TypeReg:
 		err = writeFile(p, data)
 	case tar.TypeSymlink:
 		// Any target is fine: it is never followed while unpacking, only
 		// resolved later inside the container's root.
+		if len(hdr.Linkname) > maxPathLength {
+			return fmt.Errorf("symlink target longer than %d bytes", maxPathLength)
+		}
 		err = os.Symlink(hdr.Linkname, p)
 	case tar.TypeLink:
 		// A hardlink shares its target's inode, so it has no metadata of its
@@ -236,22 +255,22 @@ func (u *unpacker) extract(hdr *tar.Header, data io.Reader) error {
 }
 
 // cleanEntryName turns an archive name into a clean path relative to the
-// layer dir, "." being the dir itself. Absolute names and ".." components
-// are the classic "tar slip" escapes, so they are refused.
+// layer dir, "." being the dir itself. "x", "./x" and "/x" are one path, as
+// GNU tar and Docker take them: a layer's names are relative to its root,
+// whatever their prefix. ".." components, the classic "tar slip" escape, are
+// refused even where they would stay inside ("a/../b"). The limits of
+// archive_limits.go keep each entry's work bounded.
 func cleanEntryName(raw string) (string, error) {
-	name := raw
-	for strings.HasPrefix(name, "./") {
-		name = name[2:]
-	}
-	if strings.HasPrefix(name, "/") {
-		return "", errors.New("absolute path")
-	}
-	for _, part := range strings.Split(name, "/") {
+	for _, part := range strings.Split(raw, "/") {
 		if part == ".." {
 			return "", errors.New(`path contains ".."`)
 		}
 	}
-	return path.Clean(name), nil // "" becomes "."
+	name := strings.TrimPrefix(path.Clean("/"+raw), "/") // "/" becomes ""
+	if name == "" {
+		return ".", nil
+	}
+	return name, checkPathLimits(name)
 }
 
 // checkParents refuses a path whose parents go through a symlink, which an
@@ -262,29 +281,55 @@ func cleanEntryName(raw string) (string, error) {
 // Lstat on each component is enough; openat2(RESOLVE_BENEATH) is not needed:
 // dir started empty and only we write to it, so every symlink in it comes
 // from this archive, and nothing can change between the check and the use.
+// A directory once checked stays one (clearPath never replaces a directory),
+// so the tree of checked ones (u.dirs) spares the syscalls next time.
 func (u *unpacker) checkParents(name string, create bool) error {
-	cur := ""
+	node, cur := u.dirs.root, ""
 	for _, part := range strings.Split(path.Dir(name), "/") {
 		if part == "." {
 			continue
 		}
 		cur = path.Join(cur, part)
+		if child := node.children[part]; child != nil {
+			node = child
+			continue
+		}
 		fi, err := os.Lstat(u.path(cur))
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && create:
-			if err := os.Mkdir(u.path(cur), 0o755); err != nil {
-				return err
+			err = u.makeDir(cur, 0o755)
+		case err == nil && fi.Mode()&fs.ModeCharDevice != 0 && create:
+			// Only whiteouts are devices here ("a/.wh.b" then "a/b/c"):
+			// this layer's b replaces the one below.
+			if err = os.Remove(u.path(cur)); err == nil {
+				err = u.makeDir(cur, 0o755)
 			}
-			if err := os.Chmod(u.path(cur), 0o755); err != nil { // whatever the umask
-				return err
-			}
-		case err != nil:
-			return err
+		case err != nil: // returned below
 		case fi.Mode()&fs.ModeSymlink != 0:
-			return fmt.Errorf("path escapes through symlink %q", cur)
+			err = fmt.Errorf("path escapes through symlink %q", cur)
 		case !fi.IsDir():
-			return fmt.Errorf("parent %q is not a directory", cur)
+			err = fmt.Errorf("parent %q is not a directory", cur)
 		}
+		if err != nil {
+			return err
+		}
+		node = node.add(part)
+	}
+	return nil
+}
+
+// makeDir makes a directory with exactly this mode, whatever the umask. If
+// this layer whited the name out, the directory replaces the one below
+// rather than merging with it, so it is made opaque.
+func (u *unpacker) makeDir(name string, mode uint32) error {
+	if err := os.Mkdir(u.path(name), 0o700); err != nil {
+		return err
+	}
+	if err := unix.Chmod(u.path(name), mode); err != nil {
+		return err
+	}
+	if u.whiteouts[name] {
+		return u.makeOpaque(name)
 	}
 	return nil
 }
@@ -332,10 +377,12 @@ func writeFile(p string, data io.Reader) error {
 // unpackBuffers lend writeFile 1 MiB, so that a big file is written in few system calls.
 var unpackBuffers = sync.Pool{New: func() any { buf := make([]byte, 1<<20); return &buf }}
 
-// makeHardlink links p to an earlier entry. The target gets the same checks
-// as entry names, or a link could pull a host file such as /etc/shadow into
-// the layer. Directories cannot be hardlinked. A target that is itself a
-// symlink is fine: link(2) links the symlink, not what it points to.
+// makeHardlink links p to an earlier entry. The target is a path in the
+// layer like an entry's name ("/etc/passwd" is the layer's etc/passwd, as
+// GNU tar reads it) and gets the same checks, or a link could pull a host
+// file such as /etc/shadow into the layer. Directories cannot be hardlinked.
+// A target that is itself a symlink is fine: link(2) links the symlink, not
+// what it points to.
 func (u *unpacker) makeHardlink(p, linkname string) error {
 	target, err := cleanEntryName(linkname)
 	if err == nil && u.copy != nil {
@@ -344,51 +391,19 @@ func (u *unpacker) makeHardlink(p, linkname string) error {
 	if err == nil {
 		err = u.checkParents(target, false)
 	}
-	if err != nil {
-		return fmt.Errorf("hardlink target %q: %w", linkname, err)
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = os.Lstat(u.path(target))
 	}
-	fi, err := os.Lstat(u.path(target))
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("hardlink target %q does not exist", linkname)
-	}
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("hardlink target %q is a directory", linkname)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("hardlink target %s does not exist", shortName(linkname))
+	case err != nil:
+		return fmt.Errorf("hardlink target %s: %w", shortName(linkname), err)
+	case fi.IsDir():
+		return fmt.Errorf("hardlink target %s is a directory", shortName(linkname))
 	}
 	return os.Link(u.path(target), p)
-}
-
-// whiteout turns an OCI whiteout (image-spec layer.md) into the form
-// overlayfs reads in a lowerdir. ".wh.name", which deletes "name" from the
-// layers below, becomes a 0:0 character device "name"; ".wh..wh..opq", which
-// hides everything below in its directory, becomes the xattr
-// trusted.overlay.opaque=y on that directory. The .wh. file is never written.
-func (u *unpacker) whiteout(name string) error {
-	const prefix, meta, opaque = ".wh.", ".wh..wh.", ".wh..wh..opq"
-	// This also creates name's directory, which an opaque marker may imply.
-	if err := u.checkParents(name, true); err != nil {
-		return err
-	}
-	dir, base := path.Split(name)
-	if base == opaque {
-		return unix.Lsetxattr(u.path(dir), "trusted.overlay.opaque", []byte("y"), 0)
-	}
-	if strings.HasPrefix(base, meta) {
-		return nil // other ".wh..wh." names are aufs bookkeeping, meaningless here
-	}
-	hidden := strings.TrimPrefix(base, prefix)
-	if hidden == "" || hidden == "." || hidden == ".." {
-		return fmt.Errorf("invalid whiteout name %q", base)
-	}
-	// A whiteout only hides lower layers, never an entry of its own layer
-	// (per the spec); a later entry of this layer simply replaces the device.
-	target := u.path(path.Join(dir, hidden))
-	if _, err := os.Lstat(target); !errors.Is(err, fs.ErrNotExist) {
-		return err // nil if the entry exists
-	}
-	return unix.Mknod(target, unix.S_IFCHR, 0)
 }
 
 // applyMetadata gives a new entry the owner, mode, xattrs and times recorded
@@ -417,7 +432,7 @@ func (u *unpacker) applyMetadata(name string, hdr *tar.Header) error {
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		// Creating the children would change the directory's mtime again.
-		u.dirs[name] = hdr
+		u.dirs.record(name, hdr, mode)
 		return nil
 	}
 	return restoreTimes(p, hdr)
@@ -443,13 +458,22 @@ func restoreXattrs(p string, records map[string]string) error {
 	return nil
 }
 
-// restoreTimes sets atime and mtime without following a symlink, so that a
-// symlink gets its own times and never touches its target's.
+// restoreTimes gives an entry the times its header records.
 func restoreTimes(p string, hdr *tar.Header) error {
-	atime := hdr.AccessTime
-	if atime.IsZero() {
-		atime = hdr.ModTime // plain ustar headers carry no atime
+	atime, mtime := headerTimes(hdr)
+	return setTimes(p, atime, mtime)
+}
+
+func headerTimes(hdr *tar.Header) (atime, mtime time.Time) {
+	if hdr.AccessTime.IsZero() {
+		return hdr.ModTime, hdr.ModTime // plain ustar headers carry no atime
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	return hdr.AccessTime, hdr.ModTime
+}
+
+// setTimes sets atime and mtime without following a symlink, so that a
+// symlink gets its own times and never touches its target's.
+func setTimes(p string, atime, mtime time.Time) error {
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }

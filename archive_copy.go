@@ -1,7 +1,7 @@
 // archive_copy.go: archive.go's unpacker as `engine cp` uses it (UnpackCopy).
 //
-// An image layer and a copy are unpacked by the same code, with the same refusals: no absolute name,
-// no "..", no entry under a symlink, no device node. A copy differs in where it goes and whose files
+// An image layer and a copy are unpacked by the same code, with the same refusals and limits: no "..",
+// no entry under a symlink, no device node ("/x" is the copy's x, never the host's). A copy differs in where it goes and whose files
 // it makes. It lands in a directory that already holds files (placeCopy in cp.go says which, and under
 // what name the copied tree's top entry goes); a ".wh." name is a file like any other; a file never
 // replaces a directory, nor a directory a file, as Docker's cp unpacks (NoOverwriteDirNonDir); a hard
@@ -62,7 +62,7 @@ func UnpackCopy(r io.Reader, onHost bool, place copyPlacer) error {
 	if err != nil {
 		return err
 	}
-	u := &unpacker{dir: dir, dirs: map[string]*tar.Header{}, copy: &copyMode{onHost: onHost, from: from, to: to, written: map[string]bool{}}}
+	u := &unpacker{dir: dir, dirs: newDirTree(), copy: &copyMode{onHost: onHost, from: from, to: to, written: map[string]bool{}}}
 	if err := u.makeContentsHome(); err != nil {
 		return err
 	}
@@ -98,16 +98,12 @@ func (u *unpacker) makeContentsHome() error {
 
 // finishCopy gives the copy's directories their modes and times, now that their entries are in.
 func (u *unpacker) finishCopy() error {
-	for name, hdr := range u.dirs {
-		_, _, mode, _ := u.copy.metadata(hdr)
-		if err := unix.Chmod(u.path(name), mode); err != nil {
-			return fmt.Errorf("archive: %q: %w", hdr.Name, err)
+	return u.dirs.walk(func(name string, meta *dirMeta) error {
+		if err := unix.Chmod(u.path(name), meta.mode); err != nil {
+			return err
 		}
-		if err := restoreTimes(u.path(name), hdr); err != nil {
-			return fmt.Errorf("archive: %q: %w", hdr.Name, err)
-		}
-	}
-	return nil
+		return setTimes(u.path(name), meta.atime, meta.mtime)
+	})
 }
 
 // rebase gives an entry its name in the directory the copy is unpacked into.

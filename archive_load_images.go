@@ -132,9 +132,16 @@ func familiarName(ref string) string {
 // below its top one that the store lacks become images of their own, untagged and made by Create (whose
 // config only carries the chain on, so loading the same layers again finds them); those it has are
 // found by FindChain. The image itself is Registered with its config byte for byte, so its ID is the one
-// it was saved with. gone stops the work when the client leaves.
-func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{}) error {
+// it was saved with, and tagged with its tags under the store lock (Runtime.AddImage, or TagImage if
+// the store has it already). gone stops the work when the client leaves.
+func (a *dockerArchive) store(r *Runtime, image *archiveImage, gone <-chan struct{}) error {
+	g := r.graph
 	if _, err := g.Get(image.ID); err == nil {
+		for _, tag := range image.Tags {
+			if err := r.TagImage(image.ID, tag); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	parent, stored, err := g.longestChain(image.DiffIDs)
@@ -143,7 +150,7 @@ func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{
 	}
 	n := len(image.DiffIDs)
 	if stored == n { // every layer is stored already: the image only adds its config
-		_, err = g.Register(nil, parent, image.Config)
+		_, err = r.AddImage(func() (*NewImage, error) { return g.Register(nil, parent, image.Config) }, image.Tags...)
 		return err
 	}
 	for i := stored; i < n; i++ {
@@ -152,7 +159,7 @@ func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{
 			return errors.New("the client is gone")
 		default:
 		}
-		if parent, err = a.storeLayer(g, image, i, parent, gone); err != nil {
+		if parent, err = a.storeLayer(r, image, i, parent, gone); err != nil {
 			return fmt.Errorf("layer %s: %w", image.DiffIDs[i], err)
 		}
 	}
@@ -161,7 +168,8 @@ func (a *dockerArchive) store(g *Graph, image *archiveImage, gone <-chan struct{
 
 // storeLayer stores the image's layer i on parent: the image itself for its top layer, else an image of
 // the chain below it. It returns the new image's ID.
-func (a *dockerArchive) storeLayer(g *Graph, image *archiveImage, i int, parent string, gone <-chan struct{}) (string, error) {
+func (a *dockerArchive) storeLayer(r *Runtime, image *archiveImage, i int, parent string, gone <-chan struct{}) (string, error) {
+	g := r.graph
 	diffID := image.DiffIDs[i]
 	layer, done, err := a.layerSource(g, diffID, gone)
 	if err != nil {
@@ -170,9 +178,9 @@ func (a *dockerArchive) storeLayer(g *Graph, image *archiveImage, i int, parent 
 	defer done()
 	var made *Image
 	if i < len(image.DiffIDs)-1 {
-		made, err = g.Create(layer, parent, ImageMeta{})
+		made, err = r.AddImage(func() (*NewImage, error) { return g.Create(layer, parent, ImageMeta{}) })
 	} else {
-		made, err = g.Register(layer, parent, image.Config)
+		made, err = r.AddImage(func() (*NewImage, error) { return g.Register(layer, parent, image.Config) }, image.Tags...)
 	}
 	if err != nil {
 		return "", err

@@ -88,13 +88,8 @@ func (srv *Server) CmdLoad(session *Session, args []string) error {
 		return err
 	}
 	for _, image := range images {
-		if err := archive.store(graph, image, session.conn.Gone()); err != nil {
+		if err := archive.store(srv.runtime, image, session.conn.Gone()); err != nil {
 			return err
-		}
-		for _, tag := range image.Tags {
-			if err := srv.runtime.tags.Set(tag, image.ID); err != nil {
-				return err
-			}
 		}
 		printLoaded(session, image)
 	}

@@ -33,14 +33,9 @@ func (srv *Server) CmdCommit(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	image, err := srv.runtime.Commit(c, opts)
+	image, err := srv.runtime.Commit(c, opts, positional[1:]...)
 	if err != nil {
 		return err
-	}
-	if len(positional) == 2 {
-		if err := srv.runtime.tags.Set(positional[1], image.ID); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintln(session.Stdout, "sha256:"+image.ID)
 	return nil

@@ -1,8 +1,10 @@
 // commands_images.go: the image commands, CmdImport, CmdImages, CmdTag and CmdRmi.
 //
-// Like commands.go, these only parse and print; the graph (graph.go), the tags (tags.go) and
-// Runtime.DeleteImage do the work. `engine import FILE` is read by the client, with the user's own
-// permissions, and arrives here as stdin (see importSource in tcp.go), as docker's CLI uploads it.
+// Like commands.go, these only parse and print; the Runtime does the work under its store lock
+// (runtime_images.go: AddImage, TagImage, DeleteImage) and picks what `images` lists (images_list.go).
+// `engine import FILE` is read by the client, with the user's own permissions, and arrives here as
+// stdin (see importSource in client.go), as docker's CLI uploads it; the import stops if the client
+// leaves (Session.Upload).
 package main
 
 import (
@@ -23,41 +25,45 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 	if positional[0] != "-" {
 		return fmt.Errorf("%s: the client sends the file; the daemon reads only '-'", positional[0])
 	}
-	if len(positional) == 2 {
-		if _, _, err := ParseReference(positional[1]); err != nil {
-			return err
-		}
-	}
-	image, err := srv.runtime.graph.Create(session.Stdin(), "", ImageMeta{Comment: message})
+	image, err := srv.runtime.AddImage(func() (*NewImage, error) {
+		return srv.runtime.graph.Create(session.Upload(), "", ImageMeta{Comment: message})
+	}, positional[1:]...)
 	if err != nil {
 		return err
-	}
-	if len(positional) == 2 {
-		if err := srv.runtime.tags.Set(positional[1], image.ID); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintln(session.Stdout, "sha256:"+image.ID)
 	return nil
 }
 
 func (srv *Server) CmdImages(session *Session, args []string) error {
-	var quiet, noTrunc bool
+	var quiet, noTrunc, all, digests bool
+	var filterArgs []string
 	f := newFlags(session, "images", "[OPTIONS]", "List images")
-	f.Bool(&quiet, "q", "quiet", "Only print image IDs")
+	f.Bool(&all, "a", "all", "Show all images (by default, untagged images that others stand on are hidden)")
+	f.Bool(&digests, "", "digests", "Show digests (an image made here has none)")
+	f.List(&filterArgs, "f", "filter", "Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")
 	f.Bool(&noTrunc, "", "no-trunc", "Do not truncate IDs")
+	f.Bool(&quiet, "q", "quiet", "Only print image IDs")
 	if _, err := f.Parse(args, 0, 0, true); err != nil {
 		return err
 	}
-	images, err := srv.runtime.graph.List()
+	filters, err := parseImageFilters(filterArgs)
+	if err != nil {
+		return err
+	}
+	listings, err := srv.runtime.ListImages(all, filters)
 	if err != nil {
 		return err
 	}
 	w := tabwriter.NewWriter(session.Stdout, 0, 8, 3, ' ', 0)
 	if !quiet {
-		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+		header := "REPOSITORY\tTAG\t"
+		if digests {
+			header += "DIGEST\t"
+		}
+		fmt.Fprintln(w, header+"IMAGE ID\tCREATED\tSIZE")
 	}
-	for _, image := range images {
+	for _, image := range listings {
 		id := image.ID[:12]
 		if noTrunc {
 			id = "sha256:" + image.ID
@@ -66,13 +72,17 @@ func (srv *Server) CmdImages(session *Session, args []string) error {
 			fmt.Fprintln(w, id)
 			continue
 		}
-		refs := srv.runtime.tags.TagsOf(image.ID)
+		refs := image.Refs
 		if len(refs) == 0 {
 			refs = []string{"<none>:<none>"}
 		}
 		for _, ref := range refs {
 			i := strings.LastIndexByte(ref, ':')
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\n", ref[:i], ref[i+1:], id, humanDuration(time.Since(image.Created)), humanSize(image.Size))
+			fmt.Fprintf(w, "%s\t%s\t", ref[:i], ref[i+1:])
+			if digests {
+				fmt.Fprint(w, "<none>\t") // only a registry gives a digest (RepoDigests), and we pull from none
+			}
+			fmt.Fprintf(w, "%s\t%s ago\t%s\n", id, humanDuration(time.Since(image.Created)), humanSize(image.TotalSize))
 		}
 	}
 	return w.Flush()
@@ -84,11 +94,7 @@ func (srv *Server) CmdTag(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	image, err := srv.runtime.LookupImage(positional[0])
-	if err != nil {
-		return err
-	}
-	return srv.runtime.tags.Set(positional[1], image.ID)
+	return srv.runtime.TagImage(positional[0], positional[1])
 }
 
 func (srv *Server) CmdRmi(session *Session, args []string) error {
@@ -99,14 +105,21 @@ func (srv *Server) CmdRmi(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	// As docker's, one image that cannot go does not keep the others: `images -q | xargs rmi` removes
+	// what it can, with a line for each refusal, and fails if there was one.
+	failed := false
 	for _, name := range names {
 		messages, err := srv.runtime.DeleteImage(name, force)
 		for _, message := range messages {
 			fmt.Fprintln(session.Stdout, message)
 		}
 		if err != nil {
-			return err
+			fmt.Fprintf(session.Stderr, "engine: rmi: %v\n", err)
+			failed = true
 		}
+	}
+	if failed {
+		return &StatusError{Status: 125}
 	}
 	return nil
 }

@@ -6,8 +6,9 @@
 // trusted.overlay.opaque=y. That dir is the container's own layer, so:
 //
 //   - Runtime.Commit packs it as an OCI layer (Pack with PackLayer turns the overlay marks into .wh.
-//     entries) and streams it through a pipe into Graph.Create, which unpacks and hashes it as it reads:
-//     the layer is written once and never read again. The new image stands on the container's image
+//     entries) and streams it through a pipe into Graph.Create, which unpacks and hashes it as it reads
+//     (Runtime.AddImage then links the image in and tags it): the layer is written once and never read
+//     again. The new image stands on the container's image
 //     and runs what the container ran, changed by --change (imageconfig.go). A running container is
 //     frozen meanwhile (cgroups_freeze.go), so the layer is one moment of it.
 //   - Container.Changes reads it as `docker diff` does: A, C or D for each path, comparing with the
@@ -43,10 +44,11 @@ type CommitOptions struct {
 	Pause   bool     // freeze a running container while its layer is packed (--pause, default true)
 }
 
-// Commit makes an image of the container: its image plus a layer of what it changed. It holds the
+// Commit makes an image of the container: its image plus a layer of what it changed, tagged refs (as
+// import, through Runtime.AddImage: the tags are set with the image under the store lock). It holds the
 // container's lifecycle lock throughout, so no start, stop or removal changes the rw dir or the cgroup
 // under it; the wait is on our own reading and writing, never on the container.
-func (r *Runtime) Commit(c *Container, opts CommitOptions) (*Image, error) {
+func (r *Runtime) Commit(c *Container, opts CommitOptions, refs ...string) (*Image, error) {
 	config, err := commitConfig(c.Config, opts.Changes)
 	if err != nil {
 		return nil, err
@@ -74,13 +76,15 @@ func (r *Runtime) Commit(c *Container, opts CommitOptions) (*Image, error) {
 	}
 	layer, packed := packLayer(rw, thaw)
 	// Read in MiB: each read from the pipe wakes the packing thread, a thread of its own (packInRoot).
-	image, err := r.graph.Create(bufio.NewReaderSize(layer, 1<<20), c.Image, ImageMeta{
-		Created:   time.Now().UTC(),
-		Author:    opts.Author,
-		Comment:   opts.Comment,
-		CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
-		Config:    config,
-	})
+	image, err := r.AddImage(func() (*NewImage, error) {
+		return r.graph.Create(bufio.NewReaderSize(layer, 1<<20), c.Image, ImageMeta{
+			Created:   time.Now().UTC(),
+			Author:    opts.Author,
+			Comment:   opts.Comment,
+			CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
+			Config:    config,
+		})
+	}, refs...)
 	layer.CloseWithError(errCommitEnded) // a Create that failed early stops the packing
 	if packErr := <-packed; packErr != nil && !errors.Is(packErr, errCommitEnded) {
 		return nil, fmt.Errorf("packing the container's changes: %w", packErr) // the cause of Create's error

@@ -13,13 +13,12 @@
 // (Entrypoint, Cmd, Env, ...), the DiffIDs of all its layers bottom up (each the sha256 of the layer's
 // uncompressed tar) and a history line per step. Its sha256 is the image ID, as Docker's image IDs are,
 // so an image saved and loaded again, or pulled, keeps its ID. `import` puts no time in it: importing
-// the same tarball twice finds the image it already has. A new image is assembled under a hidden name
-// and renamed into place, so no half-made image is ever visible.
+// the same tarball twice finds the image it already has. A new image (NewImage) is assembled under a
+// hidden name and renamed into place by Link, under the store lock (Runtime.AddImage), so no half-made
+// image is ever visible, and no rmi comes between an image's arrival and its tag (graph_link.go).
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,8 +161,8 @@ func (g *Graph) upgrade(id string, depth int) error {
 
 // Create makes an image from a layer tarball on top of parent ("" for none): its config carries the
 // parent's layers and history on and adds this step. A nil layer makes an image that changes only the
-// config. It returns the image, new or existing.
-func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, error) {
+// config. The image is not in the graph yet: Runtime.AddImage links it in.
+func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*NewImage, error) {
 	if layer == nil && parent == "" {
 		return nil, errors.New("an image needs a layer or a parent")
 	}
@@ -196,7 +195,7 @@ func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*Image, 
 // Register makes an image whose config comes from elsewhere (load, and later pull) and is kept byte for
 // byte, so that its digest, the ID, stays what it was. Its rootfs.diff_ids must be the parent's
 // layers plus the one unpacked here: a layer that does not match its config is refused.
-func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*Image, error) {
+func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*NewImage, error) {
 	var below []string
 	if parent != "" {
 		chain, err := g.DiffIDs(parent)
@@ -219,50 +218,6 @@ func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*Image,
 		}
 		return config, nil
 	})
-}
-
-// store unpacks the layer into a hidden directory, asks for the config that goes with its DiffID,
-// and renames the whole into place under the config's digest.
-func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID string) ([]byte, error)) (*Image, error) {
-	tmp, err := os.MkdirTemp(g.root, ".import-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed into place
-	image := &Image{Parent: parent, Created: time.Now().UTC()}
-	if layer != nil {
-		if image.DiffID, err = fillLayer(layer, tmp); err != nil {
-			return nil, err
-		}
-		if image.Size, err = dirSize(filepath.Join(tmp, "layer")); err != nil {
-			return nil, err
-		}
-	}
-	config, err := makeConfig(image.DiffID)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(config)
-	image.ID = hex.EncodeToString(sum[:])
-	if existing, err := g.Get(image.ID); err == nil {
-		return existing, nil
-	}
-	if err := writeFileAtomic(filepath.Join(tmp, "config.json"), config, 0600); err != nil {
-		return nil, err
-	}
-	if err := g.writeRecord(tmp, image); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, g.dir(image.ID)); err != nil {
-		if existing, err := g.Get(image.ID); err == nil { // another import of the same content won
-			return existing, nil
-		}
-		return nil, err
-	}
-	if err := syncDir(g.root); err != nil {
-		return nil, err
-	}
-	return g.Get(image.ID)
 }
 
 // unpackedLayer is a layer that load unpacked, with its record, as its archive streamed
@@ -476,7 +431,8 @@ func (g *Graph) Children(id string) ([]*Image, error) {
 }
 
 // LayerPaths lists the layer directories of an image, its own first, then its parent's, and so on: the
-// order overlayfs wants for lowerdir.
+// order overlayfs wants for lowerdir. A layer whose root is opaque hides all the layers below it
+// (hidesLowerLayers), so the list ends there.
 func (g *Graph) LayerPaths(id string) ([]string, error) {
 	var paths []string
 	for id != "" {
@@ -485,20 +441,15 @@ func (g *Graph) LayerPaths(id string) ([]string, error) {
 			return nil, err
 		}
 		if image.DiffID != "" { // an image that changed only the config has no layer of its own
-			paths = append(paths, filepath.Join(g.dir(id), "layer"))
+			layer := filepath.Join(g.dir(id), "layer")
+			paths = append(paths, layer)
+			if hidesLowerLayers(layer) {
+				break
+			}
 		}
 		id = image.Parent
 	}
 	return paths, nil
-}
-
-// Delete removes an image's layer and record. The caller has checked no container or child uses it.
-func (g *Graph) Delete(id string) error {
-	hidden := filepath.Join(g.root, ".removing-"+id)
-	if err := os.Rename(g.dir(id), hidden); err != nil {
-		return err
-	}
-	return os.RemoveAll(hidden)
 }
 
 func dirSize(dir string) (int64, error) {

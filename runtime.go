@@ -35,6 +35,8 @@ type Runtime struct {
 	cgroups *CgroupHierarchy
 	volumes *VolumeStore
 
+	images sync.Mutex // the store lock: graph and tags change together under it (runtime_images.go)
+
 	mu         sync.Mutex
 	containers []*Container // in order of creation
 }
@@ -199,6 +201,11 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 		return nil, err
 	}
 	if err := checkSecurityOpts(hostConfig); err != nil {
+		return nil, err
+	}
+	r.images.Lock() // so that no rmi removes the image before the container on it is listed
+	defer r.images.Unlock()
+	if _, err := r.graph.Get(image.ID); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()

@@ -50,7 +50,7 @@ func rtImage(t *testing.T, r *Runtime, content string, parent *Image, refs ...st
 	if parent != nil {
 		parentID = parent.ID
 	}
-	image, err := r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{})
+	image, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{}))
 	if err != nil {
 		t.Fatalf("Import(%q): %v", content, err)
 	}
@@ -114,7 +114,7 @@ func TestRuntimeImportIsContentAddressed(t *testing.T) {
 	if child := rtImage(t, r, "same", first); child.ID == first.ID || child.Parent != first.ID {
 		t.Errorf("the same layer on a parent: ID %s, parent %s", child.ID, child.Parent)
 	}
-	withConfig, err := r.graph.Create(bytes.NewReader(rtTarball(t, "same")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"sh"}}})
+	withConfig, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, "same")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"sh"}}}))
 	if err != nil || withConfig.ID == first.ID {
 		t.Errorf("the same layer with a config: %v, ID %s", err, withConfig.ID)
 	}
@@ -238,7 +238,7 @@ func TestRuntimeCreate(t *testing.T) {
 func TestRuntimeCreateErrors(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	rtImage(t, r, "base", nil, "base")
-	withCmd, err := r.graph.Create(bytes.NewReader(rtTarball(t, "cmd")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}}})
+	withCmd, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, "cmd")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}}}))
 	if err != nil {
 		t.Fatal(err)
 	}

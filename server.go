@@ -268,6 +268,15 @@ func (s *Session) Stdin() io.Reader {
 	return s.frames()
 }
 
+// Upload is the client's stdin for a command that works on it for long (import, load): the daemon may
+// have all of it in its buffers and still be busy unpacking when the client gives up. Probes (see
+// Conn.probe) find out that the client is gone even then; the stream's reads fail from that moment,
+// and its Done, which Unpack watches past any decompression, closes, so the work stops with the client.
+func (s *Session) Upload() io.Reader {
+	s.conn.probe()
+	return s.Stdin()
+}
+
 // listen reads the client's frames in the background, for a command that streams or waits without
 // asking for input (`logs -f`, `wait`): with nothing to write, it is how the daemon learns that the
 // client is gone (Conn.Gone).

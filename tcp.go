@@ -25,10 +25,11 @@
 // `nc -N`, socat and proxies pass on the end of their own input) has only said it has nothing more to
 // send: as with docker, that ends the container's stdin, and the output and the exit status still go
 // to it. A client that died looks the same from the reading side, so once the input has ended the
-// daemon probes (Conn.inputEnded): a live client reads an empty stdout frame every probeInterval, a dead
-// one's kernel answers it with a reset. A write or a read that fails is a client gone: Conn.Gone is
-// closed, and whatever was streaming to it or waiting for it (logs.go, attach.go, `exec -t`, `wait`)
-// stops and gives back its files and watches. Our own client never half-closes; it closes the
+// daemon probes (Conn.probe): a live client reads an empty stdout frame every probeInterval, a dead
+// one's kernel answers it with a reset. A daemon busy with an upload it has already received (import,
+// Session.Upload) probes too, as it reads nothing more. A write or a read that fails is a client gone:
+// Conn.Gone is closed, and whatever was streaming to it, waiting for it or unpacking its upload
+// (logs.go, attach.go, `exec -t`, `wait`, archive.go) stops and gives back its files and watches. Our own client never half-closes; it closes the
 // connection after the exit frame, or dies.
 //
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
@@ -38,6 +39,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -114,13 +116,14 @@ func (c *Conn) Close() error {
 	return c.Conn.Close()
 }
 
-// probeInterval is how often the daemon probes a client whose input has ended.
+// probeInterval is how often the daemon probes a client it reads nothing from.
 const probeInterval = 500 * time.Millisecond
 
-// inputEnded starts the probes that tell a client that half-closed from one that died: every
-// probeInterval, an empty stdout frame, which a client takes as no output at all. A live client reads
-// it; a dead one's kernel answers it with a reset, and the write after that fails.
-func (c *Conn) inputEnded() {
+// probe starts the probes that tell a live client from one that died, when reading cannot (its input
+// has ended, or is all read already): every probeInterval, an empty stdout frame, which a client takes
+// as no output at all. A live client reads it; a dead one's kernel answers it with a reset, and the
+// write after that fails.
+func (c *Conn) probe() {
 	c.goneMu.Lock()
 	defer c.goneMu.Unlock()
 	if c.probing {
@@ -337,7 +340,7 @@ func (r *stdinReader) controlFrame(kind byte, length int64) error {
 func (r *stdinReader) followControl() error {
 	err := r.readControl()
 	if err == io.EOF {
-		r.conn.inputEnded()
+		r.conn.probe()
 		return nil
 	}
 	r.conn.lost()
@@ -377,7 +380,19 @@ func cutOff(err error) error {
 	return err
 }
 
+// Done is closed once the client is gone, which makes the stream abandonable (archive_limits.go).
+func (r *stdinReader) Done() <-chan struct{} { return r.conn.Gone() }
+
+// errClientGone ends the reading of a client's input that is still in the daemon's buffers when the
+// client is known to be gone: nobody waits for what would be made of it.
+var errClientGone = errors.New("the client is gone")
+
 func (r *stdinReader) Read(p []byte) (int, error) {
+	select {
+	case <-r.conn.Gone():
+		return 0, errClientGone
+	default:
+	}
 	if err := r.nextFrame(); err != nil {
 		return 0, err
 	}

@@ -293,6 +293,28 @@ func TestStdinReaderClientGone(t *testing.T) {
 	}
 }
 
+// An upload (import, load) stops with its client, even though what it sent is still to be read here:
+// the probes find the client gone, and the next read fails.
+func TestStdinReaderUploadOfClientGone(t *testing.T) {
+	client, daemon := frameTestPair(t)
+	for i := 0; i < 3; i++ {
+		client.WriteFrame(frameStdin, bytes.Repeat([]byte("x"), 1000))
+	}
+	r := (&Session{conn: daemon}).Upload()
+	if _, err := io.ReadFull(r, make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	select {
+	case <-r.(abandonable).Done():
+	case <-time.After(5 * probeInterval):
+		t.Fatal("the probes did not find the client gone")
+	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || !errors.Is(err, errClientGone) {
+		t.Errorf("Read of a gone client's buffered input = %d, %v", n, err)
+	}
+}
+
 func TestFrameExitPayload(t *testing.T) {
 	tests := []struct {
 		status int
