@@ -77,12 +77,11 @@ func (srv *Server) CmdLoad(session *Session, args []string) error {
 		return fmt.Errorf("%s: the client sends the file; the daemon reads only stdin", printable(input))
 	}
 	graph := srv.runtime.graph
-	archive, err := graph.readArchive(session.Stdin())
+	archive, err := graph.readArchive(session.Upload()) // stops when the client goes (Conn.Gone)
 	if err != nil {
 		return err
 	}
 	defer archive.remove()
-	session.listen() // the archive has been read: from here on, a client that leaves is noticed (Conn.Gone)
 	images, err := archive.images()
 	if err != nil {
 		return err
