@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -445,6 +446,53 @@ func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
 		t.Errorf("ps: %q", out)
 	}
 	d.run("", "rm", "icy")
+}
+
+// TestE2ECommitDaemonKilled kills the daemon with -9 in the middle of a real commit, its layer half
+// unpacked: after the restart, no half-made image is listed and no hidden layer directory is left, as
+// for an import (TestE2EImportDaemonKilled), and the container commits whole.
+func TestE2ECommitDaemonKilled(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "root")
+	d, err := startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.run("", "run", "--name", "big", "--net", "none", "base", "sh", "-c", "for i in $(seq 2000); do head -c 262144 /dev/zero > /f$i; done")
+	images, _, _ := d.run("", "images", "-a", "-q")
+	client := exec.Command(engineBin, "-r", root, "-H", d.addr, "commit", "big", "half")
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer client.Wait()
+	waitFor(t, func() bool {
+		hidden := hiddenInGraph(t, root)
+		if len(hidden) == 0 {
+			return false
+		}
+		_, err := os.Stat(filepath.Join(root, "graph", hidden[0], "layer", "f1000"))
+		return err == nil
+	})
+	d.cmd.Process.Kill()
+	d.cmd.Wait()
+	if hidden := hiddenInGraph(t, root); len(hidden) == 0 {
+		t.Fatal("the daemon was not killed mid-commit: nothing half-made to clear")
+	}
+
+	d, err = startDaemon(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stop()
+	if hidden := hiddenInGraph(t, root); len(hidden) > 0 {
+		t.Errorf("left after the restart: %v", hidden)
+	}
+	if now, _, _ := d.run("", "images", "-a", "-q"); now != images {
+		t.Errorf("images after the crash:\n%s\nbefore:\n%s", now, images)
+	}
+	if out, _, code := d.run("", "commit", "big", "whole"); code != 0 {
+		t.Errorf("a commit after the restart: %d %s", code, out)
+	}
+	d.run("", "rm", "big")
 }
 
 // TestE2ECommitRefusedThaws: a commit that fails (the container made a device node, which no image may
