@@ -64,14 +64,14 @@ func UnpackRecorded(r io.Reader, dir string, record io.Writer) (diffID string, e
 	if err != nil {
 		return "", err
 	}
-	u := &unpacker{dir: dir, dirs: newDirTree(), whiteouts: map[string]bool{}}
+	hash, end := sha256.New(), &tarEnd{}
+	u := &unpacker{dir: dir, dirs: newDirTree(), whiteouts: map[string]bool{}, end: end}
 	if source, ok := r.(abandonable); ok {
 		u.done = source.Done()
 		stream = &stopReader{stream, u.done}
 	}
 	// The OCI image spec defines a DiffID as the digest of the uncompressed
 	// tar, so hash exactly the bytes the tar reader consumes, as it reads.
-	hash, end := sha256.New(), &tarEnd{}
 	sinks := []io.Writer{hash, end}
 	var recorder *layerRecorder
 	if record != nil {
@@ -133,8 +133,12 @@ func openLayerStream(r io.Reader) (io.Reader, error) {
 // tarEnd watches the bytes the tar reader consumes. archive/tar takes a
 // stream that stops between two entries for a normal end, so a cut-off
 // download would import as a smaller image. A complete archive ends with two
-// zero blocks (POSIX ustar), so that is what we look for.
-type tarEnd struct{ n, zeros int64 }
+// zero blocks (POSIX ustar), so that is what we look for, among the bytes the
+// reader took while looking for a header: the last file may end in zeros too.
+type tarEnd struct{ n, zeros, header int64 }
+
+// beforeHeader marks where the tar reader starts to look for the next header.
+func (e *tarEnd) beforeHeader() { e.header = e.n }
 
 // Write counts the bytes and the zeros at the end of them. Only the last two blocks can tell, so each write is looked at from its end, 1024 bytes at most: a
 // layer of zero-filled files (database and disk images) would otherwise be scanned byte by byte.
@@ -156,7 +160,9 @@ func (e *tarEnd) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (e *tarEnd) complete() bool { return e.n%512 == 0 && e.zeros >= 1024 }
+func (e *tarEnd) complete() bool {
+	return e.n%512 == 0 && e.zeros >= 1024 && e.n-e.header >= 1024
+}
 
 // unpacker holds the state of one Unpack call.
 type unpacker struct {
@@ -167,12 +173,14 @@ type unpacker struct {
 	copy      *copyMode       // `engine cp` (archive_copy.go); nil for an image layer
 
 	recorder *layerRecorder // nil, or where the tar minus its files' contents goes (layer_split.go)
+	end      *tarEnd        // the bytes the tar reader took, to find the end-of-archive marker
 }
 
 func (u *unpacker) path(name string) string { return filepath.Join(u.dir, name) }
 
 func (u *unpacker) extractAll(tr *tar.Reader) error {
 	for entries := 0; ; entries++ {
+		u.end.beforeHeader()
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil

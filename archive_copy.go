@@ -62,7 +62,7 @@ func UnpackCopy(r io.Reader, onHost bool, place copyPlacer) error {
 	if err != nil {
 		return err
 	}
-	u := &unpacker{dir: dir, dirs: newDirTree(), copy: &copyMode{onHost: onHost, from: from, to: to, written: map[string]bool{}}}
+	u := &unpacker{dir: dir, dirs: newDirTree(), end: end, copy: &copyMode{onHost: onHost, from: from, to: to, written: map[string]bool{}}}
 	if err := u.makeContentsHome(); err != nil {
 		return err
 	}

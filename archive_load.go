@@ -95,16 +95,15 @@ func readDockerArchive(r io.Reader, dir string) (*dockerArchive, error) {
 	tee := io.TeeReader(stream, end)
 	tr := tar.NewReader(tee)
 	for members := 0; ; members++ {
-		before := end.n
+		end.beforeHeader()
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			// The end-of-archive marker is two zero blocks, which Next reads as headers. A stream that
-			// stops at the end of a member gives io.EOF too, and the last member, a layer, may itself
-			// end in zeros: only the bytes Next consumed tell a complete archive from a cut one.
+			// A stream that stops at the end of a member gives io.EOF too, and the last member, a
+			// layer, may itself end in zeros: tarEnd tells a complete archive from a cut one.
 			if end.n == 0 {
 				return nil, errors.New("no archive: the input is empty")
 			}
-			if consumed := end.n - before; consumed < 1024 || end.zeros < consumed {
+			if !end.complete() {
 				return nil, errors.New("the archive is truncated (no end-of-archive marker)")
 			}
 			break

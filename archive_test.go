@@ -471,6 +471,11 @@ func TestUnpackGarbage(t *testing.T) {
 	for n := 1; n < len(plain); n++ {
 		mustFail("truncated tar", plain[:n])
 	}
+	// A last file ending in zeros, cut right after it, must fail too: its zeros are no end marker.
+	zeroEnded := archTar(t, archFile("zeros", strings.Repeat("\x00", 4096), 0o644))
+	for n := 512 + 1024; n < len(zeroEnded); n += 512 {
+		mustFail("a tar cut after a file of zeros", zeroEnded[:n])
+	}
 	// gzip carries a length and checksum, so every cut must fail.
 	zipped := archGzip(t, plain)
 	for n := 1; n < len(zipped); n++ {
