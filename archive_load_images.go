@@ -196,7 +196,7 @@ func (a *dockerArchive) storeLayer(r *Runtime, image *archiveImage, i int, paren
 // which the store moves into place. A layer that an earlier image of this archive took, or that one image
 // has twice (docker's empty layer can be), is put back together from the store, as save does, and unpacked
 // again.
-func (a *dockerArchive) layerSource(g *Graph, diffID string, gone <-chan struct{}) (io.Reader, func(), error) {
+func (a *dockerArchive) layerSource(g *Graph, diffID string, gone <-chan struct{}) (Layer, func(), error) {
 	dir := a.layerDir(diffID)
 	if _, err := os.Stat(filepath.Join(dir, "layer")); err == nil {
 		return &unpackedLayer{dir: dir, diffID: diffID}, func() {}, nil
@@ -206,7 +206,7 @@ func (a *dockerArchive) layerSource(g *Graph, diffID string, gone <-chan struct{
 		return nil, nil, errors.New("not unpacked")
 	}
 	tar := g.layerTar(id)
-	return cancelOnGone(tar, gone), func() { tar.Close() }, nil
+	return LayerStream(cancelOnGone(tar, gone)), func() { tar.Close() }, nil
 }
 
 // longestChain finds the stored image whose layers are the longest prefix of diffIDs, and how many

@@ -140,11 +140,11 @@ func treeNames(t *testing.T, root string) []string {
 // mark on a lowerdir's root, so the graph leaves the layer below out of the image's mount.
 func TestWhiteoutOpaqueRoot(t *testing.T) {
 	g := graphNew(t)
-	base, err := g.add(g.Create(bytes.NewReader(archTar(t, archFile("old", "", 0o644))), "", ImageMeta{}))
+	base, err := g.add(g.Create(LayerStream(bytes.NewReader(archTar(t, archFile("old", "", 0o644)))), "", ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	top, err := g.add(g.Create(bytes.NewReader(archTar(t, archFile("new", "", 0o644), archFile("./.wh..wh..opq", "", 0o644))), base.ID, ImageMeta{}))
+	top, err := g.add(g.Create(LayerStream(bytes.NewReader(archTar(t, archFile("new", "", 0o644), archFile("./.wh..wh..opq", "", 0o644)))), base.ID, ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}

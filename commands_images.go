@@ -26,7 +26,7 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 		return fmt.Errorf("%s: the client sends the file; the daemon reads only '-'", positional[0])
 	}
 	image, err := srv.runtime.AddImage(func() (*NewImage, error) {
-		return srv.runtime.graph.Create(session.Upload(), "", ImageMeta{Comment: message})
+		return srv.runtime.graph.Create(LayerStream(session.Upload()), "", ImageMeta{Comment: message})
 	}, positional[1:]...)
 	if err != nil {
 		return err

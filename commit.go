@@ -77,7 +77,7 @@ func (r *Runtime) Commit(c *Container, opts CommitOptions, refs ...string) (*Ima
 	layer, packed := packLayer(rw, thaw)
 	// Read in MiB: each read from the pipe wakes the packing thread, a thread of its own (packInRoot).
 	image, err := r.AddImage(func() (*NewImage, error) {
-		return r.graph.Create(bufio.NewReaderSize(layer, 1<<20), c.Image, ImageMeta{
+		return r.graph.Create(LayerStream(bufio.NewReaderSize(layer, 1<<20)), c.Image, ImageMeta{
 			Created:   time.Now().UTC(),
 			Author:    opts.Author,
 			Comment:   opts.Comment,

@@ -40,13 +40,13 @@ func layerTarball(t *testing.T, when time.Time, names ...string) []byte {
 func TestContainerChanges(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	long := time.Unix(1_500_000_000, 0)
-	parent, err := r.graph.add(r.graph.Create(bytes.NewReader(layerTarball(t, long,
-		"etc/", "etc/passwd", "etc/motd", "gone", "home/", "var/", "var/www/", "var/www/index", "var2/", "var2/old", "sym->/")), "", ImageMeta{}))
+	parent, err := r.graph.add(r.graph.Create(LayerStream(bytes.NewReader(layerTarball(t, long,
+		"etc/", "etc/passwd", "etc/motd", "gone", "home/", "var/", "var/www/", "var/www/index", "var2/", "var2/old", "sym->/"))), "", ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The image on top deletes /gone and empties /var2: a container that makes them again adds them.
-	image, err := r.graph.add(r.graph.Create(bytes.NewReader(layerTarball(t, long, ".wh.gone", "var2/", "var2/.wh..wh..opq")), parent.ID, ImageMeta{}))
+	image, err := r.graph.add(r.graph.Create(LayerStream(bytes.NewReader(layerTarball(t, long, ".wh.gone", "var2/", "var2/.wh..wh..opq"))), parent.ID, ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}

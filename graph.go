@@ -159,10 +159,10 @@ func (g *Graph) upgrade(id string, depth int) error {
 	return writeFileAtomic(filepath.Join(g.dir(id), "config.json"), raw, 0600)
 }
 
-// Create makes an image from a layer tarball on top of parent ("" for none): its config carries the
+// Create makes an image from a layer on top of parent ("" for none): its config carries the
 // parent's layers and history on and adds this step. A nil layer makes an image that changes only the
 // config. The image is not in the graph yet: Runtime.AddImage links it in.
-func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*NewImage, error) {
+func (g *Graph) Create(layer Layer, parent string, meta ImageMeta) (*NewImage, error) {
 	if layer == nil && parent == "" {
 		return nil, errors.New("an image needs a layer or a parent")
 	}
@@ -195,7 +195,7 @@ func (g *Graph) Create(layer io.Reader, parent string, meta ImageMeta) (*NewImag
 // Register makes an image whose config comes from elsewhere (load, and later pull) and is kept byte for
 // byte, so that its digest, the ID, stays what it was. Its rootfs.diff_ids must be the parent's
 // layers plus the one unpacked here: a layer that does not match its config is refused.
-func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*NewImage, error) {
+func (g *Graph) Register(layer Layer, parent string, config []byte) (*NewImage, error) {
 	var below []string
 	if parent != "" {
 		chain, err := g.DiffIDs(parent)
@@ -220,34 +220,39 @@ func (g *Graph) Register(layer io.Reader, parent string, config []byte) (*NewIma
 	})
 }
 
+// A Layer is what a new image's own layer is made from. fill puts the layer's files (layer/) and its
+// record (layer_split.go) into the image's new directory and returns its DiffID.
+type Layer interface {
+	fill(imageDir string) (diffID string, err error)
+}
+
+// LayerStream is a layer tarball, plain or gzip-compressed (import, commit), unpacked as it is read.
+func LayerStream(tarball io.Reader) Layer { return layerStream{tarball} }
+
+type layerStream struct{ tarball io.Reader }
+
+func (s layerStream) fill(imageDir string) (string, error) {
+	dir := filepath.Join(imageDir, "layer")
+	if err := os.Mkdir(dir, 0755); err != nil {
+		return "", err
+	}
+	return unpackWithRecord(s.tarball, dir, filepath.Join(imageDir, layerSplitName))
+}
+
 // unpackedLayer is a layer that load unpacked, with its record, as its archive streamed
-// (archive_load.go): store moves it in rather than unpacking a stream. It travels through Create and
-// Register as their layer, and is never read.
+// (archive_load.go): it is moved into place rather than unpacked again.
 type unpackedLayer struct {
 	dir    string // holding layer/ and layer.tar-split
 	diffID string
 }
 
-func (*unpackedLayer) Read([]byte) (int, error) {
-	return 0, errors.New("an unpacked layer is moved into place, not read")
-}
-
-// fillLayer puts an image's layer and its record into the image's new directory: unpacked from the
-// stream, or moved from where load unpacked them.
-func fillLayer(layer io.Reader, imageDir string) (diffID string, err error) {
-	if unpacked, ok := layer.(*unpackedLayer); ok {
-		for _, name := range []string{"layer", layerSplitName} {
-			if err := os.Rename(filepath.Join(unpacked.dir, name), filepath.Join(imageDir, name)); err != nil {
-				return "", err
-			}
+func (u *unpackedLayer) fill(imageDir string) (string, error) {
+	for _, name := range []string{"layer", layerSplitName} {
+		if err := os.Rename(filepath.Join(u.dir, name), filepath.Join(imageDir, name)); err != nil {
+			return "", err
 		}
-		return unpacked.diffID, nil
 	}
-	dir := filepath.Join(imageDir, "layer")
-	if err := os.Mkdir(dir, 0755); err != nil {
-		return "", err
-	}
-	return unpackWithRecord(layer, dir, filepath.Join(imageDir, layerSplitName))
+	return u.diffID, nil
 }
 
 // unpackWithRecord unpacks a layer and keeps its record (layer_split.go) in the file recordPath, so

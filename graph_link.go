@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -32,7 +31,7 @@ func (n *NewImage) Discard() { os.RemoveAll(n.tmp) }
 
 // store unpacks the layer into a hidden directory and writes there the config that goes with its
 // DiffID, and the record. The image's ID is the config's digest.
-func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID string) ([]byte, error)) (*NewImage, error) {
+func (g *Graph) store(layer Layer, parent string, makeConfig func(diffID string) ([]byte, error)) (*NewImage, error) {
 	tmp, err := os.MkdirTemp(g.root, ".import-")
 	if err != nil {
 		return nil, err
@@ -45,11 +44,11 @@ func (g *Graph) store(layer io.Reader, parent string, makeConfig func(diffID str
 	return n, nil
 }
 
-func (g *Graph) fill(n *NewImage, layer io.Reader, makeConfig func(diffID string) ([]byte, error)) error {
+func (g *Graph) fill(n *NewImage, layer Layer, makeConfig func(diffID string) ([]byte, error)) error {
 	image := n.image
 	if layer != nil {
 		var err error
-		if image.DiffID, err = fillLayer(layer, n.tmp); err != nil {
+		if image.DiffID, err = layer.fill(n.tmp); err != nil {
 			return err
 		}
 		if image.Size, err = dirSize(filepath.Join(n.tmp, "layer")); err != nil {

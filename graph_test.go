@@ -37,12 +37,12 @@ func (g *Graph) add(n *NewImage, err error) (*Image, error) {
 
 func TestGraphIDIsConfigDigest(t *testing.T) {
 	g := graphNew(t)
-	base, err := g.add(g.Create(bytes.NewReader(rtTarball(t, "base")), "", ImageMeta{Comment: "imported"}))
+	base, err := g.add(g.Create(LayerStream(bytes.NewReader(rtTarball(t, "base"))), "", ImageMeta{Comment: "imported"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	created := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	child, err := g.add(g.Create(bytes.NewReader(rtTarball(t, "child")), base.ID, ImageMeta{Created: created, Author: "ann", Comment: "add", CreatedBy: "engine commit", Config: &ImageConfig{Cmd: []string{"sh"}}}))
+	child, err := g.add(g.Create(LayerStream(bytes.NewReader(rtTarball(t, "child"))), base.ID, ImageMeta{Created: created, Author: "ann", Comment: "add", CreatedBy: "engine commit", Config: &ImageConfig{Cmd: []string{"sh"}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestGraphIDIsConfigDigest(t *testing.T) {
 	if child.Author != "ann" || child.Comment != "add" || !child.Created.Equal(created) || child.Config.Cmd[0] != "sh" {
 		t.Errorf("Get gave %+v (config %+v)", child, child.Config)
 	}
-	again, err := g.add(g.Create(bytes.NewReader(rtTarball(t, "base")), "", ImageMeta{Comment: "imported"}))
+	again, err := g.add(g.Create(LayerStream(bytes.NewReader(rtTarball(t, "base"))), "", ImageMeta{Comment: "imported"}))
 	if err != nil || again.ID != base.ID {
 		t.Errorf("the same import twice: %v, %v; want the image %s", again, err, base.ID)
 	}
@@ -78,14 +78,14 @@ func TestGraphIDIsConfigDigest(t *testing.T) {
 // whose layers are not the ones given, and FindChain finds the stored chain again.
 func TestGraphRegisterAndFindChain(t *testing.T) {
 	g := graphNew(t)
-	base, err := g.add(g.Create(bytes.NewReader(rtTarball(t, "base")), "", ImageMeta{}))
+	base, err := g.add(g.Create(LayerStream(bytes.NewReader(rtTarball(t, "base"))), "", ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	layer := rtTarball(t, "top")
 	topDiffID := archDigest(layer)
 	config := []byte(`{"architecture":"amd64","os":"linux",  "config":{"Cmd":["top"]},"rootfs":{"type":"layers","diff_ids":["` + base.DiffID + `","` + topDiffID + `"]}}`)
-	image, err := g.add(g.Register(bytes.NewReader(layer), base.ID, config))
+	image, err := g.add(g.Register(LayerStream(bytes.NewReader(layer)), base.ID, config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestGraphRegisterAndFindChain(t *testing.T) {
 		t.Error("the ID is not the digest of the given config")
 	}
 	wrong := bytes.Replace(config, []byte(topDiffID), []byte("sha256:"+strings.Repeat("0", 64)), 1)
-	if _, err := g.add(g.Register(bytes.NewReader(layer), base.ID, wrong)); err == nil || !strings.Contains(err.Error(), "lists layers") {
+	if _, err := g.add(g.Register(LayerStream(bytes.NewReader(layer)), base.ID, wrong)); err == nil || !strings.Contains(err.Error(), "lists layers") {
 		t.Errorf("a config naming other layers: %v", err)
 	}
 	for _, test := range []struct {
@@ -113,7 +113,7 @@ func TestGraphRegisterAndFindChain(t *testing.T) {
 // An image that changes only the config has no layer of its own: its containers stand on its parent's.
 func TestGraphConfigOnlyImage(t *testing.T) {
 	g := graphNew(t)
-	base, err := g.add(g.Create(bytes.NewReader(rtTarball(t, "base")), "", ImageMeta{}))
+	base, err := g.add(g.Create(LayerStream(bytes.NewReader(rtTarball(t, "base"))), "", ImageMeta{}))
 	if err != nil {
 		t.Fatal(err)
 	}

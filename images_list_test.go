@@ -16,7 +16,7 @@ func ilImage(t *testing.T, r *Runtime, content string, parent *Image, labels map
 		parentID = parent.ID
 	}
 	image, err := r.AddImage(func() (*NewImage, error) {
-		return r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{Config: &ImageConfig{Labels: labels}})
+		return r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, content))), parentID, ImageMeta{Config: &ImageConfig{Labels: labels}})
 	}, refs...)
 	if err != nil {
 		t.Fatal(err)

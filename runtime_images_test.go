@@ -20,7 +20,7 @@ import (
 // rtAdd adds a one-file image as import does, tagged refs.
 func rtAdd(t *testing.T, r *Runtime, content, parent string, refs ...string) (*Image, error) {
 	return r.AddImage(func() (*NewImage, error) {
-		return r.graph.Create(bytes.NewReader(rtTarball(t, content)), parent, ImageMeta{})
+		return r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, content))), parent, ImageMeta{})
 	}, refs...)
 }
 
@@ -79,7 +79,7 @@ func TestRuntimeAddImageParentRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = r.AddImage(func() (*NewImage, error) {
-		n, err := r.graph.Create(bytes.NewReader(rtTarball(t, "child")), parent.ID, ImageMeta{})
+		n, err := r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, "child"))), parent.ID, ImageMeta{})
 		r.DeleteImage("parent", false) // while the child was unpacked
 		return n, err
 	}, "child")
@@ -148,7 +148,7 @@ func TestRuntimeImportIsContentAddressed(t *testing.T) {
 	if child := rtImage(t, r, "same", first); child.ID == first.ID || child.Parent != first.ID {
 		t.Errorf("the same layer on a parent: ID %s, parent %s", child.ID, child.Parent)
 	}
-	withConfig, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, "same")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"sh"}}}))
+	withConfig, err := r.graph.add(r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, "same"))), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"sh"}}}))
 	if err != nil || withConfig.ID == first.ID {
 		t.Errorf("the same layer with a config: %v, ID %s", err, withConfig.ID)
 	}

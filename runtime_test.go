@@ -50,7 +50,7 @@ func rtImage(t *testing.T, r *Runtime, content string, parent *Image, refs ...st
 	if parent != nil {
 		parentID = parent.ID
 	}
-	image, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, content)), parentID, ImageMeta{}))
+	image, err := r.graph.add(r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, content))), parentID, ImageMeta{}))
 	if err != nil {
 		t.Fatalf("Import(%q): %v", content, err)
 	}
@@ -107,7 +107,7 @@ func TestRuntimeCreate(t *testing.T) {
 func TestRuntimeCreateErrors(t *testing.T) {
 	r := rtNew(t, t.TempDir())
 	rtImage(t, r, "base", nil, "base")
-	withCmd, err := r.graph.add(r.graph.Create(bytes.NewReader(rtTarball(t, "cmd")), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}}}))
+	withCmd, err := r.graph.add(r.graph.Create(LayerStream(bytes.NewReader(rtTarball(t, "cmd"))), "", ImageMeta{Config: &ImageConfig{Cmd: []string{"/bin/sh", "-c", "x"}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
