@@ -400,21 +400,29 @@ func (srv *Server) CmdRm(session *Session, args []string) error {
 	})
 }
 
-// eachContainer applies an action to the named containers, printing each name that succeeded and one
-// line for each that did not; the command fails if any did.
+// eachContainer applies an action to the named containers, printing each name that succeeded.
 func (srv *Server) eachContainer(session *Session, command string, names []string, action func(*Container) error) error {
-	failed := false
-	for _, name := range names {
+	return eachName(session, command, names, func(name string) error {
 		c, err := srv.runtime.Get(name)
 		if err == nil {
 			err = action(c)
 		}
-		if err != nil {
+		if err == nil {
+			fmt.Fprintln(session.Stdout, name)
+		}
+		return err
+	})
+}
+
+// eachName applies an action to each name a command was given. As with docker's rm, rmi and volume rm,
+// one that fails does not stop the others: it gets one line on stderr, and the command fails at the end.
+func eachName(session *Session, command string, names []string, action func(name string) error) error {
+	failed := false
+	for _, name := range names {
+		if err := action(name); err != nil {
 			fmt.Fprintf(session.Stderr, "engine: %s: %v\n", command, err)
 			failed = true
-			continue
 		}
-		fmt.Fprintln(session.Stdout, name)
 	}
 	if failed {
 		return &StatusError{Status: 125}

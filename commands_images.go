@@ -107,21 +107,13 @@ func (srv *Server) CmdRmi(session *Session, args []string) error {
 	}
 	// As docker's, one image that cannot go does not keep the others: `images -q | xargs rmi` removes
 	// what it can, with a line for each refusal, and fails if there was one.
-	failed := false
-	for _, name := range names {
+	return eachName(session, "rmi", names, func(name string) error {
 		messages, err := srv.runtime.DeleteImage(name, force)
 		for _, message := range messages {
 			fmt.Fprintln(session.Stdout, message)
 		}
-		if err != nil {
-			fmt.Fprintf(session.Stderr, "engine: rmi: %v\n", err)
-			failed = true
-		}
-	}
-	if failed {
-		return &StatusError{Status: 125}
-	}
-	return nil
+		return err
+	})
 }
 
 // imageView is an image as `docker image inspect` shows it.

@@ -157,20 +157,14 @@ func (srv *Server) volumeRm(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	failed := false
-	for _, name := range names {
+	return eachName(session, "volume rm", names, func(name string) error {
 		if err := srv.runtime.RemoveVolume(name); err != nil {
 			if _, missing := srv.runtime.volumes.Get(name); missing != nil && force {
-				continue
+				return nil
 			}
-			fmt.Fprintf(session.Stderr, "engine: volume rm: %v\n", err)
-			failed = true
-			continue
+			return err
 		}
 		fmt.Fprintln(session.Stdout, name)
-	}
-	if failed {
-		return &StatusError{Status: 125}
-	}
-	return nil
+		return nil
+	})
 }
