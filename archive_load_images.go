@@ -226,19 +226,5 @@ func (g *Graph) longestChain(diffIDs []string) (id string, n int, err error) {
 
 // cancelOnGone fails a read once gone is closed: a layer being unpacked stops when its client leaves.
 func cancelOnGone(r io.Reader, gone <-chan struct{}) io.Reader {
-	return &goneReader{r, gone}
-}
-
-type goneReader struct {
-	r    io.Reader
-	gone <-chan struct{}
-}
-
-func (g *goneReader) Read(p []byte) (int, error) {
-	select {
-	case <-g.gone:
-		return 0, errors.New("the client is gone")
-	default:
-		return g.r.Read(p)
-	}
+	return &stopReader{r, gone} // archive_limits.go
 }
