@@ -69,6 +69,7 @@ type HostConfig struct {
 	ReadonlyRootfs bool                     // --read-only
 	SecurityOpt    []string                 // --security-opt: seccomp=unconfined or seccomp=<profile JSON> (seccomp.go)
 	Binds          []string                 // -v with a source: /host:/ctr[:ro], NAME:/ctr (volumes.go)
+	LogConfig      LogConfig                // --log-opt: how the keeper keeps the log (logfile.go)
 
 	// The limits of resources.go, applied by the container's cgroup (cgroups.go); Docker's names and units.
 	Memory     int64  // -m: bytes, 0 for no limit

@@ -1,10 +1,9 @@
 // tcp.go: the wire between `engine COMMAND` (the client) and `engine -d` (the daemon).
 //
 // Docker 0.1 sent the command line as JSON and then copied raw bytes both ways; that lost exit codes and
-// mixed stderr into stdout. We keep its simplicity and add framing. Every message, in both directions, is a
-// frame:
-//
-//	kind (1 byte) | length (4 bytes, big endian) | payload (length bytes, at most maxPayload)
+// mixed stderr into stdout. We keep its simplicity and add framing: every message, in both directions,
+// is a frame of protocol.go. This file says which frames the client and the daemon exchange, and in what
+// order.
 //
 // The client's first frame is the token from ROOT/engine.token, at most maxTokenSize bytes, so that the
 // daemon reads it into a buffer of fixed size and allocates nothing more for a connection that has not
@@ -29,8 +28,8 @@
 // one's kernel answers it with a reset. A daemon busy with an upload it has already received (import,
 // Session.Upload) probes too, as it reads nothing more. A write or a read that fails is a client gone:
 // Conn.Gone is closed, and whatever was streaming to it, waiting for it or unpacking its upload
-// (logs.go, attach.go, `exec -t`, `wait`, archive.go) stops and gives back its files and watches. Our own client never half-closes; it closes the
-// connection after the exit frame, or dies.
+// (logs.go, attach.go, `exec -t`, `wait`, archive.go) stops and gives back its files and watches. Our
+// own client never half-closes; it closes the connection after the exit frame, or dies.
 //
 // The daemon sends a log's bytes with io.CopyN from the file to the socket, which Go turns into
 // sendfile(2): they never pass through the daemon's memory. The client copies them out through one
@@ -38,82 +37,16 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"sync"
 	"syscall"
 	"time"
-)
-
-const (
-	frameToken       byte = 'k' // client → daemon, first: the token
-	frameRequest     byte = 'Q'
-	frameStdin       byte = 'i'
-	frameStdinClosed byte = 'c'
-	frameResize      byte = 'r' // client → daemon: rows, cols (uint16 each, big endian)
-	frameTerminal    byte = 't' // daemon → client: the output is a terminal's; send your size
-	frameSignal      byte = 's' // daemon → client: send me your signals; client → daemon: a signal (uint32)
-	frameStdout      byte = 'o'
-	frameStderr      byte = 'e'
-	frameExit        byte = 'x'
-	frameError       byte = '!'
-
-	frameHeaderSize = 5
-	maxPayload      = 1 << 20
-	maxTokenSize    = 256 // loadToken makes 64 hex digits
 )
 
 // Request is the frame after the token: what the client asks for.
 type Request struct {
 	Args []string `json:"args"`
-}
-
-// Conn is one client connection, seen from either side. Writes of whole frames are serialised, so the
-// goroutines streaming a container's stdout and stderr can share one connection. On the daemon's side,
-// Gone is closed once the client is known to be gone (see the opening).
-type Conn struct {
-	net.Conn
-	writeMu sync.Mutex
-
-	goneMu  sync.Mutex
-	gone    chan struct{} // made on first use, so a Conn{} is ready to use
-	probing bool
-}
-
-// Gone is closed once the client is gone: a write or a read failed, or the connection was closed.
-func (c *Conn) Gone() <-chan struct{} {
-	c.goneMu.Lock()
-	defer c.goneMu.Unlock()
-	return c.goneChan()
-}
-
-// goneChan is Gone's channel; the caller holds goneMu.
-func (c *Conn) goneChan() chan struct{} {
-	if c.gone == nil {
-		c.gone = make(chan struct{})
-	}
-	return c.gone
-}
-
-// lost records that the client is gone.
-func (c *Conn) lost() {
-	c.goneMu.Lock()
-	defer c.goneMu.Unlock()
-	gone := c.goneChan()
-	select {
-	case <-gone:
-	default:
-		close(gone)
-	}
-}
-
-func (c *Conn) Close() error {
-	c.lost()
-	return c.Conn.Close()
 }
 
 // probeInterval is how often the daemon probes a client it reads nothing from.
@@ -144,14 +77,6 @@ func (c *Conn) probe() {
 	}()
 }
 
-func (c *Conn) writeHeader(kind byte, length int) error {
-	var h [frameHeaderSize]byte
-	h[0] = kind
-	binary.BigEndian.PutUint32(h[1:], uint32(length))
-	_, err := c.Conn.Write(h[:])
-	return err
-}
-
 // closeGently closes a connection whose client may still be sending (the request after a wrong token):
 // our side's FIN first, then what the client sent is read and dropped, for up to a second, until it
 // closes too. Closing a socket with unread bytes sends a reset, which can overtake the frames just
@@ -163,112 +88,6 @@ func (c *Conn) closeGently() {
 	c.SetReadDeadline(time.Now().Add(time.Second))
 	io.CopyN(io.Discard, c.Conn, 2*(frameHeaderSize+maxPayload))
 	c.Close()
-}
-
-// WriteFrame sends one frame. Longer payloads must be split by the caller (see frameWriter).
-func (c *Conn) WriteFrame(kind byte, payload []byte) error {
-	if len(payload) > maxPayload {
-		return fmt.Errorf("frame of %d bytes exceeds %d", len(payload), maxPayload)
-	}
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	err := c.writeHeader(kind, len(payload))
-	if err == nil {
-		_, err = c.Conn.Write(payload)
-	}
-	if err != nil {
-		c.lost()
-	}
-	return err
-}
-
-// SendFrom sends n bytes of f as frames of the given kind. The payload goes from the file to the socket
-// inside the kernel (sendfile), which is what lets a container's log reach a client at memory speed.
-func (c *Conn) SendFrom(kind byte, f *os.File, n int64) error {
-	for n > 0 {
-		chunk := min(n, maxPayload)
-		c.writeMu.Lock()
-		err := c.writeHeader(kind, int(chunk))
-		if err == nil {
-			_, err = io.CopyN(c.Conn, f, chunk)
-		}
-		c.writeMu.Unlock()
-		if err != nil {
-			c.lost()
-			return err
-		}
-		n -= chunk
-	}
-	return nil
-}
-
-// ReadHeader reads the next frame's kind and length; the caller then reads exactly length payload
-// bytes from the connection (ReadPayload, or io.CopyN straight into a file or pipe).
-func (c *Conn) ReadHeader() (kind byte, length int64, err error) {
-	var h [frameHeaderSize]byte
-	if _, err := io.ReadFull(c.Conn, h[:]); err != nil {
-		return 0, 0, err
-	}
-	length = int64(binary.BigEndian.Uint32(h[1:]))
-	if length > maxPayload {
-		return 0, 0, fmt.Errorf("frame of %d bytes exceeds %d", length, maxPayload)
-	}
-	return h[0], length, nil
-}
-
-func (c *Conn) ReadPayload(length int64) ([]byte, error) {
-	buf := make([]byte, length)
-	_, err := io.ReadFull(c.Conn, buf)
-	return buf, err
-}
-
-// frameWriter is an io.Writer whose bytes become frames of one kind: a command's stdout or stderr.
-type frameWriter struct {
-	conn *Conn
-	kind byte
-}
-
-func (w frameWriter) Write(p []byte) (int, error) {
-	written := 0
-	for len(p) > 0 {
-		chunk := p[:min(len(p), maxPayload)]
-		if err := w.conn.WriteFrame(w.kind, chunk); err != nil {
-			return written, err
-		}
-		written += len(chunk)
-		p = p[len(chunk):]
-	}
-	return written, nil
-}
-
-func exitPayload(status int) []byte {
-	return binary.BigEndian.AppendUint32(nil, uint32(int32(status)))
-}
-
-func resizePayload(rows, cols uint16) []byte {
-	return binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, rows), cols)
-}
-
-func parseResize(payload []byte) (rows, cols uint16, err error) {
-	if len(payload) != 4 {
-		return 0, 0, fmt.Errorf("bad resize frame of %d bytes", len(payload))
-	}
-	return binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:]), nil
-}
-
-func signalPayload(sig syscall.Signal) []byte {
-	return binary.BigEndian.AppendUint32(nil, uint32(sig))
-}
-
-func parseSignalFrame(payload []byte) (syscall.Signal, error) {
-	if len(payload) != 4 {
-		return 0, fmt.Errorf("bad signal frame of %d bytes", len(payload))
-	}
-	sig := binary.BigEndian.Uint32(payload)
-	if sig == 0 || sig > 64 {
-		return 0, fmt.Errorf("bad signal %d", sig)
-	}
-	return syscall.Signal(sig), nil
 }
 
 // stdinReader reads the client's stdin frames on the daemon side, until stdin-closed. Its WriteTo moves
