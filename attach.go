@@ -1,11 +1,11 @@
 // attach.go: a client attached to a running container (`engine run`, `start -a`, `engine attach`).
 //
-// Output reaches an attached client from the log files (logs.go), from where they ended when it
-// attached, so any number of clients may attach at once and a slow or vanished one never holds up the
-// container. What the client sends goes the other way, read by one goroutine (relay) for as long as the
-// client stays: its stdin to the container's stdin pipe, or to its terminal's master with -t
-// (console.go); resize frames to the terminal; signal frames (docker's --sig-proxy, without a
-// terminal) to Container.Kill. On a terminal, the detach keys (Ctrl-P Ctrl-Q unless --detach-keys
+// Output reaches an attached client from the container's log (logs.go), from where it ended when the
+// client attached, so any number of clients may attach at once and a slow or vanished one never holds
+// up the container. What the client sends goes the other way, read by one goroutine (relay) for as long
+// as the client stays: its stdin and resize frames to the container's keeper (keeper.go), which writes
+// them to the container's stdin pipe or, with -t, to its terminal's master; signal frames (docker's
+// --sig-proxy, without a terminal) to Container.Kill. On a terminal, the detach keys (Ctrl-P Ctrl-Q unless --detach-keys
 // says otherwise) end the attachment and leave the container running; the client prints "read escape
 // sequence", as docker's does.
 //
@@ -59,24 +59,32 @@ type terminal interface {
 	Resize(rows, cols uint16) error
 }
 
-// attachment is the container's side of an attached client, as the options ask.
-func (c *Container) attachment(opts attachOptions) attachment {
+// attachment is the container's side of an attached client, as the options ask: its input and its
+// terminal go through the container's keeper (keeper_client.go), over a connection of their own, which
+// the returned function closes.
+func (c *Container) attachment(opts attachOptions) (attachment, func()) {
 	a := attachment{detachKeys: opts.detachKeys}
-	if console := c.Console(); console != nil {
-		a.console = console
-		if opts.stdin && c.Config.OpenStdin {
-			a.input = console
-		}
-	} else if pipe := c.StdinPipe(); pipe != nil && opts.stdin {
-		a.input = pipe
-		if c.Config.StdinOnce {
-			a.closeInput = func() { c.closeStdinPipe(pipe) }
-		}
-	}
 	if opts.sigProxy && !c.Config.Tty {
 		a.signal = c.Kill
 	}
-	return a
+	wantsInput := opts.stdin && c.Config.OpenStdin
+	if !wantsInput && !c.Config.Tty {
+		return a, func() {}
+	}
+	in, err := c.openInput(c.Config.StdinOnce && !c.Config.Tty)
+	if err != nil { // the run has just ended, or its stdin is closed: there is nothing to pass on
+		return a, func() {}
+	}
+	if c.Config.Tty {
+		a.console = in
+	}
+	if wantsInput {
+		a.input = in
+		if c.Config.StdinOnce && !c.Config.Tty {
+			a.closeInput = in.CloseInput
+		}
+	}
+	return a, func() { in.Close() }
 }
 
 // attach relays the container's output (from the given logs) and the client's frames until the run
@@ -87,10 +95,12 @@ func (session *Session) attach(c *Container, logs *containerLogs, opts attachOpt
 		exited = make(chan struct{})
 		close(exited)
 	}
+	a, closeInput := c.attachment(opts)
+	defer closeInput()
 	stop := make(chan struct{})
 	relayed := make(chan error, 1)
 	go func() {
-		err := session.relay(c.attachment(opts))
+		err := session.relay(a)
 		relayed <- err
 		if err != nil { // detached, or gone; at the end of its input the client still gets the output
 			close(stop)
@@ -254,9 +264,7 @@ func (srv *Server) CmdAttach(session *Session, args []string) error {
 		if err != nil {
 			return err
 		}
-		if console := c.Console(); console != nil {
-			console.Resize(rows, cols)
-		}
+		c.keeperCall(keeperRequest{Op: "resize", Rows: rows, Cols: cols}) // a run that just ended has no size to set
 	}
 	status, err := session.attach(c, logs, attachOptions{stdin: !noStdin, sigProxy: sigProxy, detachKeys: keys})
 	if err != nil {

@@ -414,6 +414,19 @@ func addProcess(dirs []string, pid int) error {
 	return nil
 }
 
+// dirFile is a copy of the descriptor SpawnInto uses, for the keeper that spawns init (keeper.go); nil
+// on v1, where Join moves init in.
+func (cg *Cgroup) dirFile() (*os.File, error) {
+	if cg.dirFd < 0 {
+		return nil, nil
+	}
+	fd, err := unix.FcntlInt(uintptr(cg.dirFd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", cg.name, err)
+	}
+	return os.NewFile(uintptr(fd), "cgroup"), nil
+}
+
 func (cg *Cgroup) closeDir() {
 	if cg.dirFd >= 0 {
 		unix.Close(cg.dirFd)

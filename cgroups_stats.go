@@ -1,7 +1,7 @@
 // cgroups_stats.go: what the kernel counted in a container's cgroup (cgroups.go).
 //
-// The monitor (container_stop.go) asks OOMKilled when the command has exited, before the cgroup is
-// removed, to tell an OOM kill from a plain SIGKILL; `engine stats` (commands_stats.go) reads Stats every
+// The container's keeper (keeper.go) reads the OOM kill count when the command has exited, before the
+// cgroup is removed, to tell an OOM kill from a plain SIGKILL; `engine stats` (commands_stats.go) reads Stats every
 // second while the container runs. Both only read the files v1 and v2 keep under their own names.
 package main
 
@@ -16,14 +16,16 @@ import (
 )
 
 // OOMKilled tells whether the kernel's OOM killer killed a process of the cgroup: the oom_kill count of
-// v1's memory.oom_control or v2's memory.events. Read before Remove.
-func (cg *Cgroup) OOMKilled() bool {
-	file := "memory.oom_control"
+// v1's memory.oom_control or v2's memory.events. Read before Remove. The container's keeper reads the
+// same file when the container exits (keeper.go).
+func (cg *Cgroup) OOMKilled() bool { return oomKilled(cg.oomFile()) }
+
+// oomFile is the file that counts the cgroup's OOM kills.
+func (cg *Cgroup) oomFile() string {
 	if cg.hierarchy.Unified {
-		file = "memory.events"
+		return filepath.Join(cg.path("memory"), "memory.events")
 	}
-	kills, _ := readCgroupKey(filepath.Join(cg.path("memory"), file), "oom_kill")
-	return kills > 0
+	return filepath.Join(cg.path("memory"), "memory.oom_control")
 }
 
 // CgroupStats is what `engine stats` shows of a container, read from its cgroup.

@@ -4,17 +4,15 @@
 // pivot_root has made the container's /dev its own, opens the pair with kr/pty: /dev/ptmx there is the
 // container's private devpts instance (spec.go mounts it with newinstance), so the slave is
 // /dev/pts/0 of that instance, `tty` inside prints that name, and no host pty is used up or visible.
-// Init makes the slave its fds 0, 1 and 2 and its controlling terminal, and hands the master to the
-// daemon over the sync pipe with SCM_RIGHTS: a file descriptor cannot be named across a mount
-// namespace, it can only be passed over a unix socket (unix(7)).
+// Init makes the slave its fds 0, 1 and 2 and its controlling terminal, and hands the master over the
+// sync pipe with SCM_RIGHTS to the container's keeper (keeper.go): a file descriptor cannot be named
+// across a mount namespace, it can only be passed over a unix socket (unix(7)).
 //
-// On the daemon's side (Container.release) the master becomes a Console: one copier goroutine copies
-// what the command writes to its terminal into stdout.log (a terminal has one stream, so stderr.log
-// stays empty, as in docker's logs of a tty container), and every reader of output keeps reading the
-// log files (logs.go). Input from attached clients is written to the master (attach.go), and resize
-// frames from them become Resize. Unlike plain output, terminal output passes through the daemon: if
-// the daemon dies, the master closes and the container's processes get SIGHUP, as with any terminal
-// that goes away.
+// The keeper holds the master for as long as the container runs: it copies what the command writes to
+// its terminal into the log (a terminal has one stream, so it is all stdout, as in docker's logs of a tty
+// container), writes attached clients' keystrokes to it and sets its size when they resize. So the
+// terminal outlives the daemon, as the container does. The daemon holds a master only for `exec -t`,
+// whose process's terminal it relays straight to the client: a Console, below.
 package main
 
 import (
@@ -34,20 +32,10 @@ const consoleMarker = 'T'
 // errNoConsole is a start whose init closed the sync pipe without sending the terminal.
 var errNoConsole = errors.New("init sent no terminal")
 
-// Console is the daemon's end of a container's terminal: the pty master.
+// Console is the daemon's end of an `exec -t` process's terminal: the pty master.
 type Console struct {
 	master *os.File
 	copied chan struct{} // closed when the copier has seen the end of the output
-}
-
-// startConsole adopts a received master and starts copying the terminal's output into the log at
-// logPath.
-func startConsole(master *os.File, logPath string) (*Console, error) {
-	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600)
-	if err != nil {
-		return nil, err
-	}
-	return newConsole(master, log), nil
 }
 
 // newConsole copies the terminal's output to out (closing out afterwards if it is a file) until the
@@ -79,15 +67,14 @@ func (con *Console) Resize(rows, cols uint16) error {
 	return pty.Setsize(con.master, &pty.Winsize{Rows: rows, Cols: cols})
 }
 
-// Drain waits until everything written to the terminal is in the log, then closes the master. The
-// monitor calls it once the command has exited, before it tells anyone the run ended.
+// Drain waits until everything written to the terminal has been copied, then closes the master: once
+// the command has exited, before anyone is told it ended.
 func (con *Console) Drain() {
 	<-con.copied
 	con.master.Close()
 }
 
-// Close drops the terminal at once, for a start that failed: the master is pollable, so closing it
-// also ends the copier's read.
+// Close drops the terminal at once: the master is pollable, so closing it also ends the copier's read.
 func (con *Console) Close() {
 	con.master.Close()
 	<-con.copied
@@ -149,25 +136,6 @@ func sendFd(socket int, marker byte, f *os.File) error {
 	return unix.Sendmsg(socket, []byte{marker}, unix.UnixRights(int(f.Fd())), nil, 0)
 }
 
-// receiveConsole is the daemon's side of a terminal's start: the first message on the sync pipe of a
-// container with a terminal is the master, or init's failure report if it failed before making it.
-// It returns the bytes of a report, if that is what came.
-func (c *Container) receiveConsole(syncPipe *os.File) ([]byte, error) {
-	master, report, err := receiveTerminal(syncPipe)
-	if err != nil || master == nil {
-		return report, err
-	}
-	console, err := startConsole(master, c.logPath("stdout"))
-	if err != nil {
-		master.Close()
-		return nil, err
-	}
-	c.mu.Lock()
-	c.console = console
-	c.mu.Unlock()
-	return report, nil
-}
-
 // receiveTerminal reads the first message on a sync pipe when a terminal is expected: the master, or
 // no master and the start of a failure report. Init and exec's helper send it the same way.
 func receiveTerminal(syncPipe *os.File) (*os.File, []byte, error) {
@@ -179,38 +147,6 @@ func receiveTerminal(syncPipe *os.File) (*os.File, []byte, error) {
 		return nil, data, nil
 	}
 	return master, data[1:], nil // after the marker
-}
-
-// drainConsole is the monitor's wait for the last of the terminal's output (see Console.Drain).
-func (c *Container) drainConsole() {
-	c.mu.Lock()
-	console := c.console
-	c.mu.Unlock()
-	if console == nil {
-		return
-	}
-	console.Drain()
-	c.mu.Lock()
-	c.console = nil
-	c.mu.Unlock()
-}
-
-// closeConsole drops the terminal of a start that failed.
-func (c *Container) closeConsole() {
-	c.mu.Lock()
-	console := c.console
-	c.console = nil
-	c.mu.Unlock()
-	if console != nil {
-		console.Close() // waits for its copy to the log to end: outside mu
-	}
-}
-
-// Console is the running container's terminal, or nil.
-func (c *Container) Console() *Console {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.console
 }
 
 // setConsoleSize records the size the next start's terminal opens with (the spec's consoleSize).
@@ -227,14 +163,14 @@ func (c *Container) setConsoleSize(rows, cols uint16) {
 
 // setupConsole makes init's terminal: after pivot_root, so /dev/ptmx is the container's own. The slave
 // is made fds 0, 1, 2 and the controlling terminal of init's session (init is a session leader: the
-// daemon started it with setsid), and the master goes to the daemon. The shell that init execs
+// keeper started it with setsid), and the master goes to the keeper. The shell that init execs
 // inherits all of it, so its job control works.
 func setupConsole(process Process) error {
 	master, slave, err := openConsole(process)
 	if err != nil {
 		return err
 	}
-	defer master.Close() // the daemon has its own copy once sent; init keeps none
+	defer master.Close() // the keeper has its own copy once sent; init keeps none
 	defer slave.Close()
 	// Fd puts the slave back in blocking mode (os.OpenFile made it non-blocking for Go's poller): the
 	// command must get an ordinary terminal, not one whose reads fail with EAGAIN.
@@ -248,7 +184,7 @@ func setupConsole(process Process) error {
 		return fmt.Errorf("making the terminal controlling: %w", err)
 	}
 	if err := sendFd(initPipeFd, consoleMarker, master); err != nil {
-		return fmt.Errorf("sending the terminal to the daemon: %w", err)
+		return fmt.Errorf("sending the terminal to the keeper: %w", err)
 	}
 	return nil
 }

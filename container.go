@@ -27,13 +27,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -92,6 +89,8 @@ type Container struct {
 	Name            string // with a leading "/", as Docker stores names
 	NetworkSettings *NetworkSettings
 	Mounts          []MountPoint // the -v binds and volumes, resolved at create (runtime_volumes.go)
+	LogPath         string       // the log the keeper writes (logfile.go)
+	LogDropped      int64        // bytes of output the log could not take (a full disk), in the last run
 
 	root    string // ROOT/containers/<id>
 	runtime *Runtime
@@ -105,20 +104,17 @@ type Container struct {
 	//
 	// mu guards State, NetworkSettings and the fields after it, and is held only to read or write them,
 	// never across a wait: ps, inspect, port and stats take mu alone, so they never wait on a start, a
-	// stop or a removal. Only holders of lifecycle change State, NetworkSettings, cmd, cgroup and exited
+	// stop or a removal. Only holders of lifecycle change State, NetworkSettings, keeper, cgroup and exited
 	// (under mu too), so a holder of lifecycle may read those without mu.
 	lifecycle sync.Mutex
 	removed   bool // Destroy has begun: the container must never start again
 	exports   int  // exports reading the mounted root (commit.go): it stays mounted until the last ends
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd     // the running process
-	cgroup *Cgroup       // its cgroup, from start until the monitor removes it
-	stdin  *os.File      // our end of the container's stdin pipe (-i)
-	exited chan struct{} // from a successful start until the monitor has recorded the end: then closed
-
-	console     *Console // the terminal's master while running with -t (console.go)
-	consoleSize *Box     // the size the next start's terminal opens with, if the client has one
+	mu          sync.Mutex
+	keeper      *Keeper       // the running container's keeper (keeper_client.go)
+	cgroup      *Cgroup       // its cgroup, from start until the monitor removes it
+	exited      chan struct{} // from a successful start until the monitor has recorded the end: then closed
+	consoleSize *Box          // the size the next start's terminal opens with, if the client has one
 }
 
 func (c *Container) ShortID() string { return c.ID[:12] }
@@ -128,8 +124,6 @@ func (c *Container) ShortName() string { return strings.TrimPrefix(c.Name, "/") 
 func (c *Container) bundle() string { return filepath.Join(c.root, "bundle") }
 
 func (c *Container) rootfs() string { return filepath.Join(c.root, "bundle", "rootfs") }
-
-func (c *Container) logPath(stream string) string { return filepath.Join(c.root, stream+".log") }
 
 // Start runs the container's command. It returns once the command runs (or has failed to start).
 func (c *Container) Start() error {
@@ -181,23 +175,23 @@ func (c *Container) start() error {
 	if err := cgroup.Create(c.HostConfig); err != nil {
 		return err
 	}
+	os.Remove(filepath.Join(c.root, keeperExitFile)) // the previous run's
 	// Init is started first and held on the sync pipe, as runc's create comes before its start: while
 	// the Go runtime starts up in the child, the daemon prepares the rest of the container.
-	cmd, syncPipe, err := c.execInit(namespaces)
+	keeper, err := c.startKeeper(namespaces, cgroup)
 	if err != nil {
 		return err
 	}
-	defer syncPipe.Close()
 	previous := c.State
 	c.mu.Lock()
-	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
+	c.State.setRunning(keeper.Pid, keeper.PidStart)
 	c.mu.Unlock()
 	// On v1, moving init into its cgroup waits for an RCU grace period in the kernel (about a
 	// millisecond here): it goes on while the rest is prepared, and init is released only once it is in.
 	joined := make(chan error, 1)
-	go func() { joined <- cgroup.Join(cmd.Process.Pid) }()
+	go func() { joined <- cgroup.Join(keeper.Pid) }()
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
-	err = c.prepare(rootfs, namespaces, cmd.Process.Pid)
+	err = c.prepare(rootfs, namespaces, keeper.Pid)
 	if err == nil {
 		err = c.toDisk()
 	}
@@ -205,14 +199,13 @@ func (c *Container) start() error {
 		err = joinErr
 	}
 	if err == nil {
-		err = c.release(cmd, syncPipe)
+		err = keeper.Release()
+	} else {
+		keeper.abort()
 	}
 	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
 		c.runtime.network.Release(c)
 		c.mu.Lock()
-		c.closeStdin()
 		c.NetworkSettings = &NetworkSettings{}
 		c.State = previous
 		c.mu.Unlock()
@@ -220,9 +213,9 @@ func (c *Container) start() error {
 	}
 	exited := make(chan struct{})
 	c.mu.Lock()
-	c.cmd, c.exited = cmd, exited
+	c.keeper, c.exited = keeper, exited
 	c.mu.Unlock()
-	go c.monitor(cmd, exited)
+	go c.monitor(keeper, exited)
 	return nil
 }
 
@@ -247,47 +240,6 @@ func (c *Container) prepare(rootfs string, namespaces []Namespace, pid int) erro
 	return os.WriteFile(filepath.Join(c.bundle(), "config.json"), specJSON, 0600)
 }
 
-// execInit starts `engine init` in the container's new namespaces, held on the sync pipe.
-func (c *Container) execInit(namespaces []Namespace) (*exec.Cmd, *os.File, error) {
-	parent, child, err := newSyncPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer child.Close()
-	stdin, stdout, stderr, err := c.openStdio()
-	if err != nil {
-		parent.Close()
-		return nil, nil, err
-	}
-	defer closeAll(stdin, stdout, stderr)
-	binary, err := sealedBinary()
-	if err != nil {
-		parent.Close()
-		return nil, nil, err
-	}
-	cmd := &exec.Cmd{
-		Path: binary, // never the host's file: see binary.go
-
-		Args:       []string{"engine", "init"},
-		Dir:        c.bundle(),
-		Env:        []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
-		Stdin:      stdin,
-		Stdout:     stdout,
-		Stderr:     stderr,
-		ExtraFiles: append([]*os.File{child}, namespaceFiles(namespaces)...), // fd 3, then 4: netns.go
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags(namespaces),
-			Setsid:     true, // the container is nobody's terminal job, least of all the daemon's
-		},
-	}
-	c.cgroup.SpawnInto(cmd.SysProcAttr)
-	if err := cmd.Start(); err != nil {
-		parent.Close()
-		return nil, nil, fmt.Errorf("starting init: %w", err)
-	}
-	return cmd, parent, nil
-}
-
 // newSyncPipe makes the socket pair that holds a starting process (init, or exec's helper) until the
 // daemon releases it, and carries back its terminal and its verdict. A socket, not a pipe: a terminal's
 // master can only travel over a unix socket (console.go). The daemon's end is non-blocking, so Go's
@@ -306,29 +258,6 @@ func newSyncPipe() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("sync pipe: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync"), nil
-}
-
-// openStdio opens the files the container's fds 0, 1 and 2 will be: the log files, appended to directly
-// by the container, and a pipe for stdin when the container keeps stdin open (-i).
-func (c *Container) openStdio() (stdin, stdout, stderr *os.File, err error) {
-	if stdout, err = os.OpenFile(c.logPath("stdout"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600); err != nil {
-		return nil, nil, nil, err
-	}
-	if stderr, err = os.OpenFile(c.logPath("stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0600); err != nil {
-		stdout.Close()
-		return nil, nil, nil, err
-	}
-	if c.Config.OpenStdin && !c.Config.Tty { // a terminal's input goes through its master instead
-		var ours *os.File
-		if stdin, ours, err = os.Pipe(); err != nil {
-			closeAll(stdout, stderr)
-			return nil, nil, nil, err
-		}
-		c.mu.Lock()
-		c.stdin = ours
-		c.mu.Unlock()
-	}
-	return stdin, stdout, stderr, nil
 }
 
 func closeAll(files ...*os.File) {
@@ -360,36 +289,6 @@ func cloneFlags(namespaces []Namespace) uintptr {
 // init the image blocks (a FIFO where init opens a file) instead of leaving it to hold the lifecycle
 // lock, and with it every stop and rm of the container, forever. A variable, so a test can shorten it.
 var initVerdictTimeout = 30 * time.Second
-
-// release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
-// close-on-exec), or the error init reported. With a terminal, the pty master comes first (console.go).
-// Past initVerdictTimeout it gives up with an error; Start then kills init.
-func (c *Container) release(cmd *exec.Cmd, syncPipe *os.File) error {
-	if err := syncPipe.SetDeadline(time.Now().Add(initVerdictTimeout)); err != nil {
-		return fmt.Errorf("sync pipe: %w", err)
-	}
-	_, err := syncPipe.Write([]byte{0})
-	var report []byte
-	if err == nil && c.Config.Tty {
-		if report, err = c.receiveConsole(syncPipe); err != nil {
-			return verdictOverdue(err)
-		}
-	}
-	rest, readErr := io.ReadAll(syncPipe)
-	report = append(report, rest...)
-	if errors.Is(readErr, os.ErrDeadlineExceeded) {
-		c.closeConsole()
-		return verdictOverdue(readErr)
-	}
-	if err == nil && len(report) == 0 {
-		if c.Config.Tty && c.console == nil {
-			return errNoConsole
-		}
-		return nil
-	}
-	c.closeConsole()
-	return syncFailure(report, "init", cmd.ProcessState)
-}
 
 // verdictOverdue says why a wait for init's verdict ended, in plain words when it ran out of time.
 func verdictOverdue(err error) error {

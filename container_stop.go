@@ -12,7 +12,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 	"time"
 )
@@ -22,18 +21,20 @@ import (
 // reaped once every other process in it has been, and a zombie nobody reaps holds it forever.
 var killTimeout = 10 * time.Second
 
-// monitor waits for the container's process to end and records it, like Docker 0.1's Container.monitor.
-func (c *Container) monitor(cmd *exec.Cmd, exited chan struct{}) {
-	cmd.Wait()
-	c.drainConsole() // every byte written to the terminal is in the log before anyone hears of the end
+// monitor waits for the container's run to end and records it, like Docker 0.1's Container.monitor. The
+// keeper tells the end (keeper_client.go), once every byte of output is in the log.
+func (c *Container) monitor(keeper *Keeper, exited chan struct{}) {
+	exit, problem := keeper.Wait()
 	c.lifecycle.Lock()
 	defer c.lifecycle.Unlock()
-	oomKilled := c.cgroup.OOMKilled()
 	c.mu.Lock()
-	c.State.setStopped(exitStatus(cmd.ProcessState))
-	c.State.OOMKilled = oomKilled
-	c.cmd, c.exited = nil, nil
-	c.closeStdin()
+	c.State.setStopped(exit.ExitCode)
+	c.State.OOMKilled, c.State.Error = exit.OOMKilled, problem
+	if !exit.FinishedAt.IsZero() {
+		c.State.FinishedAt = exit.FinishedAt
+	}
+	c.LogDropped = exit.LogDropped
+	c.keeper, c.exited = nil, nil
 	c.NetworkSettings = &NetworkSettings{}
 	c.mu.Unlock()
 	// Waiters learn of the end now; those that need the clean-up done too (awaitEnd) then wait for
@@ -77,38 +78,17 @@ func (c *Container) removeCgroup() {
 	c.mu.Unlock()
 }
 
-// closeStdin closes our end of the container's stdin pipe. The caller holds mu.
-func (c *Container) closeStdin() {
-	if c.stdin != nil {
-		c.stdin.Close()
-		c.stdin = nil
-	}
-}
-
-// closeStdinPipe closes the stdin pipe when its client's input ends, unless a later run replaced it.
-func (c *Container) closeStdinPipe(pipe *os.File) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stdin == pipe {
-		c.closeStdin()
-	}
-}
-
-// StdinPipe is where the attached client's input goes, when the container was created with -i.
-func (c *Container) StdinPipe() *os.File {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.stdin
-}
-
-// Kill sends a signal to the container's first process.
+// Kill sends a signal to the container's first process, through its keeper: its parent, so the signal
+// cannot reach another process that was given the same PID.
 func (c *Container) Kill(sig syscall.Signal) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.State.Running || c.cmd == nil {
+	running := c.State.Running && c.keeper != nil
+	c.mu.Unlock()
+	if !running {
 		return fmt.Errorf("container %s is not running", c.ShortName())
 	}
-	return c.cmd.Process.Signal(sig)
+	_, err := c.keeperCall(keeperRequest{Op: "signal", Signal: int(sig)})
+	return err
 }
 
 // Stop asks the container to stop with SIGTERM and kills it after the timeout, as `docker stop` does.

@@ -28,11 +28,10 @@ func TestReleaseGivesUpOnASilentInit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer parent.Close()
 		defer child.Close() // held open and silent, like a hung init's
-		c := &Container{ID: "0123456789ab", Name: "/silent", Config: &Config{Tty: tty}}
+		k := &keeper{job: keeperJob{Tty: tty}, syncPipe: parent, initDone: make(chan struct{})}
 		done := make(chan error, 1)
-		go func() { done <- c.release(&exec.Cmd{}, parent) }()
+		go func() { _, err := k.release(); done <- err }()
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), "init did not start the command within 200ms") {
@@ -48,17 +47,29 @@ func TestReleaseGivesUpOnASilentInit(t *testing.T) {
 }
 
 // undying is a container whose run never ends, as far as the daemon can tell: its process is alive
-// (and dies on the SIGKILL), but nothing closes its exited channel, as when pid 1 cannot be reaped.
+// (and dies on the SIGKILL its keeper passes on), but nothing closes its exited channel, as when pid 1
+// cannot be reaped.
 func undying(t *testing.T) *Container {
 	t.Helper()
+	dir := t.TempDir()
 	cmd := exec.Command("sleep", "1000")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	c := &Container{ID: "0123456789ab", Name: "/undying", Config: &Config{}, HostConfig: &HostConfig{}}
+	k := &keeper{init: cmd, initDone: make(chan struct{}), ended: make(chan struct{})}
+	var err error
+	if k.log, err = OpenLogWriter(dir, LogConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.listen(dir); err != nil {
+		t.Fatal(err)
+	}
+	go k.serve()
+	t.Cleanup(func() { k.listener.Close() })
+	c := &Container{ID: "0123456789ab", Name: "/undying", Config: &Config{}, HostConfig: &HostConfig{}, root: dir}
 	c.State.setRunning(cmd.Process.Pid, processStartTime(cmd.Process.Pid))
-	c.cmd, c.exited = cmd, make(chan struct{})
+	c.keeper, c.exited = &Keeper{dir: dir, Pid: cmd.Process.Pid}, make(chan struct{})
 	return c
 }
 

@@ -125,8 +125,12 @@ func (d *daemon) start() error {
 	return nil
 }
 
-// stop ends the daemon as an admin would (SIGTERM) and checks it left cleanly.
+// stop removes every container (they would outlive the daemon: keeper.go), then ends the daemon as an
+// admin would (SIGTERM) and checks it left cleanly: no keeper, bridge or rule of its own.
 func (d *daemon) stop() error {
+	if ids, _, code := d.run("", "ps", "-aq"); code == 0 && strings.TrimSpace(ids) != "" {
+		d.run("", append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+	}
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- d.cmd.Wait() }()
@@ -134,6 +138,9 @@ func (d *daemon) stop() error {
 	case err := <-done:
 		if err != nil {
 			return fmt.Errorf("daemon exited with %v: %s", err, d.log)
+		}
+		if keepers := keepersUnder(d.root); len(keepers) > 0 {
+			return fmt.Errorf("keepers left running under %s: %v", d.root, keepers)
 		}
 		if _, err := net.InterfaceByName(d.bridge); err == nil {
 			return fmt.Errorf("the daemon left its bridge %s", d.bridge)
@@ -146,6 +153,25 @@ func (d *daemon) stop() error {
 		d.cmd.Process.Kill()
 		return fmt.Errorf("daemon did not stop on SIGTERM")
 	}
+}
+
+// keepersUnder lists the PIDs of the keepers working in a directory under root (keeper.go: a keeper's
+// working directory is its container's).
+func keepersUnder(root string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, entry := range entries {
+		pid, err := strconv.Atoi(entry.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if string(cmdline) == "engine\x00init\x00keeper\x00" && strings.HasPrefix(cwd, root+"/") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 func freePort() string {

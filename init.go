@@ -105,6 +105,9 @@ func initContainer() (int, error) {
 	if err := switchUser(spec.Process.User); err != nil {
 		return 125, err
 	}
+	if err := dieWithKeeper(); err != nil {
+		return 125, err
+	}
 	if err := applyCapabilities(spec.Process.Capabilities); err != nil {
 		return 125, err
 	}
@@ -237,6 +240,21 @@ func switchUser(user User) error {
 	}
 	if _, _, errno := unix.RawSyscall(unix.SYS_SETRESUID, uid, uid, uid); errno != 0 {
 		return fmt.Errorf("setuid: %w", errno)
+	}
+	return nil
+}
+
+// dieWithKeeper sets the parent-death signal again: the keeper started init with it (if the keeper dies,
+// so does the container), but the kernel clears it when a process changes its user (prctl(2)), as
+// switchUser just did. A keeper that died in between has closed its end of the sync pipe: then init
+// leaves at once, as the signal would have made it.
+func dieWithKeeper() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
+	}
+	fds := []unix.PollFd{{Fd: initPipeFd, Events: unix.POLLRDHUP}}
+	if n, _ := unix.Poll(fds, 0); n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0 {
+		os.Exit(125)
 	}
 	return nil
 }

@@ -12,67 +12,69 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// containerLogs are a container's two log files, open at the point a reader starts from.
+// containerLogs is a container's log, open at the point a reader starts from.
 type containerLogs struct {
-	stdout, stderr *os.File
+	files []*os.File // oldest first; the last is the one the keeper writes
+	pos   int64      // where the next record begins in files[0]
 }
 
-// openLogs opens both logs, at their start or, with fromEnd, where they end now.
+// openLogs opens the log files, at their start or, with fromEnd, where the last whole record ends now.
 func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
-	stdout, err := os.Open(c.logPath("stdout"))
-	if err != nil {
-		return nil, err
-	}
-	stderr, err := os.Open(c.logPath("stderr"))
-	if err != nil {
-		stdout.Close()
-		return nil, err
+	l := &containerLogs{}
+	for n := maxLogFiles; n >= 0; n-- {
+		if n > 0 && fromEnd {
+			continue
+		}
+		f, err := os.Open(logPath(c.root, n))
+		if errors.Is(err, fs.ErrNotExist) && n > 0 {
+			continue
+		} else if err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.files = append(l.files, f)
 	}
 	if fromEnd {
-		stdout.Seek(0, io.SeekEnd)
-		stderr.Seek(0, io.SeekEnd)
+		end, err := wholeRecordsEnd(l.files[0])
+		if err != nil {
+			l.Close()
+			return nil, err
+		}
+		l.pos = end
 	}
-	return &containerLogs{stdout, stderr}, nil
+	return l, nil
 }
 
 func (l *containerLogs) Close() {
-	l.stdout.Close()
-	l.stderr.Close()
+	closeAll(l.files...)
 }
 
-// stream sends both logs to the session at once. With a follow channel, it goes on until the channel is
-// closed (the container's run has ended) and everything written before that has been sent, or until
-// the client is gone or stop is closed (an attached client detached): errClientLeft. A follower with
-// nothing to write learns that its client is gone only from the connection (tcp.go), so someone must
-// be reading it: the relay of an attached client, Session.listen for `logs -f`.
+// stream sends the log's records to the session, each as a frame of its stream. With a follow channel,
+// it goes on until the channel is closed (the container's run has ended) and everything written before
+// that has been sent, or until the client is gone or stop is closed (an attached client detached):
+// errClientLeft. A follower with nothing to write learns that its client is gone only from the
+// connection (tcp.go), so someone must be reading it: the relay of an attached client, Session.listen
+// for `logs -f`.
 func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) error {
-	var wg sync.WaitGroup
-	var stderrErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		stderrErr = streamLog(session.conn, frameStderr, l.stderr, follow, stop)
-	}()
-	err := streamLog(session.conn, frameStdout, l.stdout, follow, stop)
-	wg.Wait()
-	if err == nil {
-		err = stderrErr
+	for len(l.files) > 1 {
+		if err := l.send(session.conn); err != nil {
+			return err
+		}
+		l.files[0].Close()
+		l.files, l.pos = l.files[1:], 0
 	}
-	return err
-}
-
-func streamLog(conn *Conn, kind byte, f *os.File, follow, stop <-chan struct{}) error {
 	var grew <-chan struct{}
 	if follow != nil {
-		watch, err := watchFile(f)
+		watch, err := watchFile(l.files[0])
 		if err != nil {
 			return err
 		}
@@ -80,20 +82,9 @@ func streamLog(conn *Conn, kind byte, f *os.File, follow, stop <-chan struct{}) 
 		grew = watch.changed
 	}
 	for {
-		// The watch exists before this check, so a write after it is never missed.
-		pos, err := f.Seek(0, io.SeekCurrent)
-		if err != nil {
+		// The watch exists before this pass, so a write after it is never missed.
+		if err := l.send(session.conn); err != nil {
 			return err
-		}
-		info, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if n := info.Size() - pos; n > 0 {
-			if err := conn.SendFrom(kind, f, n); err != nil {
-				return err
-			}
-			continue
 		}
 		if follow == nil {
 			return nil
@@ -104,9 +95,37 @@ func streamLog(conn *Conn, kind byte, f *os.File, follow, stop <-chan struct{}) 
 		case <-grew:
 		case <-stop:
 			return errClientLeft
-		case <-conn.Gone():
+		case <-session.conn.Gone():
 			return errClientLeft
 		}
+	}
+}
+
+// send sends the whole records of files[0] from pos on.
+func (l *containerLogs) send(conn *Conn) error {
+	f := l.files[0]
+	for {
+		record, err := readLogRecord(f, l.pos)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil // no record, or not all of it yet
+		} else if err != nil {
+			return err
+		}
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		payload := l.pos + logHeaderSize
+		if payload+int64(record.Length) > info.Size() {
+			return nil
+		}
+		if _, err := f.Seek(payload, io.SeekStart); err != nil {
+			return err
+		}
+		if err := conn.SendFrom(record.Stream, f, int64(record.Length)); err != nil {
+			return err
+		}
+		l.pos = payload + int64(record.Length)
 	}
 }
 

@@ -1,12 +1,14 @@
 // main.go: where every engine process starts.
 //
-// One binary plays five parts:
+// One binary plays six parts:
 //
 //	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
 //	engine [-H ADDR] [-r DIR] COMMAND ...   the client: sends COMMAND to the daemon, relays its streams
 //	                                        and exits with the status it gets back (client.go)
-//	engine init                             the first process of a container, started by the daemon
+//	engine init keeper                      the keeper of one container: started by the daemon, the
+//	                                        parent of its first process, outliving the daemon (keeper.go)
+//	engine init                             the first process of a container, started by its keeper
 //	                                        inside the new namespaces (init.go); not for people
 //	engine init exec                        the helper that starts `engine exec`'s process inside a
 //	                                        running container (exec.go, exec_helper.go); not for people either
@@ -45,6 +47,9 @@ func main() {
 		}
 		if len(os.Args) > 2 && os.Args[2] == "cp-root" {
 			os.Exit(CopyInRoot())
+		}
+		if len(os.Args) > 2 && os.Args[2] == "keeper" {
+			os.Exit(Keep()) // keeper.go
 		}
 		os.Exit(Init())
 	}

@@ -20,7 +20,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,12 +72,12 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 		return nil, err
 	}
 	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes}
-	if err := r.restore(); err != nil {
-		return nil, err
-	}
-	// After restore, which stopped what was left running: nothing holds an address yet.
+	// Before restore, which gives the containers that still run their addresses and ports back.
 	if r.network, err = NewNetworkManager(bridge, subnet); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
+	}
+	if err := r.restore(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -161,23 +160,28 @@ func (r *Runtime) load(dir string) (*Container, error) {
 	return c, nil
 }
 
-// reconcile handles a container the record says is running, found at daemon start. Its process, if it
-// still lives, is no child of ours: we cannot learn its exit code, so it is killed, and the container
-// recorded as exited with 255, as Docker records containers that outlived their daemon.
+// reconcile handles a container the record says is running, found at daemon start. If its keeper still
+// keeps the process the record names, the container is adopted: it runs on, and a monitor waits for its
+// end as if this daemon had started it. Otherwise its run ended while no daemon was there: the keeper's
+// exit.json says how (or the keeper died, and the container with it), and what the run held (its
+// cgroup, its mounts) is cleared.
 func (c *Container) reconcile() {
-	if c.State.Pid > 0 && processStartTime(c.State.Pid) == c.State.PidStart {
-		// A daemon killed during a commit left the container frozen: on v1 a frozen task dies only once
-		// thawed.
-		NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID).Thaw()
-		syscall.Kill(c.State.Pid, syscall.SIGKILL)
-		for i := 0; i < 100 && processStartTime(c.State.Pid) == c.State.PidStart; i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
+	if keeper := c.adoptKeeper(); keeper != nil {
+		c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+		exited := make(chan struct{})
+		c.keeper, c.exited = keeper, exited
+		go c.monitor(keeper, exited)
+		return
 	}
+	// A daemon killed during a commit left the container frozen: on v1 a frozen task dies only once thawed.
+	NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID).Thaw()
+	exit, problem := (&Keeper{dir: c.root, Pid: c.State.Pid, PidStart: c.State.PidStart}).exitWithoutKeeper()
 	c.removeCgroup()
 	c.unmount()
-	c.State.setStopped(255)
-	c.State.Error = "the daemon stopped while the container was running"
+	c.State.setStopped(exit.ExitCode)
+	c.State.OOMKilled, c.State.Error, c.State.FinishedAt = exit.OOMKilled, problem, exit.FinishedAt
+	c.LogDropped = exit.LogDropped
+	c.NetworkSettings = &NetworkSettings{}
 	c.toDisk()
 }
 
@@ -239,6 +243,7 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 		root:            filepath.Join(r.root, "containers", id),
 		runtime:         r,
 	}
+	c.LogPath = logPath(c.root, 0)
 	if err := r.writeNew(c); err != nil {
 		r.removeVolumes(newVolumes)
 		return nil, err
@@ -256,10 +261,8 @@ func (r *Runtime) writeNew(c *Container) error {
 	}
 	c.root = tmp
 	err := c.toDisk()
-	for _, stream := range []string{"stdout", "stderr"} { // present from the start, so clients can follow them
-		if err == nil {
-			err = os.WriteFile(c.logPath(stream), nil, 0600)
-		}
+	if err == nil { // present from the start, so clients can follow it
+		err = os.WriteFile(logPath(c.root, 0), nil, 0600)
 	}
 	c.root = filepath.Join(r.root, "containers", c.ID)
 	if err == nil {
@@ -426,24 +429,18 @@ func removeContainerDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// Shutdown stops every running container, in parallel, as `docker stop` would (the daemon is leaving),
-// then removes engine/ from the cgroup hierarchies if it is empty and takes down the bridge and the
-// firewall rules. Each stop is bounded (Container.Stop): a container that cannot be collected is
-// reported, and the shutdown goes on without it.
+// Shutdown is the daemon's leaving (SIGTERM). The running containers go on under their keepers
+// (keeper.go), and the next daemon adopts them. While any runs, the bridge and the firewall rules stay:
+// their traffic goes through them. Without any, engine/ is removed from the cgroup hierarchies and the
+// bridge and the rules are taken down, so a stopped engine leaves the host as it found it.
 func (r *Runtime) Shutdown() {
-	defer r.network.Close()
-	defer r.cgroups.RemoveParent()
-	var wg sync.WaitGroup
 	for _, c := range r.List() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.Stop(10 * time.Second); err != nil {
-				fmt.Fprintf(os.Stderr, "engine -d: shutdown: %v\n", err)
-			}
-		}()
+		if c.exitedChan() != nil {
+			return
+		}
 	}
-	wg.Wait()
+	r.network.Close()
+	r.cgroups.RemoveParent()
 }
 
 func newID() string {

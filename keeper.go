@@ -1,0 +1,546 @@
+// keeper.go: the process that keeps a container, `engine init keeper`: containerd's shim, podman's conmon.
+//
+// If the daemon were the parent of every container's first process, a daemon that stops (a crash, an
+// upgrade, `contrib/setup.sh` run again) would take every container with it: only a process's parent
+// learns its exit status, and the daemon would hold the pipes its output goes through. So between the
+// daemon and init there is a keeper. Container.Start (container.go) starts it from the sealed binary
+// (binary.go), in a session of its own so that nothing aimed at the daemon reaches it, and from then on:
+//
+//  1. the keeper reads its job from the daemon (start: the container's directory, terminal, stdin, log
+//     options, namespaces and cgroup), makes the container's stdio (pipes, or with -t the terminal
+//     that init makes and sends it), and starts `engine init` as its own child, held on the sync pipe;
+//     it tells the daemon init's PID, which the daemon needs for the network;
+//  2. on the daemon's release it lets init go on and tells the daemon init's verdict (started, or why not);
+//  3. it copies the container's output into the log (logfile.go), serves the daemon on keeper.sock in
+//     the container's directory (signals, stdin, terminal sizes, waits), and waits for init;
+//  4. when init has exited and its output is all in the log, it writes exit.json (status, time, OOM
+//     kill, dropped output) atomically into the container's directory, tells whoever waits, and leaves.
+//
+// The daemon is the keeper's client, not its master: it may die and come back (runtime.go adopts the
+// keepers it finds), and nothing the container does waits for it. If the keeper dies, init dies with it
+// (the kernel's parent-death signal, set again by init after it changes user, which clears it), and the
+// daemon records that, as containerd does when a shim dies.
+//
+// One keeper per container, as conmon and containerd's shim v2 do, rather than one for all: a keeper that
+// fails takes one container with it, and an upgraded daemon leaves each keeper running the binary that
+// started it. The cost is a small Go process per running container (its memory, measured by bench/,
+// is mostly pages it shares with every other keeper: they all run the same sealed copy).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kr/pty"
+)
+
+const (
+	keeperSocket   = "keeper.sock" // in the container's directory
+	keeperExitFile = "exit.json"   // in the container's directory, written when the container has exited
+	keeperFd       = 3             // the keeper's end of its connection to the daemon that started it
+
+	frameReply  byte = 'R' // keeper → daemon: the answer to a request (keeperReply, JSON)
+	frameExited byte = 'X' // keeper → daemon: the container has exited (keeperExit, JSON)
+)
+
+// keeperJob is what the daemon asks a new keeper to keep.
+type keeperJob struct {
+	Dir        string    // the container's directory: the log, exit.json and keeper.sock are there
+	Tty        bool      // init makes a terminal and sends its master
+	OpenStdin  bool      // a pipe for stdin (-i without -t)
+	LogConfig  LogConfig // max-size and max-file
+	CloneFlags uintptr   // init's new namespaces
+	OOMFile    string    // the cgroup file whose oom_kill count tells an OOM kill
+	// Descriptors that follow fd 3, passed on to init as its fds 4, 5, …: the cgroup directory to be born
+	// in (CgroupFD, v2), then the namespaces to join (netns.go).
+	CgroupFD   bool
+	Namespaces int
+}
+
+// keeperRequest is what the daemon asks of a keeper, on its first connection or on keeper.sock.
+type keeperRequest struct {
+	Op         string     // start, release, wait, signal, stdin, resize, status
+	Job        *keeperJob `json:",omitempty"`
+	Signal     int        `json:",omitempty"`
+	CloseStdin bool       `json:",omitempty"` // stdin: the end of this client's input closes the container's
+	Rows, Cols uint16     `json:",omitempty"`
+}
+
+// keeperReply answers a request: init's identity, what went wrong, and how much output was dropped.
+type keeperReply struct {
+	Pid        int    `json:",omitempty"`
+	PidStart   uint64 `json:",omitempty"`
+	Status     int    `json:",omitempty"` // with Error at release: the status of init's failure (126, 127…)
+	Error      string `json:",omitempty"`
+	LogDropped int64  `json:",omitempty"`
+}
+
+// keeperExit is exit.json: how the container's run ended.
+type keeperExit struct {
+	Pid        int
+	PidStart   uint64
+	ExitCode   int
+	OOMKilled  bool
+	FinishedAt time.Time
+	LogDropped int64
+}
+
+// keeper is the keeper process's state.
+type keeper struct {
+	job        keeperJob
+	log        *LogWriter
+	init       *exec.Cmd
+	pidStart   uint64
+	initDone   chan struct{} // closed when init has exited and been reaped, at finishedAt
+	finishedAt time.Time
+	listener   *net.UnixListener
+	syncPipe   *os.File
+	stdin      *os.File // our end of the container's stdin pipe, or with -t the terminal's master
+	master     *os.File // with -t
+	outputs    []*os.File
+	copied     sync.WaitGroup
+
+	mu     sync.Mutex
+	exit   *keeperExit   // once init has exited and exit.json is written
+	ended  chan struct{} // closed then
+	waiter []*Conn       // connections that wait for the end
+}
+
+// Keep is `engine init keeper`.
+func Keep() int {
+	if err := closeInheritedFds(keeperFd + 1); err != nil {
+		return 1
+	}
+	conn, err := net.FileConn(os.NewFile(keeperFd, "daemon"))
+	if err != nil {
+		return 1
+	}
+	daemon := &Conn{Conn: conn}
+	k := &keeper{ended: make(chan struct{}), initDone: make(chan struct{})}
+	if err := k.start(daemon); err != nil {
+		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Error: err.Error()}))
+		return 1
+	}
+	k.waiter = append(k.waiter, daemon)
+	go k.serve()
+	k.finish()
+	return 0
+}
+
+func replyJSON(reply keeperReply) []byte {
+	data, _ := json.Marshal(reply)
+	return data
+}
+
+// start does steps 1 and 2: the job, init, the release. Init is killed if anything fails.
+func (k *keeper) start(daemon *Conn) error {
+	var request keeperRequest
+	if err := readKeeperRequest(daemon, &request); err != nil || request.Op != "start" || request.Job == nil {
+		return fmt.Errorf("keeper: expected a start request: %v", err)
+	}
+	k.job = *request.Job
+	if err := os.Chdir(k.job.Dir); err != nil {
+		return err
+	}
+	log, err := OpenLogWriter(".", k.job.LogConfig)
+	if err != nil {
+		return err
+	}
+	k.log = log
+	if err := k.startInit(); err != nil {
+		return err
+	}
+	reply := keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}
+	if err := daemon.WriteFrame(frameReply, replyJSON(reply)); err != nil {
+		return k.abandon(err)
+	}
+	// Held until the daemon has done its part (network, config), for at most keeperReleaseTimeout: a
+	// daemon that dies meanwhile closes the connection, and init dies unreleased.
+	daemon.SetReadDeadline(time.Now().Add(keeperReleaseTimeout))
+	err = readKeeperRequest(daemon, &request)
+	daemon.SetReadDeadline(time.Time{})
+	if err != nil || request.Op != "release" {
+		return k.abandon(fmt.Errorf("keeper: expected the release: %v", err))
+	}
+	if status, err := k.release(); err != nil {
+		k.abandon(err)
+		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Status: status, Error: err.Error()}))
+		return err
+	}
+	if err := k.listen("."); err != nil {
+		return k.abandon(err)
+	}
+	k.copyOutput()
+	return daemon.WriteFrame(frameReply, replyJSON(keeperReply{Pid: reply.Pid, PidStart: reply.PidStart}))
+}
+
+// keeperReleaseTimeout bounds how long a keeper holds an unreleased init: the daemon's side of a start
+// takes milliseconds, and its bound on init's verdict (initVerdictTimeout) comes after this.
+const keeperReleaseTimeout = 2 * time.Minute
+
+// abandon kills an init that will not run and returns err.
+func (k *keeper) abandon(err error) error {
+	if k.init != nil && k.init.Process != nil {
+		k.init.Process.Kill()
+		<-k.initDone
+	}
+	os.Remove(keeperSocket)
+	return err
+}
+
+// startInit starts `engine init` in the container's new namespaces, held on the sync pipe. It runs on a
+// thread that stays locked until init has exited: the parent-death signal fires when the thread that
+// started the child ends, not the process (prctl(2)), and the Go runtime may end a thread that is not
+// locked to a goroutine.
+func (k *keeper) startInit() error {
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, after init is reaped
+		err := k.spawnInit()
+		started <- err
+		if err == nil {
+			k.init.Wait()
+			k.finishedAt = time.Now().UTC()
+			close(k.initDone)
+		}
+	}()
+	return <-started
+}
+
+func (k *keeper) spawnInit() error {
+	parent, child, err := newSyncPipe()
+	if err != nil {
+		return err
+	}
+	defer child.Close()
+	stdio, err := k.makeStdio()
+	if err != nil {
+		parent.Close()
+		return err
+	}
+	defer closeAll(stdio...)
+	extra := []*os.File{child}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: k.job.CloneFlags,
+		Setsid:     true,            // the container is nobody's terminal job
+		Pdeathsig:  syscall.SIGKILL, // if the keeper dies, so does the container (init sets it again: init.go)
+	}
+	fd := keeperFd + 1
+	if k.job.CgroupFD {
+		attr.UseCgroupFD, attr.CgroupFD = true, fd
+		fd++
+	}
+	for i := 0; i < k.job.Namespaces; i++ {
+		extra = append(extra, os.NewFile(uintptr(fd+i), "namespace"))
+	}
+	k.init = &exec.Cmd{
+		// The keeper runs from the daemon's sealed copy of the binary, so its own /proc/self/exe is that
+		// copy: init runs from it too, never from the host's file (binary.go).
+		Path:        "/proc/self/exe",
+		Args:        []string{"engine", "init"},
+		Dir:         "bundle",
+		Env:         []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
+		Stdin:       stdio[0],
+		Stdout:      stdio[1],
+		Stderr:      stdio[2],
+		ExtraFiles:  extra, // fd 3, then 4…: netns.go
+		SysProcAttr: attr,
+	}
+	if err := k.init.Start(); err != nil {
+		parent.Close()
+		return fmt.Errorf("starting init: %w", err)
+	}
+	k.syncPipe = parent
+	k.pidStart = processStartTime(k.init.Process.Pid)
+	return nil
+}
+
+// makeStdio makes the container's fds 0, 1 and 2: pipes whose other ends the keeper keeps, or, with a
+// terminal, /dev/null until init replaces them with the terminal it makes. Never a file of the host.
+func (k *keeper) makeStdio() ([]*os.File, error) {
+	if k.job.Tty {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		return []*os.File{null, null, null}, nil
+	}
+	stdio := make([]*os.File, 3)
+	if k.job.OpenStdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		stdio[0], k.stdin = r, w
+	} else {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		stdio[0] = null
+	}
+	for i := 1; i <= 2; i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(stdio...)
+			return nil, err
+		}
+		stdio[i] = w
+		k.outputs = append(k.outputs, r)
+	}
+	return stdio, nil
+}
+
+// release lets init go on and waits for its verdict, as Container.release did when the daemon was init's
+// parent: EOF when execve succeeded (the sync pipe is close-on-exec), or init's report. With a terminal,
+// the master comes first.
+func (k *keeper) release() (int, error) {
+	defer k.syncPipe.Close()
+	if err := k.syncPipe.SetDeadline(time.Now().Add(initVerdictTimeout)); err != nil {
+		return 125, err
+	}
+	_, err := k.syncPipe.Write([]byte{0})
+	var report []byte
+	if err == nil && k.job.Tty {
+		var master *os.File
+		master, report, err = receiveTerminal(k.syncPipe)
+		if master != nil {
+			k.master, k.stdin = master, master
+			k.outputs = append(k.outputs, master)
+		}
+	}
+	if err != nil {
+		return 125, verdictOverdue(err)
+	}
+	rest, err := io.ReadAll(k.syncPipe)
+	report = append(report, rest...)
+	if err != nil {
+		return 125, verdictOverdue(err)
+	}
+	if len(report) > 0 {
+		<-k.initDone
+		var se *StatusError
+		if err := syncFailure(report, "init", k.init.ProcessState); errors.As(err, &se) {
+			return se.Status, se.Err
+		} else {
+			return 125, err
+		}
+	}
+	if k.job.Tty && k.master == nil {
+		return 125, errNoConsole
+	}
+	return 0, nil
+}
+
+// listen opens keeper.sock in the container's directory dir.
+func (k *keeper) listen(dir string) error {
+	listener, err := onSocketPath(dir, func(path string) (*net.UnixListener, error) {
+		os.Remove(path)
+		return net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	})
+	if err != nil {
+		return fmt.Errorf("keeper: %w", err)
+	}
+	listener.SetUnlinkOnClose(false) // finish removes it, after exit.json is written
+	k.listener = listener
+	return nil
+}
+
+// copyOutput starts a copier per output, each into the log with its stream. One read is one record:
+// the buffer bounds what a copier holds, whatever the container writes.
+func (k *keeper) copyOutput() {
+	streams := []byte{frameStdout, frameStderr}
+	for i, output := range k.outputs {
+		k.copied.Add(1)
+		go func() {
+			defer k.copied.Done()
+			buf := make([]byte, maxLogChunk)
+			for {
+				n, err := output.Read(buf)
+				if n > 0 {
+					k.log.Write(streams[i], buf[:n])
+				}
+				if err != nil { // EOF, or EIO from a terminal no one holds any more
+					return
+				}
+			}
+		}()
+	}
+}
+
+// outputDrainTimeout bounds the wait for the last output after init has exited. Every process of the
+// container dies with init (it was PID 1 of their namespace), and their ends of the pipes with them;
+// only a descriptor passed out of the container could keep a pipe open longer.
+const outputDrainTimeout = 5 * time.Second
+
+// finish is step 4: it waits for init, then for its output, and records the end.
+func (k *keeper) finish() {
+	<-k.initDone
+	drained := make(chan struct{})
+	go func() { k.copied.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(outputDrainTimeout):
+		closeAll(k.outputs...) // the copiers' reads end
+		<-drained
+	}
+	exit := keeperExit{
+		Pid:        k.init.Process.Pid,
+		PidStart:   k.pidStart,
+		ExitCode:   exitStatus(k.init.ProcessState),
+		OOMKilled:  oomKilled(k.job.OOMFile),
+		FinishedAt: k.finishedAt,
+		LogDropped: k.log.Dropped(),
+	}
+	k.log.Close()
+	data, _ := json.MarshalIndent(exit, "", "\t")
+	writeFileAtomic(keeperExitFile, data, 0600) // before anyone hears of the end: a daemon that was away reads it
+	k.mu.Lock()
+	k.exit = &exit
+	close(k.ended)
+	waiters := k.waiter
+	k.waiter = nil
+	if k.stdin != nil && k.stdin != k.master {
+		k.stdin.Close()
+	}
+	k.mu.Unlock()
+	for _, conn := range waiters {
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		conn.WriteFrame(frameExited, data)
+		conn.Close()
+	}
+	os.Remove(keeperSocket)
+	k.listener.Close()
+}
+
+// serve answers the daemon's connections to keeper.sock, each in its own goroutine: a client that
+// blocks (its stdin to a container that does not read it) holds up no other.
+func (k *keeper) serve() {
+	for {
+		conn, err := k.listener.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go k.handle(&Conn{Conn: conn})
+	}
+}
+
+// keeperRequestTimeout bounds how long a connection may take to say what it wants.
+const keeperRequestTimeout = 5 * time.Second
+
+// handle serves one connection: one request, and for stdin the stream that follows it.
+func (k *keeper) handle(conn *Conn) {
+	var request keeperRequest
+	conn.SetReadDeadline(time.Now().Add(keeperRequestTimeout))
+	err := readKeeperRequest(conn, &request)
+	conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		conn.Close()
+		return
+	}
+	if request.Op == "wait" {
+		k.addWaiter(conn) // closed by finish
+		return
+	}
+	defer conn.Close()
+	reply := keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart, LogDropped: k.log.Dropped()}
+	switch request.Op {
+	case "status":
+	case "signal":
+		err = k.init.Process.Signal(syscall.Signal(request.Signal))
+	case "resize":
+		err = k.resize(request.Rows, request.Cols)
+	case "stdin":
+		err = k.relayStdin(conn, request.CloseStdin)
+		if err == nil {
+			return // the stream is over
+		}
+	default:
+		err = fmt.Errorf("unknown request %q", request.Op)
+	}
+	if err != nil {
+		reply.Error = err.Error()
+	}
+	conn.WriteFrame(frameReply, replyJSON(reply))
+}
+
+// addWaiter answers a wait: init's identity at once, the end when it comes (or now, if it has come).
+func (k *keeper) addWaiter(conn *Conn) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}))
+	if k.exit == nil {
+		k.waiter = append(k.waiter, conn)
+		return
+	}
+	data, _ := json.Marshal(k.exit)
+	conn.WriteFrame(frameExited, data)
+	conn.Close()
+}
+
+// relayStdin passes an attached client's input to the container: stdin frames to its stdin pipe or its
+// terminal, resize frames to its terminal. It answers first, so the daemon knows the input is taken.
+// The end of the client's input closes the container's stdin if asked (docker's StdinOnce).
+func (k *keeper) relayStdin(conn *Conn, closeStdin bool) error {
+	k.mu.Lock()
+	in := k.stdin
+	k.mu.Unlock()
+	if in == nil {
+		return errors.New("the container's stdin is closed")
+	}
+	if err := conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid})); err != nil {
+		return nil
+	}
+	input := &stdinReader{conn: conn, control: clientControl{resize: k.resize}}
+	if _, err := io.Copy(in, input); err == nil && closeStdin && in != k.master {
+		k.mu.Lock()
+		if k.stdin == in {
+			k.stdin.Close()
+			k.stdin = nil
+		}
+		k.mu.Unlock()
+	}
+	return nil
+}
+
+// resize sets the terminal's size; the kernel tells the foreground process group with SIGWINCH.
+func (k *keeper) resize(rows, cols uint16) error {
+	if k.master == nil {
+		return errors.New("the container has no terminal")
+	}
+	if rows == 0 || cols == 0 {
+		return nil
+	}
+	return pty.Setsize(k.master, &pty.Winsize{Rows: rows, Cols: cols})
+}
+
+// oomKilled reads the oom_kill count of the container's cgroup (cgroups_stats.go).
+func oomKilled(file string) bool {
+	kills, _ := readCgroupKey(file, "oom_kill")
+	return kills > 0
+}
+
+// readKeeperRequest reads one request frame.
+func readKeeperRequest(conn *Conn, request *keeperRequest) error {
+	kind, length, err := conn.ReadHeader()
+	if err != nil {
+		return err
+	}
+	if kind != frameRequest {
+		return fmt.Errorf("expected a request, not a %q frame", kind)
+	}
+	payload, err := conn.ReadPayload(length)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(payload, request)
+}
