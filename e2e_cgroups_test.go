@@ -263,8 +263,8 @@ func TestE2EBadResourceFlags(t *testing.T) {
 	}
 }
 
-// TestE2ECgroupsAfterDaemonKilled: a container still running when its daemon was killed keeps its
-// cgroup until the daemon restarts, which kills it and removes the cgroup.
+// TestE2ECgroupsAfterDaemonKilled: a container still running when its daemon was killed keeps running
+// in its cgroup, which the restarted daemon removes when the container is removed.
 func TestE2ECgroupsAfterDaemonKilled(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	d, err := startDaemon(root)
@@ -285,11 +285,14 @@ func TestE2ECgroupsAfterDaemonKilled(t *testing.T) {
 	if d, err = startDaemon(root); err != nil {
 		t.Fatal(err)
 	}
-	if left := existingDirs(cg); left != nil {
-		t.Errorf("cgroups left after the restart: %v", left)
+	if existingDirs(cg) == nil {
+		t.Error("the cgroup of the adopted container vanished with the restart")
 	}
-	if err := d.stop(); err != nil {
+	if err := d.stop(); err != nil { // rm -f of every container first
 		t.Error(err)
+	}
+	if left := existingDirs(cg); left != nil {
+		t.Errorf("cgroups left after the container's removal: %v", left)
 	}
 }
 

@@ -234,15 +234,15 @@ func TestE2EVanishedClientsReleaseEverything(t *testing.T) {
 		}
 		clients = append(clients, cmd)
 	}
-	// Each follower holds its connection, both logs and a watch on each.
+	// Each follower holds its connection, the log, an inotify instance and a watch on the log.
 	if _, ok := waitUntil(20*time.Second, func() bool {
 		_, watches := inotifyWatches(t, pid)
-		return watches >= baseWatches+120
+		return watches >= baseWatches+60
 	}); !ok {
 		_, watches := inotifyWatches(t, pid)
-		t.Fatalf("60 followers hold %d inotify watches, want %d", watches-baseWatches, 120)
+		t.Fatalf("60 followers hold %d inotify watches, want %d", watches-baseWatches, 60)
 	}
-	if _, ok := waitUntil(20*time.Second, func() bool { return fdCount(t, pid) >= baseFds+60*5+10 }); !ok {
+	if _, ok := waitUntil(20*time.Second, func() bool { return fdCount(t, pid) >= baseFds+60*3+10 }); !ok {
 		t.Fatalf("70 clients, and the daemon holds %d fds (%d before)", fdCount(t, pid), baseFds)
 	}
 	during := fdCount(t, pid)

@@ -275,8 +275,8 @@ func freezerReader(t *testing.T, id string) func() bool {
 }
 
 // TestE2EDaemonKilledWhileFrozen: a daemon killed with -9 in the middle of a commit leaves the
-// container frozen. The next daemon thaws it before it kills it, so the process really ends (on v1 a
-// frozen task dies only once thawed) and its cgroup goes.
+// container frozen. The next daemon adopts it and thaws it: it runs on, and stops as any other (on v1
+// a frozen task would not even die of SIGKILL until thawed).
 func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	d, err := startDaemon(root)
@@ -303,19 +303,24 @@ func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.stop()
-	if processStartTime(pid) != 0 {
+	if frozen := freezerReader(t, id); frozen() {
 		cg.Thaw()
-		t.Errorf("the frozen container's process %d outlived the restart", pid)
+		t.Error("the adopted container is still frozen")
+	}
+	if _, stderr, code := d.run("", "stop", "-t", "1", "icy"); code != 0 {
+		t.Errorf("stop: %s", stderr)
+	}
+	if processStartTime(pid) != 0 {
+		t.Errorf("the container's process %d outlived its stop", pid)
 	}
 	for _, dir := range cg.dirs() {
 		if _, err := os.Stat(dir); err == nil {
 			t.Errorf("its cgroup %s is left", dir)
 		}
 	}
-	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=icy"); !strings.Contains(out, "Exited (255)") {
+	if out, _, _ := d.run("", "ps", "-a", "--filter", "name=icy"); !strings.Contains(out, "Exited (137)") {
 		t.Errorf("ps: %q", out)
 	}
-	d.run("", "rm", "icy")
 }
 
 // TestE2ECommitDaemonKilled kills the daemon with -9 in the middle of a real commit, its layer half

@@ -36,8 +36,7 @@ func TestE2EFilesArePrivate(t *testing.T) {
 		shared.root: 0700,
 		filepath.Join(shared.root, "engine.token"): 0600,
 		filepath.Join(dir, "config.json"):          0600,
-		filepath.Join(dir, "stdout.log"):           0600,
-		filepath.Join(dir, "stderr.log"):           0600,
+		filepath.Join(dir, "container.log"):        0600,
 	} {
 		if got := fileMode(t, path); got != want {
 			t.Errorf("%s: mode %o, want %o", path, got, want)
@@ -46,7 +45,7 @@ func TestE2EFilesArePrivate(t *testing.T) {
 	// A local user who is not root can neither look in nor drive the daemon.
 	for _, args := range [][]string{
 		{"ls", filepath.Join(shared.root, "containers")},
-		{"cat", filepath.Join(dir, "stdout.log")},
+		{"cat", filepath.Join(dir, "container.log")},
 		{engineBin, "-r", shared.root, "-H", shared.addr, "ps"},
 	} {
 		if out, err := asNobody(args...); err == nil {

@@ -333,7 +333,8 @@ func TestE2ENetworkDaemonLifecycle(t *testing.T) {
 	}
 	d.run("", "run", "-d", "--name", "running", "-p", "80", "base", "sleep", "1000")
 	d.run("", "run", "--name", "exited", "base", "true")
-	if err := d.stop(); err != nil {
+	d.run("", "stop", "-t", "0", "running") // a running one would keep the bridge: it outlives the daemon
+	if err := d.terminate(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := net.InterfaceByName(d.bridge); err == nil {

@@ -131,6 +131,23 @@ func (d *daemon) stop() error {
 	if ids, _, code := d.run("", "ps", "-aq"); code == 0 && strings.TrimSpace(ids) != "" {
 		d.run("", append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 	}
+	if err := d.terminate(); err != nil {
+		return err
+	}
+	if keepers := keepersUnder(d.root); len(keepers) > 0 {
+		return fmt.Errorf("keepers left running under %s: %v", d.root, keepers)
+	}
+	if _, err := net.InterfaceByName(d.bridge); err == nil {
+		return fmt.Errorf("the daemon left its bridge %s", d.bridge)
+	}
+	if rules, _ := exec.Command("iptables-save").Output(); bytes.Contains(rules, []byte(d.bridge)) {
+		return fmt.Errorf("the daemon left rules for %s", d.bridge)
+	}
+	return nil
+}
+
+// terminate sends the daemon SIGTERM and waits for it to exit; its containers go on running.
+func (d *daemon) terminate() error {
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- d.cmd.Wait() }()
@@ -138,15 +155,6 @@ func (d *daemon) stop() error {
 	case err := <-done:
 		if err != nil {
 			return fmt.Errorf("daemon exited with %v: %s", err, d.log)
-		}
-		if keepers := keepersUnder(d.root); len(keepers) > 0 {
-			return fmt.Errorf("keepers left running under %s: %v", d.root, keepers)
-		}
-		if _, err := net.InterfaceByName(d.bridge); err == nil {
-			return fmt.Errorf("the daemon left its bridge %s", d.bridge)
-		}
-		if rules, _ := exec.Command("iptables-save").Output(); bytes.Contains(rules, []byte(d.bridge)) {
-			return fmt.Errorf("the daemon left rules for %s", d.bridge)
 		}
 		return nil
 	case <-time.After(30 * time.Second):

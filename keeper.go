@@ -103,6 +103,7 @@ type keeper struct {
 	initDone   chan struct{} // closed when init has exited and been reaped, at finishedAt
 	finishedAt time.Time
 	listener   *net.UnixListener
+	namespaces []*os.File // another container's namespaces, held for init until it has joined them
 	syncPipe   *os.File
 	stdin      *os.File // our end of the container's stdin pipe, or with -t the terminal's master
 	master     *os.File // with -t
@@ -117,9 +118,8 @@ type keeper struct {
 
 // Keep is `engine init keeper`.
 func Keep() int {
-	if err := closeInheritedFds(keeperFd + 1); err != nil {
-		return 1
-	}
+	// No descriptor is closed here, unlike init: the daemon passed exactly the ones the job lists (it
+	// marks all of its own close-on-exec, main.go), and init closes what it must not keep.
 	conn, err := net.FileConn(os.NewFile(keeperFd, "daemon"))
 	if err != nil {
 		return 1
@@ -171,7 +171,9 @@ func (k *keeper) start(daemon *Conn) error {
 	if err != nil || request.Op != "release" {
 		return k.abandon(fmt.Errorf("keeper: expected the release: %v", err))
 	}
-	if status, err := k.release(); err != nil {
+	status, err := k.release()
+	closeAll(k.namespaces...) // joined, or never to be: holding them would keep them alive
+	if err != nil {
 		k.abandon(err)
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Status: status, Error: err.Error()}))
 		return err
@@ -240,8 +242,9 @@ func (k *keeper) spawnInit() error {
 		fd++
 	}
 	for i := 0; i < k.job.Namespaces; i++ {
-		extra = append(extra, os.NewFile(uintptr(fd+i), "namespace"))
+		k.namespaces = append(k.namespaces, os.NewFile(uintptr(fd+i), "namespace"))
 	}
+	extra = append(extra, k.namespaces...)
 	k.init = &exec.Cmd{
 		// The keeper runs from the daemon's sealed copy of the binary, so its own /proc/self/exe is that
 		// copy: init runs from it too, never from the host's file (binary.go).

@@ -38,6 +38,10 @@ type Keeper struct {
 	gone     chan struct{} // closed when that keeper has exited
 }
 
+// unknownExitStatus is the status of a container whose keeper died without saying how it ended (or a host
+// that rebooted under it): 255, as containerd and Docker record it.
+const unknownExitStatus = 255
+
 // keeperCallTimeout bounds a request to a keeper.
 const keeperCallTimeout = 5 * time.Second
 
@@ -173,7 +177,7 @@ func (k *Keeper) abort() {
 
 // Wait waits, as long as the container runs, for the keeper to say how it ended. A keeper that died
 // without saying it is read from exit.json if it wrote that first; otherwise the container died with
-// it (see keeper.go), which Wait makes sure of, and records as a kill.
+// it (see keeper.go), which Wait makes sure of, and its status is unknown.
 func (k *Keeper) Wait() (keeperExit, string) {
 	for {
 		kind, length, err := k.conn.ReadHeader()
@@ -201,8 +205,8 @@ func (k *Keeper) exitWithoutKeeper() (keeperExit, string) {
 		return exit, ""
 	}
 	killProcess(k.Pid, k.PidStart)
-	return keeperExit{Pid: k.Pid, PidStart: k.PidStart, ExitCode: 128 + int(syscall.SIGKILL), FinishedAt: time.Now().UTC()},
-		"the container's keeper died"
+	return keeperExit{Pid: k.Pid, PidStart: k.PidStart, ExitCode: unknownExitStatus, FinishedAt: time.Now().UTC()},
+		"the container's keeper is gone: its exit status is unknown"
 }
 
 // readKeeperExit reads the exit.json of a container's directory.

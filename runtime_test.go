@@ -85,7 +85,7 @@ func TestRuntimeCreate(t *testing.T) {
 	if c.State.Status != "created" || c.State.Running || c.Config.Hostname != c.ID[:12] || c.ShortID() != c.ID[:12] || len(c.ID) != 64 {
 		t.Errorf("container ID %s, hostname %q, state %+v", c.ID, c.Config.Hostname, c.State)
 	}
-	for _, file := range []string{"config.json", "stdout.log", "stderr.log"} {
+	for _, file := range []string{"config.json", "container.log"} {
 		if _, err := os.Stat(filepath.Join(r.root, "containers", c.ID, file)); err != nil {
 			t.Error(err)
 		}
