@@ -267,29 +267,21 @@ func (k *keeper) spawnInit() error {
 	return nil
 }
 
-// makeStdio makes the container's fds 0, 1 and 2: pipes whose other ends the keeper keeps, or, with a
-// terminal, /dev/null until init replaces them with the terminal it makes. Never a file of the host.
+// makeStdio makes the container's fds 0, 1 and 2: pipes whose other ends the keeper keeps, never a file
+// of the host. Without -i, stdin is a pipe whose writing end is closed at once: the command reads EOF, as
+// from /dev/null. With a terminal, the same empty pipe and output pipes nobody writes to stand in until
+// init replaces all three with the terminal it makes.
 func (k *keeper) makeStdio() ([]*os.File, error) {
-	if k.job.Tty {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return nil, err
-		}
-		return []*os.File{null, null, null}, nil
-	}
 	stdio := make([]*os.File, 3)
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	stdio[0] = r
 	if k.job.OpenStdin {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		stdio[0], k.stdin = r, w
+		k.stdin = w
 	} else {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return nil, err
-		}
-		stdio[0] = null
+		w.Close()
 	}
 	for i := 1; i <= 2; i++ {
 		r, w, err := os.Pipe()
@@ -298,7 +290,11 @@ func (k *keeper) makeStdio() ([]*os.File, error) {
 			return nil, err
 		}
 		stdio[i] = w
-		k.outputs = append(k.outputs, r)
+		if k.job.Tty {
+			r.Close()
+		} else {
+			k.outputs = append(k.outputs, r)
+		}
 	}
 	return stdio, nil
 }
