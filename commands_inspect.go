@@ -193,6 +193,7 @@ func (srv *Server) CmdInspect(session *Session, args []string) error {
 	encoder.SetIndent("", "    ")
 	for _, name := range names {
 		if c, err := srv.runtime.Get(name); err == nil {
+			c.refreshLogDropped()
 			// Taken under mu, written without it: a slow client holds up nobody.
 			c.mu.Lock()
 			document, err := json.Marshal(c)

@@ -6,19 +6,20 @@
 //  1. ensureMounted  overlayfs: the init layer and the image's layers (graph.go) as lowerdirs, the
 //     container's rw dir as upper (container_rootfs.go)
 //  2. cgroup         the container's cgroup, with its limits and device rules (cgroups.go)
-//  3. execInit       this binary again as `engine init` in new namespaces (init.go), stdio to the logs,
-//     spawned straight into the cgroup where the kernel can (v2); held on the sync pipe
+//  3. startKeeper    the container's keeper (keeper.go, keeper_client.go), a process of its own that
+//     starts this binary again as `engine init` in new namespaces (init.go), born straight into the
+//     cgroup where the kernel can (v2), its stdio pipes the keeper's; init is held on the sync pipe
 //  4. Join           on v1, init is moved into its cgroup by a goroutine, concurrently with step 5
 //  5. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
 //  6. toDisk         the record says "running", with the process's PID
-//  7. release        once init is in its cgroup: tell it to go on, and learn from the sync pipe whether
-//     execve succeeded (for at most initVerdictTimeout)
-//  8. monitor        a goroutine waits for the process, records its exit, unmounts, applies --rm
-//     (container_stop.go, with stop, kill and wait)
+//  7. Release        once init is in its cgroup, the keeper tells it to go on and learns from the sync
+//     pipe whether execve succeeded (for at most initVerdictTimeout)
+//  8. monitor        a goroutine waits for the keeper to tell the end, records it, unmounts, applies
+//     --rm (container_stop.go, with stop, kill and wait)
 //
-// The container's stdout and stderr go straight to its log files, so its output never depends on the
-// daemon being alive (with -t, a terminal's output passes through the daemon: console.go). Every
-// change of state is written to ROOT/containers/<id>/config.json before anyone is told about it.
+// The keeper, not the daemon, is the parent of the container's first process and holds its output: the
+// container runs on when the daemon stops, and the next daemon adopts it (runtime.go). Every change of
+// state is written to ROOT/containers/<id>/config.json before anyone is told about it.
 // Starts, stops and removals of one container take turns (the lifecycle lock, below); commands that
 // only look (ps, inspect) never wait for them.
 package main

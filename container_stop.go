@@ -1,10 +1,12 @@
 // container_stop.go: how a container's run ends: the monitor that records the end, and kill, stop, wait
 // and the first step of rm.
 //
-// Container.Start (container.go) hands the running process to monitor, which waits for it, then, under
-// the container's lifecycle lock, records its exit, removes its cgroup, releases its network, unmounts
-// its root and applies --rm. `engine stop`, `kill`, `wait`, `rm -f` and `restart` only signal the
-// process and wait for the monitor to close the run's exited channel: none of them holds a lock while
+// Container.Start (container.go) hands the running container's keeper to monitor, which waits for the
+// keeper to tell the end (or for it to die), then, under the container's lifecycle lock, records the
+// exit, removes its cgroup, releases its network, unmounts its root and applies --rm. A restarted daemon
+// does the same for the keepers it adopts (runtime.go). `engine stop`, `kill`, `wait`, `rm -f` and
+// `restart` only signal the process through its keeper and wait for the monitor to close the run's
+// exited channel: none of them holds a lock while
 // it waits, and every wait after SIGKILL has a bound (killTimeout), so a process that cannot be
 // collected is reported instead of hanging the command, or the daemon's shutdown.
 package main

@@ -299,9 +299,8 @@ func (k *keeper) makeStdio() ([]*os.File, error) {
 	return stdio, nil
 }
 
-// release lets init go on and waits for its verdict, as Container.release did when the daemon was init's
-// parent: EOF when execve succeeded (the sync pipe is close-on-exec), or init's report. With a terminal,
-// the master comes first.
+// release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
+// close-on-exec), or init's report. With a terminal, the master comes first.
 func (k *keeper) release() (int, error) {
 	defer k.syncPipe.Close()
 	if err := k.syncPipe.SetDeadline(time.Now().Add(initVerdictTimeout)); err != nil {

@@ -285,6 +285,19 @@ func (c *Container) adoptKeeper() *Keeper {
 	return &Keeper{dir: c.root, conn: conn, Pid: reply.Pid, PidStart: reply.PidStart}
 }
 
+// refreshLogDropped asks a running container's keeper how much output its log has dropped so far (the
+// record has the count of the last run that ended). A keeper that does not answer leaves it as it was.
+func (c *Container) refreshLogDropped() {
+	if c.exitedChan() == nil {
+		return
+	}
+	if reply, err := c.keeperCall(keeperRequest{Op: "status"}); err == nil {
+		c.mu.Lock()
+		c.LogDropped = reply.LogDropped
+		c.mu.Unlock()
+	}
+}
+
 // keeperInput is an attached client's way into the container, through its keeper: stdin and, with a
 // terminal, its size (attach.go).
 type keeperInput struct {

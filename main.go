@@ -79,7 +79,8 @@ func main() {
 	}
 }
 
-// runDaemon serves until SIGTERM or SIGINT, then stops the running containers and leaves.
+// runDaemon serves until SIGTERM or SIGINT, then leaves; the running containers stay, with their keepers
+// (keeper.go), for the next daemon to adopt.
 func runDaemon(addr, root, bridge, subnet string) int {
 	// A shell, a service manager or a test harness may have left descriptors open in the daemon; none
 	// may reach a container (CVE-2024-21626 began with one), so every one from 3 up closes at execve.
@@ -107,7 +108,7 @@ func runDaemon(addr, root, bridge, subnet string) int {
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	go srv.Serve()
 	sig := <-signals
-	fmt.Fprintf(os.Stderr, "engine -d: %v: stopping containers\n", sig)
+	fmt.Fprintf(os.Stderr, "engine -d: %v: leaving; running containers stay with their keepers\n", sig)
 	srv.Close()
 	runtime.Shutdown()
 	return 0

@@ -3,8 +3,9 @@
 // The Runtime holds the list of containers (as Docker 0.1's did), the image graph (graph.go), the tags
 // (tags.go), the volumes (volumes.go) and the network manager (network.go). Commands (commands.go) go
 // through it to create, find, list and destroy containers. Everything it knows is on disk under ROOT;
-// NewRuntime reads it back, so a restarted daemon shows the same containers and images, and a container
-// that was running when the daemon went away is found out and recorded as such.
+// NewRuntime reads it back, so a restarted daemon shows the same containers and images. A container
+// that was running when the daemon went away has run on under its keeper (keeper.go): the new daemon
+// adopts it, or, if it ended meanwhile, records the end its keeper wrote down.
 package main
 
 import (
