@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/kr/pty"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -60,8 +61,8 @@ type keeperJob struct {
 	LogConfig  LogConfig // max-size and max-file
 	CloneFlags uintptr   // init's new namespaces
 	OOMFile    string    // the cgroup file whose oom_kill count tells an OOM kill
-	// Descriptors that follow fd 3, passed on to init as its fds 4, 5, …: the cgroup directory to be born
-	// in (CgroupFD, v2), then the namespaces to join (netns.go).
+	// Descriptors that come right after the job, in one message (SCM_RIGHTS): the cgroup directory to be
+	// born in (CgroupFD, v2), then the namespaces init joins (netns.go), which it gets as fds 4, 5, ….
 	CgroupFD   bool
 	Namespaces int
 }
@@ -104,6 +105,7 @@ type keeper struct {
 	finishedAt time.Time
 	listener   *net.UnixListener
 	namespaces []*os.File // another container's namespaces, held for init until it has joined them
+	cgroupDir  *os.File   // the container's cgroup directory, for init to be born in (v2)
 	syncPipe   *os.File
 	stdin      *os.File // our end of the container's stdin pipe, or with -t the terminal's master
 	master     *os.File // with -t
@@ -148,6 +150,9 @@ func (k *keeper) start(daemon *Conn) error {
 		return fmt.Errorf("keeper: expected a start request: %v", err)
 	}
 	k.job = *request.Job
+	if err := k.receiveFiles(daemon); err != nil {
+		return err
+	}
 	if err := os.Chdir(k.job.Dir); err != nil {
 		return err
 	}
@@ -173,6 +178,7 @@ func (k *keeper) start(daemon *Conn) error {
 	}
 	status, err := k.release()
 	closeAll(k.namespaces...) // joined, or never to be: holding them would keep them alive
+	closeAll(k.cgroupDir)
 	if err != nil {
 		k.abandon(err)
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Status: status, Error: err.Error()}))
@@ -183,6 +189,62 @@ func (k *keeper) start(daemon *Conn) error {
 	}
 	k.copyOutput()
 	return daemon.WriteFrame(frameReply, replyJSON(keeperReply{Pid: reply.Pid, PidStart: reply.PidStart}))
+}
+
+// receiveFiles takes the descriptors the job announces, sent after it in one message.
+func (k *keeper) receiveFiles(daemon *Conn) error {
+	count := k.job.Namespaces
+	if k.job.CgroupFD {
+		count++
+	}
+	if count == 0 {
+		return nil
+	}
+	raw, err := daemon.Conn.(*net.UnixConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	files, err := receiveFds(raw, count)
+	if err != nil {
+		return fmt.Errorf("keeper: receiving the job's descriptors: %w", err)
+	}
+	if k.job.CgroupFD {
+		k.cgroupDir, files = files[0], files[1:]
+	}
+	k.namespaces = files
+	return nil
+}
+
+// receiveFds reads one message of one byte carrying count descriptors (sendFds sends it).
+func receiveFds(conn syscall.RawConn, count int) ([]*os.File, error) {
+	data, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*count))
+	var oobn int
+	var recvErr error
+	err := conn.Read(func(fd uintptr) bool {
+		_, oobn, _, _, recvErr = unix.Recvmsg(int(fd), data, oob, unix.MSG_CMSG_CLOEXEC)
+		return recvErr != unix.EAGAIN
+	})
+	if err == nil {
+		err = recvErr
+	}
+	if err != nil {
+		return nil, err
+	}
+	fds, err := parseRights(oob[:oobn])
+	if err == nil && len(fds) != count {
+		err = fmt.Errorf("%d descriptors came, not %d", len(fds), count)
+	}
+	if err != nil {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, err
+	}
+	files := make([]*os.File, count)
+	for i, fd := range fds {
+		files[i] = os.NewFile(uintptr(fd), "job")
+	}
+	return files, nil
 }
 
 // keeperReleaseTimeout bounds how long a keeper holds an unreleased init: the daemon's side of a start
@@ -236,13 +298,8 @@ func (k *keeper) spawnInit() error {
 		Setsid:     true,            // the container is nobody's terminal job
 		Pdeathsig:  syscall.SIGKILL, // if the keeper dies, so does the container (init sets it again: init.go)
 	}
-	fd := keeperFd + 1
-	if k.job.CgroupFD {
-		attr.UseCgroupFD, attr.CgroupFD = true, fd
-		fd++
-	}
-	for i := 0; i < k.job.Namespaces; i++ {
-		k.namespaces = append(k.namespaces, os.NewFile(uintptr(fd+i), "namespace"))
+	if k.cgroupDir != nil {
+		attr.UseCgroupFD, attr.CgroupFD = true, int(k.cgroupDir.Fd())
 	}
 	extra = append(extra, k.namespaces...)
 	k.init = &exec.Cmd{

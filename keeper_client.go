@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -34,8 +33,7 @@ type Keeper struct {
 	conn     *Conn  // the connection that hears of the end
 	Pid      int    // init's, then the command's: the container's PID 1, as the host sees it
 	PidStart uint64
-	process  *os.Process   // the keeper, if this daemon started it
-	gone     chan struct{} // closed when that keeper has exited
+	started  *startedKeeper // the keeper's process, if this daemon started it; nil if adopted
 }
 
 // unknownExitStatus is the status of a container whose keeper died without saying how it ended (or a host
@@ -45,19 +43,10 @@ const unknownExitStatus = 255
 // keeperCallTimeout bounds a request to a keeper.
 const keeperCallTimeout = 5 * time.Second
 
-// startKeeper starts c's keeper and has it start init in the given namespaces and cgroup, held on the
-// sync pipe. It returns once init exists.
+// startKeeper gives c's start to a keeper (a spare: keeper_spare.go) and has it start init in the
+// given namespaces and cgroup, held on the sync pipe. It returns once init exists.
 func (c *Container) startKeeper(namespaces []Namespace, cgroup *Cgroup) (*Keeper, error) {
-	binary, err := sealedBinary()
-	if err != nil {
-		return nil, err
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("keeper: %w", err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "keeper"), os.NewFile(uintptr(fds[1]), "keeper")
-	defer theirs.Close()
+	var files []*os.File // sent after the job, in the order keeperJob says
 	job := &keeperJob{
 		Dir:        c.root,
 		Tty:        c.Config.Tty,
@@ -66,56 +55,37 @@ func (c *Container) startKeeper(namespaces []Namespace, cgroup *Cgroup) (*Keeper
 		CloneFlags: cloneFlags(namespaces),
 		OOMFile:    cgroup.oomFile(),
 	}
-	extra := []*os.File{theirs} // fd 3, then 4, …: keeperJob says in which order
 	cgroupDir, err := cgroup.dirFile()
 	if err != nil {
-		ours.Close()
 		return nil, err
 	}
 	if cgroupDir != nil {
 		defer cgroupDir.Close()
-		extra, job.CgroupFD = append(extra, cgroupDir), true
+		files, job.CgroupFD = append(files, cgroupDir), true
 	}
 	nsFiles := namespaceFiles(namespaces)
-	extra, job.Namespaces = append(extra, nsFiles...), len(nsFiles)
-	cmd := &exec.Cmd{
-		Path:       binary, // the sealed copy, never the host's file (binary.go)
-		Args:       []string{"engine", "init", "keeper"},
-		// One processor is plenty for a keeper that copies and waits, and each processor more costs it
-		// the memory of its own allocation caches (bench/ measures a keeper's memory).
-		Env:        []string{fmt.Sprintf("%s=%d", initPipeEnv, keeperFd), "GOMAXPROCS=1"},
-		ExtraFiles: extra,
-		// A session of its own: a signal to the daemon's process group (a Ctrl-C in the terminal that
-		// started it) does not reach the keeper.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
-		ours.Close()
-		return nil, fmt.Errorf("starting the keeper: %w", err)
-	}
-	k := &Keeper{dir: c.root, process: cmd.Process, gone: make(chan struct{})}
-	go func() { cmd.Wait(); close(k.gone) }() // the daemon reaps the keepers it started
-	if k.conn, err = fileConn(ours); err != nil {
-		cmd.Process.Kill()
+	files, job.Namespaces = append(files, nsFiles...), len(nsFiles)
+	started, err := c.runtime.spare.take()
+	if err != nil {
 		return nil, err
 	}
-	reply, err := k.request(keeperRequest{Op: "start", Job: job}, keeperCallTimeout)
+	k := &Keeper{dir: c.root, conn: started.conn, started: started}
+	k.conn.SetDeadline(time.Now().Add(keeperCallTimeout))
+	err = writeRequest(k.conn, keeperRequest{Op: "start", Job: job})
+	if err == nil && len(files) > 0 {
+		err = passFiles(k.conn, files)
+	}
+	var reply keeperReply
+	if err == nil {
+		reply, err = readReply(k.conn)
+	}
+	k.conn.SetDeadline(time.Time{})
 	if err != nil {
 		k.abort()
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
 	k.Pid, k.PidStart = reply.Pid, reply.PidStart
 	return k, nil
-}
-
-// fileConn makes a Conn of one end of a socket pair.
-func fileConn(f *os.File) (*Conn, error) {
-	defer f.Close()
-	conn, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("keeper: %w", err)
-	}
-	return &Conn{Conn: conn}, nil
 }
 
 // request sends a request on the keeper's first connection and reads the answer, within bound.
@@ -127,10 +97,19 @@ func (k *Keeper) request(request keeperRequest, bound time.Duration) (keeperRepl
 
 // exchange writes a request and reads the keeper's reply.
 func exchange(conn *Conn, request keeperRequest) (keeperReply, error) {
-	data, _ := json.Marshal(request)
-	if err := conn.WriteFrame(frameRequest, data); err != nil {
+	if err := writeRequest(conn, request); err != nil {
 		return keeperReply{}, err
 	}
+	return readReply(conn)
+}
+
+func writeRequest(conn *Conn, request keeperRequest) error {
+	data, _ := json.Marshal(request)
+	return conn.WriteFrame(frameRequest, data)
+}
+
+// readReply reads the keeper's reply; one that reports an error is that error.
+func readReply(conn *Conn) (keeperReply, error) {
 	var reply keeperReply
 	kind, length, err := conn.ReadHeader()
 	if err != nil {
@@ -168,13 +147,7 @@ func (k *Keeper) Release() error {
 // leave. It returns once the keeper is gone (a keeper that does not go in killTimeout is killed, and
 // init with it: the parent-death signal).
 func (k *Keeper) abort() {
-	k.conn.Close()
-	select {
-	case <-k.gone:
-	case <-time.After(killTimeout):
-		k.process.Kill()
-		<-k.gone
-	}
+	k.started.dismiss()
 }
 
 // Wait waits, as long as the container runs, for the keeper to say how it ended. A keeper that died

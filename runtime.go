@@ -35,7 +35,8 @@ type Runtime struct {
 	cgroups *CgroupHierarchy
 	volumes *VolumeStore
 
-	images sync.Mutex // the store lock: graph and tags change together under it (runtime_images.go)
+	images sync.Mutex  // the store lock: graph and tags change together under it (runtime_images.go)
+	spare  spareKeeper // a keeper started ahead of the next start (keeper_spare.go)
 
 	mu         sync.Mutex
 	containers []*Container // in order of creation
@@ -72,7 +73,7 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes}
+	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes, spare: spareKeeper{dir: root}}
 	// Before restore, which gives the containers that still run their addresses and ports back.
 	if r.network, err = NewNetworkManager(bridge, subnet); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
@@ -436,6 +437,7 @@ func removeContainerDir(dir string) error {
 // their traffic goes through them. Without any, engine/ is removed from the cgroup hierarchies and the
 // bridge and the rules are taken down, so a stopped engine leaves the host as it found it.
 func (r *Runtime) Shutdown() {
+	r.spare.close()
 	for _, c := range r.List() {
 		if c.exitedChan() != nil {
 			return
