@@ -100,7 +100,8 @@ func (h *CgroupHierarchy) Has(controller string) bool {
 }
 
 // RemoveParent removes the engine/ directories if no container's cgroup is left in them; the daemon
-// calls it when it stops. Another daemon's containers keep it (rmdir fails with EBUSY).
+// calls it when it stops with no container running. A running container's cgroup, or another daemon's,
+// keeps them (rmdir fails with EBUSY).
 func (h *CgroupHierarchy) RemoveParent() {
 	for _, dir := range NewCgroup(h, cgroupParent).dirs() {
 		unix.Rmdir(dir)

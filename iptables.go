@@ -1,6 +1,7 @@
 // iptables.go: the engine's firewall rules, in chains of its own.
 //
-// NetworkManager (network.go) installs them when the daemon starts and removes them when it stops; port
+// NetworkManager (network.go) installs them when the daemon starts and removes them when it stops with
+// no container running (running ones outlive the daemon, and their traffic needs the rules); port
 // maps (portmap.go) add and delete one DNAT rule each. Every rule lives in a chain named after the
 // bridge, so one daemon's rules can be removed whole without touching anything else on the host. The only
 // rules in the built-in chains are the jumps into ours:
