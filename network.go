@@ -87,7 +87,11 @@ func NewNetworkManager(bridge, subnet string) (*NetworkManager, error) {
 	if bridge == "none" {
 		return m, nil
 	}
-	var err error
+	unlock, err := lockHostNetworks()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if m.subnet, err = bridgeSubnet(bridge, subnet); err != nil {
 		return nil, err
 	}
@@ -115,6 +119,28 @@ func (m *NetworkManager) Close() {
 		m.firewall.remove()
 	}
 	deleteLink(m.bridge)
+}
+
+// lockHostNetworks takes a lock that every engine daemon on the host takes while it chooses a subnet and
+// gives its bridge the address: two daemons starting at once (a test suite's, a benchmark's) would
+// otherwise both find the same subnet free and both take it, and neither container network would work.
+// The lock is a file's flock(2), released by the kernel if the daemon dies holding it.
+func lockHostNetworks() (unlock func(), err error) {
+	const path = "/run/engine-network.lock"
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0600) // close-on-exec, as Go opens every file
+	if err != nil {
+		return nil, err
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != unix.EWOULDBLOCK || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%s: another daemon holds it: %w", path, err)
+		}
+	}
 }
 
 // bridgeSubnet is the subnet of an existing bridge (one a killed daemon left), the one asked for, or the
