@@ -98,3 +98,30 @@ func TestE2ENoLeakedDescriptors(t *testing.T) {
 		t.Errorf("cwd and the shell's fds: %q", out)
 	}
 }
+
+// Pid 1's stdin, stdout and stderr are pipes its keeper holds (or, with -t, the container's own
+// terminal), never a file of the host's: before the keeper, a container without -i had the host's
+// /dev/null as stdin and the log files on the host as stdout and stderr.
+func TestE2EStdioIsNoHostFile(t *testing.T) {
+	fds := "for n in 0 1 2; do readlink /proc/1/fd/$n; done"
+	for _, args := range [][]string{
+		{"run", "--rm", "base", "sh", "-c", fds},
+		{"run", "--rm", "-i", "base", "sh", "-c", fds},
+	} {
+		out := engine(t, args...)
+		lines := strings.Fields(out)
+		if len(lines) != 3 {
+			t.Fatalf("%v: %q", args, out)
+		}
+		for _, line := range lines {
+			if !strings.HasPrefix(line, "pipe:[") {
+				t.Errorf("%v: pid 1 has %s, want only pipes", args, line)
+			}
+		}
+	}
+	engine(t, "run", "-d", "--name", "stdio-t", "-t", "base", "sleep", "1000")
+	defer engine(t, "rm", "-f", "stdio-t")
+	if out := engine(t, "exec", "stdio-t", "sh", "-c", fds); out != "/dev/pts/0\n/dev/pts/0\n/dev/pts/0\n" {
+		t.Errorf("-t: pid 1 has %q, want the container's terminal", out)
+	}
+}
