@@ -136,6 +136,10 @@ func (c *Container) Start() error {
 	if c.exited != nil {
 		return fmt.Errorf("container %s is already running", c.ShortName())
 	}
+	if err := c.runtime.beginStart(); err != nil { // refused as it is: the container never tried to run
+		return err
+	}
+	defer c.runtime.starts.Done()
 	err := c.start()
 	if err != nil {
 		c.removeCgroup()
