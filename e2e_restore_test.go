@@ -27,6 +27,14 @@ func (d *daemon) kill9() {
 	d.cmd.Wait()
 }
 
+// stopChecked is d.stop for a deferred call: what the daemon left behind fails the test.
+func (d *daemon) stopChecked(t *testing.T) {
+	t.Helper()
+	if err := d.stop(); err != nil {
+		t.Error(err)
+	}
+}
+
 // containerRecord is what the tests read of `engine inspect`.
 type containerRecord struct {
 	Id              string
@@ -71,7 +79,7 @@ func TestE2ETornRecordSetAside(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopChecked(t)
 	if out, _, _ := d.run("", "ps", "-a"); strings.Contains(out, "torn") || !strings.Contains(out, "whole") {
 		t.Errorf("ps -a after the restart:\n%s", out)
 	}
@@ -118,7 +126,7 @@ func TestE2EAdoptedPortForwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopChecked(t)
 	if got := strings.TrimSpace(httpGet(t, url)); got != web.Id[:12] {
 		t.Errorf("after the restart: %q", got)
 	}
@@ -255,7 +263,7 @@ func TestE2EShutdownDuringStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopChecked(t)
 	if out, _, _ := d.run("", "ps", "-q"); len(strings.Fields(out)) != len(keepers) {
 		t.Errorf("%d keepers ran, the next daemon shows %d running containers", len(keepers), len(strings.Fields(out)))
 	}
@@ -303,7 +311,7 @@ func TestE2EKilledDuringStarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopChecked(t)
 	checkRecordsMatchHost(t, d)
 }
 
