@@ -3,9 +3,11 @@
 // The Runtime holds the list of containers (as Docker 0.1's did), the image graph (graph.go), the tags
 // (tags.go), the volumes (volumes.go) and the network manager (network.go). Commands (commands.go) go
 // through it to create, find, list and destroy containers. Everything it knows is on disk under ROOT;
-// NewRuntime reads it back, so a restarted daemon shows the same containers and images. A container
-// that was running when the daemon went away has run on under its keeper (keeper.go): the new daemon
-// adopts it, or, if it ended meanwhile, records the end its keeper wrote down.
+// NewRuntime reads it back (runtime_restore.go), so a restarted daemon shows the same containers and
+// images. A container that was running when the daemon went away has run on under its keeper
+// (keeper.go): the new daemon adopts it, or, if it ended meanwhile, records the end its keeper wrote
+// down. At SIGTERM, BeginShutdown and Shutdown (at the end of this file) make sure no container starts
+// once the daemon has looked at what runs.
 package main
 
 import (
