@@ -16,8 +16,8 @@
 //  4. when init has exited and its output is all in the log, it writes exit.json (status, time, OOM
 //     kill, dropped output) atomically into the container's directory, tells whoever waits, and leaves.
 //
-// The daemon is the keeper's client, not its master: it may die and come back (runtime_restore.go adopts the
-// keepers it finds), and nothing the container does waits for it. If the keeper dies, init dies with it
+// The daemon is the keeper's client, not its master: it may die and come back (runtime_restore.go
+// adopts the keepers it finds), and nothing the container does waits for it. If the keeper dies, init dies with it
 // (the kernel's parent-death signal, set again by init after it changes user, which clears it), and the
 // daemon records that, as containerd does when a shim dies.
 //
