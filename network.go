@@ -364,8 +364,10 @@ func (m *NetworkManager) Adopt(c *Container) error {
 	m.endpoints[c.ID] = ep
 	m.mu.Unlock()
 	var problems []error
-	if !m.onBridge(ep.veth) {
-		problems = append(problems, fmt.Errorf("its veth %q is not on %s", ep.veth, m.bridge))
+	switch {
+	case ep.veth == "": // a record an engine before HostVeth wrote: the pair goes with the namespace
+	case !m.onBridge(ep.veth):
+		problems = append(problems, fmt.Errorf("its veth %s is not on %s", ep.veth, m.bridge))
 		ep.veth = "" // not ours to delete: Release only frees the address
 	}
 	for _, port := range publishedPorts(s.Ports) {
@@ -383,9 +385,6 @@ func (m *NetworkManager) Adopt(c *Container) error {
 
 // onBridge tells whether the link named veth exists and is attached to the bridge.
 func (m *NetworkManager) onBridge(veth string) bool {
-	if veth == "" {
-		return false
-	}
 	master, err := os.Readlink("/sys/class/net/" + veth + "/master")
 	return err == nil && filepath.Base(master) == m.bridge
 }
