@@ -103,7 +103,8 @@ func TestE2ETornRecordSetAside(t *testing.T) {
 
 // TestE2EAdoptedPortForwards: a container publishing 127.0.0.1:P:80 runs on through a daemon's SIGKILL.
 // The next daemon forwards P to it again, holds P against other programs, shows it in `port` and `ps`,
-// gives a new container another address than the adopted one's, and `rm -f` takes the rule away.
+// gives a new container another address than the adopted one's, and `rm -f` takes the rule away. A port
+// another program took while no daemon held it stays that program's, and the daemon's log says so.
 func TestE2EAdoptedPortForwards(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "root")
 	d, err := startDaemon(root)
@@ -115,12 +116,24 @@ func TestE2EAdoptedPortForwards(t *testing.T) {
 		d.stop()
 		t.Fatalf("run: %s", stderr)
 	}
+	lost := freePort()[len("127.0.0.1:"):]
+	if _, stderr, code := d.run("", "run", "-d", "--name", "lost", "-p", "127.0.0.1:"+lost+":80", "base", "sleep", "1000"); code != 0 {
+		d.stop()
+		t.Fatalf("run: %s", stderr)
+	}
 	web := d.inspectRecord(t, "web")
 	url := "http://127.0.0.1:" + port + "/hostname"
 	if got := strings.TrimSpace(httpGet(t, url)); got != web.Id[:12] {
 		t.Errorf("before the crash: %q", got)
 	}
 	d.kill9()
+	// While no daemon holds it, another program takes lost's port: the next daemon must not take its
+	// traffic away from it with a DNAT rule.
+	squatter, err := net.Listen("tcp4", "127.0.0.1:"+lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
 
 	d, err = startDaemon(root)
 	if err != nil {
@@ -139,6 +152,23 @@ func TestE2EAdoptedPortForwards(t *testing.T) {
 	}
 	if out, _, _ := d.run("", "ps", "--filter", "name=web"); !strings.Contains(out, "127.0.0.1:"+port+"->80/tcp") {
 		t.Errorf("ps does not show the port:\n%s", out)
+	}
+	if out, _, _ := d.run("", "port", "lost"); out != "" {
+		t.Errorf("port lost shows a port another program holds: %q", out)
+	}
+	if !strings.Contains(d.log.String(), "cannot publish 80/tcp on 127.0.0.1:"+lost) {
+		t.Errorf("the daemon's log does not say lost's port was lost:\n%s", d.log)
+	}
+	if conn, err := net.DialTimeout("tcp4", "127.0.0.1:"+lost, time.Second); err != nil {
+		t.Errorf("the program holding %s cannot be reached: %v", lost, err)
+	} else {
+		conn.Close()
+		squatter.(*net.TCPListener).SetDeadline(time.Now().Add(time.Second))
+		if accepted, err := squatter.Accept(); err != nil {
+			t.Errorf("the connection to %s went elsewhere: %v", lost, err)
+		} else {
+			accepted.Close()
+		}
 	}
 	// The allocator goes round from the subnet's start after a restart: without the adopted address
 	// reserved, the first new container would get it.
