@@ -85,6 +85,8 @@ func (srv *Server) CmdInfo(session *Session, args []string) error {
 	}
 	hostname, _ := os.Hostname()
 	fmt.Fprintf(session.Stdout, "Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(containers), running, len(containers)-running, len(images))
+	// Records a daemon could not load at its start, set aside in ROOT/broken for an admin (runtime_restore.go).
+	fmt.Fprintf(session.Stdout, "Broken Records: %d\n", srv.runtime.BrokenRecords())
 	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: files (stdout.log, stderr.log)\n", version)
 	cgroupVersion := 1
 	if srv.runtime.cgroups.Unified {

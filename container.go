@@ -18,7 +18,7 @@
 //     --rm (container_stop.go, with stop, kill and wait)
 //
 // The keeper, not the daemon, is the parent of the container's first process and holds its output: the
-// container runs on when the daemon stops, and the next daemon adopts it (runtime.go). Every change of
+// container runs on when the daemon stops, and the next daemon adopts it (runtime_restore.go). Every change of
 // state is written to ROOT/containers/<id>/config.json before anyone is told about it.
 // Starts, stops and removals of one container take turns (the lifecycle lock, below); commands that
 // only look (ps, inspect) never wait for them.
@@ -136,6 +136,10 @@ func (c *Container) Start() error {
 	if c.exited != nil {
 		return fmt.Errorf("container %s is already running", c.ShortName())
 	}
+	if err := c.runtime.beginStart(); err != nil { // refused as it is: the container never tried to run
+		return err
+	}
+	defer c.runtime.starts.Done()
 	err := c.start()
 	if err != nil {
 		c.removeCgroup()

@@ -4,7 +4,7 @@
 // Container.Start (container.go) hands the running container's keeper to monitor, which waits for the
 // keeper to tell the end (or for it to die), then, under the container's lifecycle lock, records the
 // exit, removes its cgroup, releases its network, unmounts its root and applies --rm. A restarted daemon
-// does the same for the keepers it adopts (runtime.go). `engine stop`, `kill`, `wait`, `rm -f` and
+// does the same for the keepers it adopts (runtime_restore.go). `engine stop`, `kill`, `wait`, `rm -f` and
 // `restart` only signal the process through its keeper and wait for the monitor to close the run's
 // exited channel: none of them holds a lock while
 // it waits, and every wait after SIGKILL has a bound (killTimeout), so a process that cannot be

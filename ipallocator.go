@@ -2,9 +2,9 @@
 //
 // NetworkManager.Allocate (network.go) takes one address per container at start and gives it back when
 // the container stops or fails to start. The allocator never hands out an address twice and knows every
-// address it handed out. It starts empty: a daemon that starts finds no container running (containers
-// do not outlive their daemon yet: Runtime.restore records each one it finds as exited), so no address
-// recorded on disk is still in use.
+// address it handed out. A daemon starts with it empty, and gives the containers that ran on under their
+// keepers while no daemon was there their addresses back (Reserve, from NetworkManager.Adopt) before it
+// starts any container, so none of their addresses is handed out again.
 package main
 
 import (
@@ -71,6 +71,23 @@ func (a *IPAllocator) Allocate() (net.IP, error) {
 		}
 	}
 	return nil, fmt.Errorf("no free address in %s", a.subnet)
+}
+
+// Reserve marks an address handed out earlier, by a daemon before this one, as in use. An address
+// outside the subnet's container range, or one already in use, is refused: two containers with one
+// address would each get half of its traffic.
+func (a *IPAllocator) Reserve(ip net.IP) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	offset, ok := a.offset(ip)
+	switch {
+	case !ok:
+		return fmt.Errorf("address %s is not one of %s for a container", ip, a.subnet)
+	case a.inUse[offset]:
+		return fmt.Errorf("address %s is already in use", ip)
+	}
+	a.inUse[offset] = true
+	return nil
 }
 
 // Release gives an address back; releasing one that is not in use does nothing.

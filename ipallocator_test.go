@@ -156,3 +156,35 @@ func TestIPAllocatorConcurrent(t *testing.T) {
 		t.Fatalf("%d addresses handed out, want 253", len(seen))
 	}
 }
+
+// Reserve takes back the address of a container a daemon before this one started: it is never handed
+// out while reserved, it cannot be reserved twice, and Release frees it as any other.
+func TestIPAllocatorReserve(t *testing.T) {
+	a := newTestAllocator(t, "10.9.0.0/29")
+	adopted := net.ParseIP("10.9.0.2")
+	if err := a.Reserve(adopted); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Reserve(adopted); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("reserved twice: %v", err)
+	}
+	for _, bad := range []string{"10.9.0.0", "10.9.0.1", "10.9.0.7", "10.8.0.2", "fd00::2"} {
+		if err := a.Reserve(net.ParseIP(bad)); err == nil {
+			t.Errorf("reserved %s", bad)
+		}
+	}
+	var got []string
+	for ip, err := a.Allocate(); err == nil; ip, err = a.Allocate() {
+		got = append(got, ip.String())
+	}
+	if want := "10.9.0.3 10.9.0.4 10.9.0.5 10.9.0.6"; strings.Join(got, " ") != want {
+		t.Errorf("handed out %v, want %s (never the reserved address)", got, want)
+	}
+	if a.InUse() != 5 {
+		t.Errorf("InUse = %d, want 5", a.InUse())
+	}
+	a.Release(adopted)
+	if ip, err := a.Allocate(); err != nil || !ip.Equal(adopted) {
+		t.Errorf("after Release: %v %v", ip, err)
+	}
+}

@@ -16,10 +16,10 @@
 //  4. when init has exited and its output is all in the log, it writes exit.json (status, time, OOM
 //     kill, dropped output) atomically into the container's directory, tells whoever waits, and leaves.
 //
-// The daemon is the keeper's client, not its master: it may die and come back (runtime.go adopts the
-// keepers it finds), and nothing the container does waits for it. If the keeper dies, init dies with it
-// (the kernel's parent-death signal, set again by init after it changes user, which clears it), and the
-// daemon records that, as containerd does when a shim dies.
+// The daemon is the keeper's client, not its master: it may die and come back (runtime_restore.go
+// adopts the keepers it finds), and nothing the container does waits for it. If the keeper dies, init
+// dies with it (the kernel's parent-death signal, set again by init after it changes user, which clears
+// it), and the daemon records that, as containerd does when a shim dies.
 //
 // One keeper per container, as conmon and containerd's shim v2 do, rather than one for all: a keeper that
 // fails takes one container with it, and an upgraded daemon leaves each keeper running the binary that

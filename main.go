@@ -109,6 +109,7 @@ func runDaemon(addr, root, bridge, subnet string) int {
 	go srv.Serve()
 	sig := <-signals
 	fmt.Fprintf(os.Stderr, "engine -d: %v: leaving; running containers stay with their keepers\n", sig)
+	runtime.BeginShutdown() // first: requests already accepted may still be on their way to a start
 	srv.Close()
 	runtime.Shutdown()
 	return 0

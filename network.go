@@ -23,16 +23,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +44,12 @@ type NetworkSettings struct {
 	Gateway     string
 	MacAddress  string
 	Ports       map[string][]PortBinding
+	HostVeth    string `json:",omitempty"` // the host's end of the veth pair, so a restarted daemon knows it
+}
+
+// empty tells whether the settings show no network at all, as those of a container that is not running.
+func (s *NetworkSettings) empty() bool {
+	return s == nil || (s.Bridge == "" && s.IPAddress == "" && s.Gateway == "" && s.MacAddress == "" && len(s.Ports) == 0 && s.HostVeth == "")
 }
 
 type PortBinding struct {
@@ -110,11 +115,19 @@ func NewNetworkManager(bridge, subnet string) (*NetworkManager, error) {
 }
 
 // Close removes the firewall rules and the bridge: a stopped engine leaves the host's network as it was.
+// While any container still has an endpoint (it runs on under its keeper), both stay: its traffic goes
+// through them, and the next daemon adopts it (Adopt).
 func (m *NetworkManager) Close() {
 	if m.ipam == nil {
 		return
 	}
 	m.leaving.Wait()
+	m.mu.Lock()
+	inUse := len(m.endpoints)
+	m.mu.Unlock()
+	if inUse > 0 {
+		return
+	}
 	if m.firewall != nil {
 		m.firewall.remove()
 	}
@@ -312,10 +325,74 @@ func (m *NetworkManager) Allocate(c *Container, pid int) (*NetworkSettings, erro
 	prefix, _ := m.subnet.Mask.Size()
 	settings.Bridge, settings.IPAddress, settings.IPPrefixLen = m.bridge, ip.String(), prefix
 	settings.Gateway, settings.MacAddress = m.ipam.Gateway().String(), macAddress(ip).String()
-	for _, port := range ep.ports {
-		settings.Ports[port.Key()] = append(settings.Ports[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: strconv.Itoa(port.HostPort)})
-	}
+	settings.HostVeth, settings.Ports = ep.veth, portBindings(ep.ports)
 	return settings, nil
+}
+
+// portBindings shows the published ports as .NetworkSettings.Ports does: "80/tcp" → host address and port.
+func portBindings(ports []PortMapping) map[string][]PortBinding {
+	bindings := map[string][]PortBinding{}
+	for _, port := range ports {
+		bindings[port.Key()] = append(bindings[port.Key()], PortBinding{HostIp: port.HostIP, HostPort: strconv.Itoa(port.HostPort)})
+	}
+	return bindings
+}
+
+// Adopt takes back, for a container that ran on while no daemon was there (Runtime.restore), what
+// Allocate gave it, so that Release at its end gives it all back as for any other: its address, which the
+// allocator must never hand out again while it runs; the host's end of its veth pair; and its published
+// ports, each reserved again and its DNAT rule installed again (the firewall's install at the daemon's
+// start cleared the chain). A port another program took meanwhile is lost: the error says which, and
+// the container's settings no longer show it. The container keeps running whatever fails.
+func (m *NetworkManager) Adopt(c *Container) error {
+	mode, s := c.HostConfig.NetworkMode, c.NetworkSettings
+	if strings.HasPrefix(mode, "container:") {
+		return m.join(c, strings.TrimPrefix(mode, "container:"))
+	}
+	if mode != "bridge" || s.empty() || s.IPAddress == "" {
+		return nil
+	}
+	if m.ipam == nil {
+		return errors.New("bridge networking is off (--bridge none): the container keeps its own, unmanaged")
+	}
+	ip := net.ParseIP(s.IPAddress)
+	if err := m.ipam.Reserve(ip); err != nil {
+		return err
+	}
+	ep := &endpoint{ip: ip, veth: s.HostVeth}
+	m.mu.Lock()
+	m.endpoints[c.ID] = ep
+	m.mu.Unlock()
+	var problems []error
+	switch {
+	case ep.veth == "": // a record an engine before HostVeth wrote: the pair goes with the namespace
+	case !m.onBridge(ep.veth):
+		problems = append(problems, fmt.Errorf("its veth %s is not on %s", ep.veth, m.bridge))
+		ep.veth = "" // not ours to delete: Release only frees the address
+	}
+	for _, port := range publishedPorts(s.Ports) {
+		if err := m.publish(ep, port); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	if len(problems) > 0 {
+		c.mu.Lock()
+		c.NetworkSettings.HostVeth, c.NetworkSettings.Ports = ep.veth, portBindings(ep.ports)
+		c.mu.Unlock()
+	}
+	return errors.Join(problems...)
+}
+
+// onBridge tells whether the link named veth exists and is attached to the bridge.
+func (m *NetworkManager) onBridge(veth string) bool {
+	master, err := os.Readlink("/sys/class/net/" + veth + "/master")
+	return err == nil && filepath.Base(master) == m.bridge
+}
+
+// publishedPorts reads .NetworkSettings.Ports back into mappings, host ports as they were chosen.
+func publishedPorts(bindings map[string][]PortBinding) []PortMapping {
+	ports := requestedPorts(bindings)
+	return slices.DeleteFunc(ports, func(p PortMapping) bool { return p.HostPort == 0 })
 }
 
 // join records that c shares the network of the container ref names, so that container's veth pair is
@@ -338,16 +415,25 @@ func (m *NetworkManager) connect(c *Container, ep *endpoint, pid int) error {
 		return fmt.Errorf("veth pair: %w", err)
 	}
 	for _, port := range requestedPorts(c.HostConfig.PortBindings) {
-		holder, err := reservePort(&port)
-		if err != nil {
+		if err := m.publish(ep, port); err != nil {
 			return err
 		}
-		ep.holders = append(ep.holders, holder)
-		if err := m.firewall.addPort(port, ep.ip); err != nil {
-			return err
-		}
-		ep.ports = append(ep.ports, port)
 	}
+	return nil
+}
+
+// publish reserves the host port of one mapping and adds its DNAT rule to the endpoint's address. What
+// it has done is in ep, for Release to undo, whether it fails or not.
+func (m *NetworkManager) publish(ep *endpoint, port PortMapping) error {
+	holder, err := reservePort(&port)
+	if err != nil {
+		return err
+	}
+	ep.holders = append(ep.holders, holder)
+	if err := m.firewall.addPort(port, ep.ip); err != nil {
+		return err
+	}
+	ep.ports = append(ep.ports, port)
 	return nil
 }
 
@@ -388,7 +474,9 @@ func (m *NetworkManager) Release(c *Container) {
 		holder.Close()
 	}
 	if joined { // others still hold the namespace: take eth0 away now
-		deleteLink(ep.veth)
+		if ep.veth != "" {
+			deleteLink(ep.veth)
+		}
 		m.ipam.Release(ep.ip)
 		return
 	}
@@ -403,7 +491,7 @@ func (m *NetworkManager) Release(c *Container) {
 func (m *NetworkManager) awaitVethGone(ep *endpoint) {
 	defer m.leaving.Done()
 	for i := 0; i < 200; i++ {
-		if _, err := os.Stat("/sys/class/net/" + ep.veth); err != nil {
+		if _, err := os.Stat("/sys/class/net/" + ep.veth); ep.veth == "" || err != nil { // "": not known (Adopt)
 			m.ipam.Release(ep.ip)
 			return
 		}
@@ -427,91 +515,4 @@ func (m *NetworkManager) Annotations(c *Container) map[string]string {
 	}
 	eth0, _ := json.Marshal(containerInterface{Address: fmt.Sprintf("%s/%d", s.IPAddress, s.IPPrefixLen), Gateway: s.Gateway})
 	return map[string]string{networkAnnotation: string(eth0)}
-}
-
-// WriteEtcFiles writes the files spec.go bind-mounts over the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf. The host name and the container's name go in as fields of a line; both were
-// checked at create (validate.go), and are checked again here, where a space or a newline in them
-// would add fields or lines to the files.
-func (m *NetworkManager) WriteEtcFiles(c *Container) error {
-	for _, field := range []string{c.Config.Hostname, c.ShortName()} {
-		if strings.ContainsFunc(field, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '#' }) {
-			return fmt.Errorf("refusing to write %q into the container's /etc/hosts", field)
-		}
-	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	resolv := hostResolvConf(false)
-	switch mode := c.HostConfig.NetworkMode; {
-	case c.NetworkSettings != nil && c.NetworkSettings.IPAddress != "":
-		hosts += c.NetworkSettings.IPAddress + "\t" + c.Config.Hostname + " " + c.ShortName() + "\n"
-	case mode == "host":
-		if data, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(data)
-		}
-		resolv = hostResolvConf(true)
-	case strings.HasPrefix(mode, "container:"):
-		// The same network, so the same names, as the container it joins.
-		if other, err := c.runtime.Get(strings.TrimPrefix(mode, "container:")); err == nil {
-			joined, err := readJoinedHosts(other)
-			if err != nil {
-				return err
-			} else if joined != "" {
-				hosts = joined
-			}
-		}
-	default:
-		hosts = "127.0.0.1\tlocalhost " + c.Config.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	}
-	// Plain writes, not writeFileAtomic: these files are derived and written again at every start.
-	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts, "resolv.conf": resolv}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(c.root, name), []byte(content), 0644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// maxJoinedHosts bounds what the daemon reads of the hosts file of a container another one joins. That
-// container may write its /etc/hosts as it likes (a sparse file of terabytes costs it nothing), and
-// what it writes must not end up in the daemon's memory. Real hosts files are a few hundred bytes.
-const maxJoinedHosts = 1 << 20
-
-// readJoinedHosts reads the hosts file of the container X that `--net container:X` joins. The file is
-// X's bind-mount source in its directory, so X can change what it holds but not what it is.
-func readJoinedHosts(x *Container) (string, error) {
-	f, err := os.OpenFile(filepath.Join(x.root, "hosts"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
-	} else if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxJoinedHosts+1))
-	if err != nil {
-		return "", err
-	}
-	if len(data) > maxJoinedHosts {
-		return "", fmt.Errorf("the /etc/hosts of container %s is larger than %d bytes", x.ShortName(), maxJoinedHosts)
-	}
-	return string(data), nil
-}
-
-// hostResolvConf is the host's resolver configuration. A container with its own network namespace cannot
-// reach the host's loopback, so nameservers on 127.0.0.0/8 or ::1 (systemd-resolved, dnsmasq) are left
-// out for it, as Docker does.
-func hostResolvConf(keepLoopback bool) string {
-	data, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return ""
-	}
-	var lines []string
-	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		fields := strings.Fields(line)
-		loopback := len(fields) >= 2 && fields[0] == "nameserver" && (strings.HasPrefix(fields[1], "127.") || fields[1] == "::1")
-		if keepLoopback || !loopback {
-			lines = append(lines, line)
-		}
-	}
-	return strings.Join(lines, "\n") + "\n"
 }

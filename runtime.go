@@ -3,15 +3,16 @@
 // The Runtime holds the list of containers (as Docker 0.1's did), the image graph (graph.go), the tags
 // (tags.go), the volumes (volumes.go) and the network manager (network.go). Commands (commands.go) go
 // through it to create, find, list and destroy containers. Everything it knows is on disk under ROOT;
-// NewRuntime reads it back, so a restarted daemon shows the same containers and images. A container
-// that was running when the daemon went away has run on under its keeper (keeper.go): the new daemon
-// adopts it, or, if it ended meanwhile, records the end its keeper wrote down.
+// NewRuntime reads it back (runtime_restore.go), so a restarted daemon shows the same containers and
+// images. A container that was running when the daemon went away has run on under its keeper
+// (keeper.go): the new daemon adopts it, or, if it ended meanwhile, records the end its keeper wrote
+// down. At SIGTERM, BeginShutdown and Shutdown (at the end of this file) make sure no container starts
+// once the daemon has looked at what runs.
 package main
 
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,8 +40,13 @@ type Runtime struct {
 	spare  spareKeeper // a keeper started ahead of the next start (keeper_spare.go)
 
 	mu         sync.Mutex
-	containers []*Container // in order of creation
+	containers []*Container   // in order of creation
+	closing    bool           // the daemon is shutting down: no container is created or started (BeginShutdown)
+	starts     sync.WaitGroup // starts in progress, which Shutdown waits for
 }
+
+// errShuttingDown is what Create and Start answer once the daemon has begun to shut down.
+var errShuttingDown = errors.New("the daemon is shutting down")
 
 func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	root, err := filepath.Abs(root)
@@ -115,79 +121,6 @@ func loadEngineID(root string) (string, error) {
 	return id.String(), nil
 }
 
-// restore loads every container record. Directories starting with "." are creations or removals the
-// daemon did not finish; they are cleared away.
-func (r *Runtime) restore() error {
-	dir := filepath.Join(r.root, "containers")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, entry := range entries {
-		path := filepath.Join(dir, entry.Name())
-		c, err := r.load(path)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "engine -d: discarding %s: %v\n", path, err)
-			removeContainerDir(path)
-			continue
-		}
-		if c.HostConfig.AutoRemove && c.State.Status == "exited" { // its --rm was due when the daemon stopped
-			removeContainerDir(path)
-			continue
-		}
-		r.containers = append(r.containers, c)
-	}
-	sortByCreation(r.containers)
-	return nil
-}
-
-func (r *Runtime) load(dir string) (*Container, error) {
-	if strings.HasPrefix(filepath.Base(dir), ".") {
-		return nil, errors.New("unfinished creation or removal")
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	c := &Container{root: dir, runtime: r}
-	if err := json.Unmarshal(data, c); err != nil {
-		return nil, err
-	}
-	if c.ID != filepath.Base(dir) || c.Config == nil || c.HostConfig == nil {
-		return nil, errors.New("record does not match its directory")
-	}
-	if c.State.Running {
-		c.reconcile()
-	}
-	return c, nil
-}
-
-// reconcile handles a container the record says is running, found at daemon start. If its keeper still
-// keeps the process the record names, the container is adopted: it runs on, and a monitor waits for its
-// end as if this daemon had started it. Otherwise its run ended while no daemon was there: the keeper's
-// exit.json says how (or the keeper died, and the container with it), and what the run held (its
-// cgroup, its mounts) is cleared.
-func (c *Container) reconcile() {
-	if keeper := c.adoptKeeper(); keeper != nil {
-		c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
-		c.cgroup.Thaw() // a daemon killed in the middle of a commit left it frozen (commit.go)
-		exited := make(chan struct{})
-		c.keeper, c.exited = keeper, exited
-		go c.monitor(keeper, exited)
-		return
-	}
-	// A daemon killed during a commit left the container frozen: on v1 a frozen task dies only once thawed.
-	NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID).Thaw()
-	exit, problem := (&Keeper{dir: c.root, Pid: c.State.Pid, PidStart: c.State.PidStart}).exitWithoutKeeper()
-	c.removeCgroup()
-	c.unmount()
-	c.State.setStopped(exit.ExitCode)
-	c.State.OOMKilled, c.State.Error, c.State.FinishedAt = exit.OOMKilled, problem, exit.FinishedAt
-	c.LogDropped = exit.LogDropped
-	c.NetworkSettings = &NetworkSettings{}
-	c.toDisk()
-}
-
 // Create makes a container record and its directory; nothing runs until Container.Start.
 func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*Container, error) {
 	image, err := r.LookupImage(config.Image)
@@ -217,6 +150,9 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closing {
+		return nil, errShuttingDown
+	}
 	if name, err = r.reserveName(name); err != nil {
 		return nil, err
 	}
@@ -432,11 +368,44 @@ func removeContainerDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// Shutdown is the daemon's leaving (SIGTERM). The running containers go on under their keepers
+// BeginShutdown closes the gate at the first step of the daemon's leaving (SIGTERM): a request accepted
+// just before it may still be on its way to Create or Container.Start, and from now on both refuse.
+// Without it, a start could begin after Shutdown has taken its list of running containers, and run on
+// with the bridge, the rules and the cgroup parent removed under it.
+func (r *Runtime) BeginShutdown() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closing = true
+}
+
+// beginStart admits a container's start unless the gate is closed; the start calls r.starts.Done when it
+// has finished, whether the container runs or not.
+func (r *Runtime) beginStart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return errShuttingDown
+	}
+	r.starts.Add(1) // never after closing is set: Shutdown's Wait cannot race an Add from zero
+	return nil
+}
+
+// shutdownStartsTimeout bounds Shutdown's wait for the starts in progress: each is bounded itself (the
+// wait for init's verdict, initVerdictTimeout, is the longest of its steps), and this leaves it room.
+var shutdownStartsTimeout = initVerdictTimeout + 10*time.Second
+
+// Shutdown is the daemon's leaving (SIGTERM). It closes the gate and waits for the starts in progress to
+// finish, so that the list it then looks at is final. The running containers go on under their keepers
 // (keeper.go), and the next daemon adopts them. While any runs, the bridge and the firewall rules stay:
-// their traffic goes through them. Without any, engine/ is removed from the cgroup hierarchies and the
-// bridge and the rules are taken down, so a stopped engine leaves the host as it found it.
+// their traffic goes through them (NetworkManager.Close checks it too). Without any, engine/ is removed
+// from the cgroup hierarchies and the bridge and the rules are taken down, so a stopped engine leaves the
+// host as it found it.
 func (r *Runtime) Shutdown() {
+	r.BeginShutdown()
+	if !r.awaitStarts(shutdownStartsTimeout) {
+		fmt.Fprintf(os.Stderr, "engine -d: a start still runs after %v; leaving the network and cgroups in place\n", shutdownStartsTimeout)
+		return
+	}
 	r.spare.close()
 	for _, c := range r.List() {
 		if c.exitedChan() != nil {
@@ -445,6 +414,21 @@ func (r *Runtime) Shutdown() {
 	}
 	r.network.Close()
 	r.cgroups.RemoveParent()
+}
+
+// awaitStarts waits, for at most bound, until no start is in progress.
+func (r *Runtime) awaitStarts(bound time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		r.starts.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(bound):
+		return false
+	}
 }
 
 func newID() string {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func rtNew(t *testing.T, root string) *Runtime {
@@ -311,11 +313,10 @@ func TestRuntimeRestoreClearsUnfinished(t *testing.T) {
 	leftovers := []string{
 		copyRecord(".new-xyz"),
 		copyRecord(".removing-xyz"),
-		copyRecord(strings.Repeat("a", 64)), // a record whose ID is not its directory's name
 		filepath.Join(root, "graph", ".import-123"),
 		filepath.Join(root, "graph", ".removing-"+strings.Repeat("b", 64)),
 	}
-	for _, dir := range leftovers[3:] {
+	for _, dir := range leftovers[2:] {
 		if err := os.MkdirAll(filepath.Join(dir, "layer"), 0700); err != nil {
 			t.Fatal(err)
 		}
@@ -329,6 +330,150 @@ func TestRuntimeRestoreClearsUnfinished(t *testing.T) {
 		if _, err := os.Lstat(dir); !os.IsNotExist(err) {
 			t.Errorf("%s is still there (%v)", strings.TrimPrefix(dir, root), err)
 		}
+	}
+	if n := again.BrokenRecords(); n != 0 {
+		t.Errorf("%d broken records, want none: unfinished work is not broken", n)
+	}
+}
+
+// captureStderr sends the process's stderr (the daemon's log) to a file for the rest of the test, and
+// returns a function that reads what was written so far.
+func captureStderr(t *testing.T) func() string {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	os.Stderr = f
+	t.Cleanup(func() { os.Stderr = stderr; f.Close() })
+	return func() string {
+		data, _ := os.ReadFile(f.Name())
+		return string(data)
+	}
+}
+
+// TestRuntimeRestoreSetsAsideBroken: records that cannot be loaded (torn, not JSON, missing, or naming
+// another container) are moved whole to ROOT/broken, never deleted, each with a line in the log; a name
+// already taken there gets a number; the others load as before, and info's count says how many wait.
+func TestRuntimeRestoreSetsAsideBroken(t *testing.T) {
+	log := captureStderr(t)
+	root := t.TempDir()
+	r := rtNew(t, root)
+	rtImage(t, r, "base", nil, "base")
+	kept := rtCreate(t, r, "base", "kept")
+	torn, garbage, empty := rtCreate(t, r, "base", "torn"), rtCreate(t, r, "base", "garbage"), rtCreate(t, r, "base", "empty")
+	record, err := os.ReadFile(filepath.Join(torn.root, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(torn.root, "config.json"), record[:len(record)/2], 0600)
+	os.WriteFile(filepath.Join(torn.root, "container.log"), []byte("the only copy\n"), 0600)
+	os.WriteFile(filepath.Join(garbage.root, "config.json"), []byte("\x00\x00\x00"), 0600)
+	os.Remove(filepath.Join(empty.root, "config.json"))
+	other := filepath.Join(root, "containers", strings.Repeat("a", 64)) // a record whose ID is not its directory's name
+	os.Mkdir(other, 0700)
+	os.WriteFile(filepath.Join(other, "config.json"), record, 0600)
+	// A directory set aside by an earlier start, with the torn one's name.
+	os.MkdirAll(filepath.Join(root, "broken", torn.ID), 0755)
+
+	again := rtNew(t, root)
+	if list := again.List(); len(list) != 1 || list[0].ID != kept.ID {
+		t.Errorf("restored %v, want only %s", list, kept.ShortID())
+	}
+	for _, moved := range []string{torn.ID + ".1/container.log", garbage.ID + "/config.json", empty.ID, strings.Repeat("a", 64) + "/config.json"} {
+		if _, err := os.Stat(filepath.Join(root, "broken", moved)); err != nil {
+			t.Errorf("not set aside: %v", err)
+		}
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "broken", torn.ID+".1", "container.log")); string(data) != "the only copy\n" {
+		t.Errorf("the torn record's log: %q", data)
+	}
+	if st, err := os.Stat(filepath.Join(root, "broken")); err != nil || st.Mode().Perm() != 0700 {
+		t.Errorf("ROOT/broken: %v %v, want mode 0700", st.Mode(), err)
+	}
+	if n := again.BrokenRecords(); n != 5 { // the four, and the one set aside before
+		t.Errorf("BrokenRecords = %d, want 5", n)
+	}
+	for _, id := range []string{torn.ID, garbage.ID, empty.ID} {
+		if !strings.Contains(log(), "container record "+filepath.Join(root, "containers", id)+" cannot be loaded") {
+			t.Errorf("no line in the log for %s:\n%s", id[:12], log())
+		}
+	}
+	if _, err := again.Create(&Config{Image: "base", Cmd: []string{"true"}}, &HostConfig{NetworkMode: "none"}, "torn"); err != nil {
+		t.Errorf("the set-aside container's name is not free: %v", err)
+	}
+}
+
+// TestRuntimeRestoreTidies: a daemon killed in the middle of a start left a "Created" record with its
+// root mounted, its cgroup and the address and port of the run that never began. The next start takes
+// all three away, and writes the record again.
+func TestRuntimeRestoreTidies(t *testing.T) {
+	root := t.TempDir()
+	r := rtNew(t, root)
+	rtImage(t, r, "base", nil, "base")
+	c := rtCreate(t, r, "base", "halfway")
+	rootfs := c.rootfs()
+	if err := os.MkdirAll(rootfs, 0755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", rootfs, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(rootfs, unix.MNT_DETACH)
+	cgroup := NewCgroup(r.cgroups, cgroupParent+"/"+c.ID)
+	if err := cgroup.Create(c.HostConfig); err != nil {
+		t.Fatal(err)
+	}
+	defer r.cgroups.RemoveParent()
+	defer cgroup.Remove()
+	c.NetworkSettings = &NetworkSettings{Bridge: "engine0", IPAddress: "172.17.0.2", IPPrefixLen: 16, HostVeth: "vethdead",
+		Ports: map[string][]PortBinding{"80/tcp": {{HostIp: "0.0.0.0", HostPort: "8080"}}}}
+	if err := c.toDisk(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := rtNew(t, root)
+	if isMountPoint(rootfs) {
+		t.Error("the root is still mounted")
+	}
+	for _, dir := range cgroup.dirs() {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s is still there (%v)", dir, err)
+		}
+	}
+	restored, err := again.Get("halfway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !restored.NetworkSettings.empty() || restored.State.Status != "created" {
+		t.Errorf("restored %+v %+v", restored.State, restored.NetworkSettings)
+	}
+	var record Container
+	data, _ := os.ReadFile(filepath.Join(c.root, "config.json"))
+	if err := json.Unmarshal(data, &record); err != nil || !record.NetworkSettings.empty() {
+		t.Errorf("the record on disk still shows %+v (%v)", record.NetworkSettings, err)
+	}
+}
+
+// TestRuntimeShutdownGate: once shutdown has begun, neither a create nor a start goes ahead, and a start
+// refused so leaves the container's record as it was.
+func TestRuntimeShutdownGate(t *testing.T) {
+	r := rtNew(t, t.TempDir())
+	rtImage(t, r, "base", nil, "base")
+	c := rtCreate(t, r, "base", "late")
+	r.BeginShutdown()
+	if _, err := r.Create(&Config{Image: "base", Cmd: []string{"true"}}, &HostConfig{NetworkMode: "none"}, "later"); err == nil || err.Error() != "the daemon is shutting down" {
+		t.Errorf("Create after BeginShutdown: %v", err)
+	}
+	if err := c.Start(); err == nil || err.Error() != "the daemon is shutting down" {
+		t.Errorf("Start after BeginShutdown: %v", err)
+	}
+	if c.State.Status != "created" || c.State.Error != "" || c.State.ExitCode != 0 || isMountPoint(c.rootfs()) {
+		t.Errorf("a refused start changed the container: %+v", c.State)
+	}
+	if !r.awaitStarts(time.Second) {
+		t.Error("a refused start counts as one in progress")
 	}
 }
 
