@@ -86,7 +86,8 @@ func (k *keeper) addWaiter(conn *Conn) {
 
 // relayStdin passes an attached client's input to the container: stdin frames to its stdin pipe or its
 // terminal, resize frames to its terminal. It answers first, so the daemon knows the input is taken.
-// The end of the client's input closes the container's stdin if asked (docker's StdinOnce).
+// The end of the client's input (a stdin-closed frame) closes the container's stdin if asked (docker's
+// StdinOnce).
 func (k *keeper) relayStdin(conn *Conn, closeStdin bool) error {
 	k.mu.Lock()
 	in := k.stdin
@@ -98,7 +99,10 @@ func (k *keeper) relayStdin(conn *Conn, closeStdin bool) error {
 		return nil
 	}
 	input := &stdinReader{conn: conn, control: clientControl{resize: k.resize}}
-	if _, err := io.Copy(in, input); err == nil && closeStdin && in != k.master {
+	// Only the daemon's stdin-closed frame is the client's EOF: a connection that just ends is a daemon
+	// that died, and the container's stdin stays open for the next daemon's clients, as it would with
+	// containerd's shim.
+	if _, err := io.Copy(in, input); err == nil && input.closed && closeStdin && in != k.master {
 		k.mu.Lock()
 		if k.stdin == in {
 			k.stdin.Close()

@@ -170,6 +170,7 @@ func (r *Runtime) load(dir string) (*Container, error) {
 func (c *Container) reconcile() {
 	if keeper := c.adoptKeeper(); keeper != nil {
 		c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
+		c.cgroup.Adopt()
 		c.cgroup.Thaw() // a daemon killed in the middle of a commit left it frozen (commit.go)
 		exited := make(chan struct{})
 		c.keeper, c.exited = keeper, exited
