@@ -32,7 +32,10 @@ func frozenCgroup(t *testing.T, id string) *Cgroup {
 	if err := cg.Freeze(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cg.Thaw() })
+	t.Cleanup(func() { // a test that failed with the start held leaves it; Remove fails while a process runs in it
+		cg.Thaw()
+		cg.Remove()
+	})
 	return cg
 }
 
@@ -65,7 +68,7 @@ func TestE2EDaemonKilledAfterRelease(t *testing.T) {
 	pid := d.inspectPid(t, "held")
 	start := processStartTime(pid)
 	d.crash()
-	<-started
+	<-started // its client ends with the daemon
 	if err := cg.Thaw(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,15 +117,25 @@ func TestE2EExecDuringStart(t *testing.T) {
 		stdout, _, code := shared.run("", "exec", "starting", "cat", marker)
 		execed <- result{stdout, code}
 	}()
-	time.Sleep(300 * time.Millisecond) // the exec has come while the start is held
+	time.Sleep(time.Second) // the exec has come while the start is held
 	if err := cg.Thaw(); err != nil {
 		t.Fatal(err)
 	}
-	if code := <-started; code != 0 {
-		t.Errorf("the held start: exit %d", code)
+	select {
+	case code := <-started:
+		if code != 0 {
+			t.Errorf("the held start: exit %d", code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the start still waits a minute after the thaw")
 	}
-	if r := <-execed; strings.Contains(r.stdout, "host") || r.code == 0 {
-		t.Errorf("an exec during the start read the host's %s: exit %d, %q", marker, r.code, r.stdout)
+	select {
+	case r := <-execed:
+		if strings.Contains(r.stdout, "host") || r.code == 0 {
+			t.Errorf("an exec during the start read the host's %s: exit %d, %q", marker, r.code, r.stdout)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the exec still waits a minute after the start")
 	}
 	if out := engine(t, "exec", "starting", "hostname"); out != id[:12]+"\n" {
 		t.Errorf("exec once started: %q", out)
