@@ -89,6 +89,7 @@ func TestE2EDaemonKilledAfterRelease(t *testing.T) {
 	if logs, _, _ := d.run("", "logs", "held"); logs != "started\n" {
 		t.Errorf("logs: %q", logs)
 	}
+	removeAll(t, d)
 	if err := d.stop(); err != nil {
 		t.Error(err)
 	}
@@ -191,7 +192,7 @@ func TestE2EDaemonKilledDuringRuns(t *testing.T) {
 			}
 		}
 		waitFor(t, func() bool { return len(keepersUnder(root)) == running })
-		d.mustRun(t, append([]string{"rm", "-f"}, ids...)...)
+		removeAll(t, d)
 		if left := mountsUnder(root); len(left) > 0 {
 			t.Errorf("round %d: mounts left after rm -f of every container: %v", round, left)
 		}

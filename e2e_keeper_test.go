@@ -275,10 +275,30 @@ func TestE2EAdoptAfterKill(t *testing.T) {
 	for _, name := range []string{"det", "lim", "tty", "att", "exit7", "oom"} {
 		ids[name] = d.id(t, name)
 	}
-	if err := d.stop(); err != nil { // rm -f of every container first
+	removeAll(t, d)
+	if err := d.stop(); err != nil {
 		t.Error(err)
 	}
 	checkNothingLeft(t, root, ids)
+}
+
+// removeAll removes every container of d with rm -f and checks that their veth pairs went with them:
+// the host's ends leave the bridge (the kernel deletes a pair with the namespace of its other end).
+func removeAll(t *testing.T, d *daemon) {
+	t.Helper()
+	if ids := strings.Fields(d.mustRun(t, "ps", "-aq")); len(ids) > 0 {
+		d.mustRun(t, append([]string{"rm", "-f"}, ids...)...)
+	}
+	ports := func() []os.DirEntry {
+		entries, _ := os.ReadDir(filepath.Join("/sys/class/net", d.bridge, "brif"))
+		return entries
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(ports()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("veths left on %s after rm -f of every container: %v", d.bridge, ports())
+			return
+		}
+	}
 }
 
 // execInContainerCgroup tells whether /proc/self/cgroup, read by an exec, shows the container's own
@@ -357,6 +377,7 @@ func TestE2EKeeperKilled(t *testing.T) {
 	if out, _, _ := d.run("", "ps", "-a"); strings.Contains(out, "Up ") {
 		t.Errorf("ps after the keepers were killed:\n%s", out)
 	}
+	removeAll(t, d)
 	if err := d.stop(); err != nil {
 		t.Error(err)
 	}
