@@ -165,8 +165,10 @@ func (r *Runtime) load(dir string) (*Container, error) {
 // reconcile handles a container the record says is running, found at daemon start. If its keeper still
 // keeps the process the record names, the container is adopted: it runs on, and a monitor waits for its
 // end as if this daemon had started it. Otherwise its run ended while no daemon was there: the keeper's
-// exit.json says how (or the keeper died, and the container with it), and what the run held (its
-// cgroup, its mounts) is cleared.
+// exit.json says how, or that the command never ran (the daemon died before releasing init), or else
+// the keeper died, and the container with it; and what the run held (its cgroup, its mounts) is
+// cleared. The record's PID counts only with its start time: a PID given since to another process is
+// neither adopted nor killed.
 func (c *Container) reconcile() {
 	if keeper := c.adoptKeeper(); keeper != nil {
 		c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
