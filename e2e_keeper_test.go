@@ -435,3 +435,26 @@ func recordPid(t *testing.T, path string, pid int) {
 		t.Fatal(err)
 	}
 }
+
+// TestE2EKeeperOutlivesRestarts: a keeper adopted by one daemon after another holds no more descriptors
+// for it: each dead daemon's connection is dropped. The container's end still reaches the last one.
+func TestE2EKeeperOutlivesRestarts(t *testing.T) {
+	root := keeperRoot(t)
+	d := startOn(t, root)
+	id := strings.TrimSpace(d.mustRun(t, "run", "-d", "--name", "long", "base", "sh", "-c", waitForGo+"exit 9"))
+	keeper := keeperOf(t, root, id)
+	descriptors := func() int {
+		entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", keeper))
+		return len(entries)
+	}
+	before := descriptors()
+	for restart := 0; restart < 4; restart++ {
+		d.crash()
+		d = startOn(t, root)
+	}
+	waitFor(t, func() bool { return descriptors() == before })
+	trigger(t, d.inspectPid(t, "long"))
+	if status := strings.TrimSpace(d.mustRun(t, "wait", "long")); status != "9" {
+		t.Errorf("wait after four restarts: %s, want 9", status)
+	}
+}

@@ -133,7 +133,7 @@ func Keep() int {
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Error: err.Error()}))
 		return 1
 	}
-	k.waiter = append(k.waiter, daemon)
+	k.keepWaiter(daemon)
 	go k.serve()
 	k.finish()
 	return 0

@@ -76,12 +76,38 @@ func (k *keeper) addWaiter(conn *Conn) {
 	defer k.mu.Unlock()
 	conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}))
 	if k.exit == nil {
-		k.waiter = append(k.waiter, conn)
+		k.keepWaiterLocked(conn)
 		return
 	}
 	data, _ := json.Marshal(k.exit)
 	conn.WriteFrame(frameExited, data)
 	conn.Close()
+}
+
+// keepWaiter adds conn to those that hear of the end.
+func (k *keeper) keepWaiter(conn *Conn) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.keepWaiterLocked(conn)
+}
+
+// keepWaiterLocked is keepWaiter for a caller that holds mu. A waiter says nothing more after its request,
+// so a read that ends is a daemon that has gone: its connection is dropped then, or a container whose
+// daemon restarts again and again would hold one more descriptor in its keeper for every restart.
+func (k *keeper) keepWaiterLocked(conn *Conn) {
+	k.waiter = append(k.waiter, conn)
+	go func() {
+		io.Copy(io.Discard, conn.Conn)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		for i, other := range k.waiter {
+			if other == conn { // not yet taken by finish, which closes those it takes
+				k.waiter = append(k.waiter[:i], k.waiter[i+1:]...)
+				conn.Close()
+				return
+			}
+		}
+	}()
 }
 
 // relayStdin passes an attached client's input to the container: stdin frames to its stdin pipe or its
