@@ -346,6 +346,25 @@ func (cg *Cgroup) Join(pid int) error {
 	return cg.addTo(cg.joined, pid)
 }
 
+// Adopt takes over the cgroup of a container found running at daemon start (runtime.go): on v1, the
+// directories that exist are those Create made and init is in, where Add must put exec's helpers too.
+// Without them an exec in an adopted container would run outside its limits and device rules.
+func (cg *Cgroup) Adopt() {
+	if !cg.hierarchy.Unified {
+		cg.joined = existingCgroupDirs(cg.dirs())
+	}
+}
+
+func existingCgroupDirs(dirs []string) []string {
+	var found []string
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); err == nil {
+			found = append(found, dir)
+		}
+	}
+	return found
+}
+
 // Add moves one more process into the running container's cgroup, on v1 and v2 alike: the helper of
 // `engine exec` (exec.go), whose child, the command, is then born inside.
 func (cg *Cgroup) Add(pid int) error {

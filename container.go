@@ -11,7 +11,8 @@
 //     cgroup where the kernel can (v2), its stdio pipes the keeper's; init is held on the sync pipe
 //  4. Join           on v1, init is moved into its cgroup by a goroutine, concurrently with step 5
 //  5. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
-//  6. toDisk         the record says "running", with the process's PID
+//  6. toDisk         the record says "running", with the process's PID (a daemon killed before step 7
+//     leaves a keeper that kills the held init and writes down that the command never ran)
 //  7. Release        once init is in its cgroup, the keeper tells it to go on and learns from the sync
 //     pipe whether execve succeeded (for at most initVerdictTimeout)
 //  8. monitor        a goroutine waits for the keeper to tell the end, records it, unmounts, applies

@@ -82,6 +82,7 @@ const execStartTimeout = 30 * time.Second
 // stderr, or with a terminal of its own, whose master it then returns. The caller waits for the command
 // with ExecProcess.Wait.
 func (c *Container) Exec(config *ExecConfig, stdin, stdout, stderr *os.File) (*ExecProcess, *os.File, error) {
+	c.settle() // a start in progress first ends, one way or the other (openPidfd)
 	pidfd, err := c.openPidfd()
 	if err != nil {
 		return nil, nil, err
@@ -274,10 +275,12 @@ func (c *Container) joinCgroup(pid int) error {
 }
 
 // openPidfd opens a pidfd of the container's first process, checking by its start time that the PID
-// still names that process: from then on, the pidfd cannot name another.
+// still names that process: from then on, the pidfd cannot name another. The process must have been
+// released (exited is set only then): during a start, State names an init still held on its sync pipe,
+// whose root is still the host's, and an exec that entered it would run on the host's files.
 func (c *Container) openPidfd() (*os.File, error) {
 	c.mu.Lock()
-	pid, start, running := c.State.Pid, c.State.PidStart, c.State.Running
+	pid, start, running := c.State.Pid, c.State.PidStart, c.State.Running && c.exited != nil
 	c.mu.Unlock()
 	if !running {
 		return nil, fmt.Errorf("container %s is not running", c.ShortName())

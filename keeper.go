@@ -12,7 +12,8 @@
 //     it tells the daemon init's PID, which the daemon needs for the network;
 //  2. on the daemon's release it lets init go on and tells the daemon init's verdict (started, or why not);
 //  3. it copies the container's output into the log (logfile.go), serves the daemon on keeper.sock in
-//     the container's directory (signals, stdin, terminal sizes, waits), and waits for init;
+//     the container's directory (signals, stdin, terminal sizes, waits: keeper_serve.go), and waits for
+//     init;
 //  4. when init has exited and its output is all in the log, it writes exit.json (status, time, OOM
 //     kill, dropped output) atomically into the container's directory, tells whoever waits, and leaves.
 //
@@ -40,7 +41,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kr/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -93,6 +93,7 @@ type keeperExit struct {
 	OOMKilled  bool
 	FinishedAt time.Time
 	LogDropped int64
+	Error      string `json:",omitempty"` // why the command never ran, when it did not
 }
 
 // keeper is the keeper process's state.
@@ -132,7 +133,7 @@ func Keep() int {
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Error: err.Error()}))
 		return 1
 	}
-	k.waiter = append(k.waiter, daemon)
+	k.keepWaiter(daemon)
 	go k.serve()
 	k.finish()
 	return 0
@@ -174,7 +175,7 @@ func (k *keeper) start(daemon *Conn) error {
 	err = readKeeperRequest(daemon, &request)
 	daemon.SetReadDeadline(time.Time{})
 	if err != nil || request.Op != "release" {
-		return k.abandon(fmt.Errorf("keeper: expected the release: %v", err))
+		return k.abandonUnreleased(fmt.Errorf("keeper: expected the release: %v", err))
 	}
 	status, err := k.release()
 	closeAll(k.namespaces...) // joined, or never to be: holding them would keep them alive
@@ -188,7 +189,11 @@ func (k *keeper) start(daemon *Conn) error {
 		return k.abandon(err)
 	}
 	k.copyOutput()
-	return daemon.WriteFrame(frameReply, replyJSON(keeperReply{Pid: reply.Pid, PidStart: reply.PidStart}))
+	// The command runs from here on, whether or not anyone hears of it: a daemon killed since it sent
+	// the release reads this reply nowhere, and the next one adopts the container through keeper.sock.
+	// Failing the start now would kill a container the daemon's record already calls running.
+	daemon.WriteFrame(frameReply, replyJSON(keeperReply{Pid: reply.Pid, PidStart: reply.PidStart}))
+	return nil
 }
 
 // receiveFiles takes the descriptors the job announces, sent after it in one message.
@@ -258,6 +263,23 @@ func (k *keeper) abandon(err error) error {
 		<-k.initDone
 	}
 	os.Remove(keeperSocket)
+	return err
+}
+
+// abandonUnreleased is abandon for a start the daemon left before releasing init (it died, or was
+// killed, after recording the container as running): the command never ran, and exit.json says so, for
+// the next daemon to record instead of a run that ended.
+func (k *keeper) abandonUnreleased(err error) error {
+	k.abandon(err)
+	exit := keeperExit{
+		Pid:        k.init.Process.Pid,
+		PidStart:   k.pidStart,
+		ExitCode:   125, // what a start that fails records (Container.Start)
+		FinishedAt: k.finishedAt,
+		Error:      "the daemon went away before the container's command started: it never ran",
+	}
+	data, _ := json.MarshalIndent(exit, "", "\t")
+	writeFileAtomic(keeperExitFile, data, 0600)
 	return err
 }
 
@@ -477,125 +499,8 @@ func (k *keeper) finish() {
 	k.listener.Close()
 }
 
-// serve answers the daemon's connections to keeper.sock, each in its own goroutine: a client that
-// blocks (its stdin to a container that does not read it) holds up no other.
-func (k *keeper) serve() {
-	for {
-		conn, err := k.listener.AcceptUnix()
-		if err != nil {
-			return
-		}
-		go k.handle(&Conn{Conn: conn})
-	}
-}
-
-// keeperRequestTimeout bounds how long a connection may take to say what it wants.
-const keeperRequestTimeout = 5 * time.Second
-
-// handle serves one connection: one request, and for stdin the stream that follows it.
-func (k *keeper) handle(conn *Conn) {
-	var request keeperRequest
-	conn.SetReadDeadline(time.Now().Add(keeperRequestTimeout))
-	err := readKeeperRequest(conn, &request)
-	conn.SetReadDeadline(time.Time{})
-	if err != nil {
-		conn.Close()
-		return
-	}
-	if request.Op == "wait" {
-		k.addWaiter(conn) // closed by finish
-		return
-	}
-	defer conn.Close()
-	reply := keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart, LogDropped: k.log.Dropped()}
-	switch request.Op {
-	case "status":
-	case "signal":
-		err = k.init.Process.Signal(syscall.Signal(request.Signal))
-	case "resize":
-		err = k.resize(request.Rows, request.Cols)
-	case "stdin":
-		err = k.relayStdin(conn, request.CloseStdin)
-		if err == nil {
-			return // the stream is over
-		}
-	default:
-		err = fmt.Errorf("unknown request %q", request.Op)
-	}
-	if err != nil {
-		reply.Error = err.Error()
-	}
-	conn.WriteFrame(frameReply, replyJSON(reply))
-}
-
-// addWaiter answers a wait: init's identity at once, the end when it comes (or now, if it has come).
-func (k *keeper) addWaiter(conn *Conn) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}))
-	if k.exit == nil {
-		k.waiter = append(k.waiter, conn)
-		return
-	}
-	data, _ := json.Marshal(k.exit)
-	conn.WriteFrame(frameExited, data)
-	conn.Close()
-}
-
-// relayStdin passes an attached client's input to the container: stdin frames to its stdin pipe or its
-// terminal, resize frames to its terminal. It answers first, so the daemon knows the input is taken.
-// The end of the client's input closes the container's stdin if asked (docker's StdinOnce).
-func (k *keeper) relayStdin(conn *Conn, closeStdin bool) error {
-	k.mu.Lock()
-	in := k.stdin
-	k.mu.Unlock()
-	if in == nil {
-		return errors.New("the container's stdin is closed")
-	}
-	if err := conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid})); err != nil {
-		return nil
-	}
-	input := &stdinReader{conn: conn, control: clientControl{resize: k.resize}}
-	if _, err := io.Copy(in, input); err == nil && closeStdin && in != k.master {
-		k.mu.Lock()
-		if k.stdin == in {
-			k.stdin.Close()
-			k.stdin = nil
-		}
-		k.mu.Unlock()
-	}
-	return nil
-}
-
-// resize sets the terminal's size; the kernel tells the foreground process group with SIGWINCH.
-func (k *keeper) resize(rows, cols uint16) error {
-	if k.master == nil {
-		return errors.New("the container has no terminal")
-	}
-	if rows == 0 || cols == 0 {
-		return nil
-	}
-	return pty.Setsize(k.master, &pty.Winsize{Rows: rows, Cols: cols})
-}
-
 // oomKilled reads the oom_kill count of the container's cgroup (cgroups_stats.go).
 func oomKilled(file string) bool {
 	kills, _ := readCgroupKey(file, "oom_kill")
 	return kills > 0
-}
-
-// readKeeperRequest reads one request frame.
-func readKeeperRequest(conn *Conn, request *keeperRequest) error {
-	kind, length, err := conn.ReadHeader()
-	if err != nil {
-		return err
-	}
-	if kind != frameRequest {
-		return fmt.Errorf("expected a request, not a %q frame", kind)
-	}
-	payload, err := conn.ReadPayload(length)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(payload, request)
 }

@@ -174,10 +174,11 @@ func (k *Keeper) Wait() (keeperExit, string) {
 }
 
 // exitWithoutKeeper is the end of a container whose keeper is gone: what exit.json says, if the keeper
-// wrote it for this run, or else a death by SIGKILL, made sure of.
+// wrote it for this run (with why the command never ran, if it did not), or else a death by SIGKILL,
+// made sure of.
 func (k *Keeper) exitWithoutKeeper() (keeperExit, string) {
 	if exit, err := readKeeperExit(k.dir); err == nil && exit.Pid == k.Pid && exit.PidStart == k.PidStart {
-		return exit, ""
+		return exit, exit.Error
 	}
 	killProcess(k.Pid, k.PidStart)
 	return keeperExit{Pid: k.Pid, PidStart: k.PidStart, ExitCode: unknownExitStatus, FinishedAt: time.Now().UTC()},

@@ -34,8 +34,11 @@ import (
 const (
 	defaultAddr = "127.0.0.1:4242"
 	defaultRoot = "/var/lib/engine"
-	version     = "0.1.0"
 )
+
+// version is the engine's version. A variable, so a build can set it (-ldflags -X main.version=…): the
+// upgrade test builds a second engine that way and has it adopt the first one's keepers.
+var version = "0.1.0"
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" && os.Getenv(initPipeEnv) != "" {
