@@ -139,7 +139,7 @@ func (c *Container) reconcile() (adopted bool) {
 	if keeper := c.adoptKeeper(); keeper != nil {
 		c.cgroup = NewCgroup(c.runtime.cgroups, cgroupParent+"/"+c.ID)
 		c.cgroup.Adopt() // the directories its init is in: exec joins them on v1
-		c.cgroup.Thaw() // a daemon killed in the middle of a commit left it frozen (commit.go)
+		c.cgroup.Thaw()  // a daemon killed in the middle of a commit left it frozen (commit.go)
 		if err := c.runtime.network.Adopt(c); err != nil {
 			// The container runs on, reachable through what could be taken back.
 			fmt.Fprintf(os.Stderr, "engine -d: adopting container %s: its network: %v\n", c.ShortID(), err)
