@@ -109,6 +109,19 @@ func (lc LogConfig) limits() (logLimits, error) {
 	return limits, nil
 }
 
+// loggingDriver is how `engine info` tells how logs are kept: the driver, and the daemon's --log-opt
+// options over the defaults.
+func (r *Runtime) loggingDriver() string {
+	size, files := strconv.Itoa(defaultLogSize>>20)+"m", strconv.Itoa(defaultLogFiles)
+	if value, ok := r.LogDefaults[logOptionMaxSize]; ok {
+		size = value
+	}
+	if value, ok := r.LogDefaults[logOptionMaxFile]; ok {
+		files = value
+	}
+	return fmt.Sprintf("%s (%s, max-size %s, max-file %s)", logDriver, logFileName, size, files)
+}
+
 // logPath is the log file number n of the container directory dir: 0 is the one being written, 1 the
 // one before it, and so on.
 func logPath(dir string, n int) string {
