@@ -14,7 +14,7 @@
 // Rotation, with Docker's options: before a record would take the file past max-size, the file becomes
 // container.log.1, the older ones move up one (container.log.2, …), the one past max-file is deleted,
 // and a new container.log begins. A reader that follows the log holds the file it has open, reads it to
-// its end, and then moves on to the new one.
+// its end, and then moves on to the one that came after it (logs_scan.go finds it by its inode).
 //
 // The keeper never waits for the log: a write that fails (the disk is full) drops the record, counts its
 // bytes (shown by inspect), and cuts the file back to the last whole record, so that what is there

@@ -221,10 +221,17 @@ func TestScannerStopsAtTornRecord(t *testing.T) {
 }
 
 // TestNextLogFileAcrossRotations: a reader holding the oldest file follows the chain to the newest
-// while the writer rotates under it, and sees every byte once, in order.
+// while the writer rotates under it, and sees every byte once, in order. With max-file 1 the file it
+// holds has no name left after a rotation, and the one that follows it is the new container.log.
 func TestNextLogFileAcrossRotations(t *testing.T) {
+	for _, files := range []string{"3", "1"} {
+		followRotations(t, files)
+	}
+}
+
+func followRotations(t *testing.T, files string) {
 	dir := t.TempDir()
-	w := writeLog(t, dir, map[string]string{"max-size": "1k", "max-file": "3"}, "ostart\n")
+	w := writeLog(t, dir, map[string]string{"max-size": "1k", "max-file": files}, "ostart\n")
 	f := mustOpen(t, logPath(dir, 0))
 	var out bytes.Buffer
 	var pos int64
@@ -261,7 +268,7 @@ func TestNextLogFileAcrossRotations(t *testing.T) {
 	w.Close()
 	f.Close()
 	if out.String() != written {
-		t.Errorf("read %d bytes, wrote %d", out.Len(), len(written))
+		t.Errorf("max-file %s: read %d bytes, wrote %d", files, out.Len(), len(written))
 	}
 }
 
