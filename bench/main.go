@@ -9,7 +9,8 @@
 //     the keeper) and a daemon's restart (keeper.go).
 //   - stdout: how fast a container's stdout reaches an attached client (the log is kept on the way, and
 //     rotated: the default 5 files of 20 MB), against the same bytes through a plain pipe on the host.
-//   - logs: `engine logs` of a 512 MiB log, in one file, against `cat` of the log file itself.
+//   - logs: `engine logs` (and `logs -t`) of a 512 MiB log kept in files of 128 MiB, against `cat` of
+//     the log files themselves; and the time `logs --tail 1` takes on a log of that size.
 //   - cgroups: `run --rm -m 64m base true` against `run --rm base true` (every container has a cgroup;
 //     a limit adds its writes), and the daemon's resident memory per running container, from its VmRSS
 //     before and after starting rssContainers detached `sleep` containers.
@@ -360,32 +361,91 @@ func (b *bench) benchStdout() (string, error) {
 
 func (b *bench) benchLogs() (string, error) {
 	progress(fmt.Sprintf("logs: writing %d MiB of log, then reading it %d times each way", logBytes>>20, rates))
+	// Files of 128 MiB: the log is read across rotated files, as a long-running container's is.
+	logOpts := []string{"--log-opt", "max-size=128m", "--log-opt", "max-file=5"}
 	script := fmt.Sprintf("dd if=/dev/zero bs=1048576 count=%d 2>/dev/null", logBytes>>20)
-	// One file big enough for all of it: the default (5 files of 20 MB) would keep only the last 100 MB.
-	run := []string{"run", "-d", "--name", "logsrc", "--net", "none", "--log-opt", "max-size=1g", "base", "sh", "-c", script}
-	if _, err := b.output(b.client(run...)); err != nil {
-		return "", err
-	}
+	files, err := b.writeLog("logsrc", logOpts, script)
 	defer b.output(b.client("rm", "-f", "logsrc"))
-	if out, err := b.output(b.client("wait", "logsrc")); err != nil || string(bytes.TrimSpace(out)) != "0" {
-		return "", fmt.Errorf("engine wait logsrc: %q %v", out, err)
-	}
-	id, err := b.inspectID("logsrc")
 	if err != nil {
 		return "", err
 	}
-	file := filepath.Join(b.root, "containers", id, "container.log")
-	info, err := os.Stat(file) // the records' headers too
+	var fileBytes int64
+	for _, file := range files {
+		info, err := os.Stat(file)
+		if err != nil {
+			return "", err
+		}
+		fileBytes += info.Size()
+	}
+	var engine, stamped, cat []float64
+	for range rates {
+		mbps, err := b.rate(b.client("logs", "logsrc"), logBytes)
+		if err != nil {
+			return "", err
+		}
+		withTimes, err := b.rate(b.client("logs", "-t", "logsrc"), logBytes+int64(len("2006-01-02T15:04:05.000000000Z ")))
+		if err != nil {
+			return "", err
+		}
+		ref, err := b.rate(b.command(append([]string{"cat"}, files...)...), fileBytes)
+		if err != nil {
+			return "", err
+		}
+		engine, stamped, cat = append(engine, mbps), append(stamped, withTimes), append(cat, ref)
+	}
+	tail, err := b.benchTail(logOpts)
 	if err != nil {
 		return "", err
 	}
-	engine, cat, err := b.compareRates(logBytes, info.Size(),
-		func() *exec.Cmd { return b.client("logs", "logsrc") },
-		func() *exec.Cmd { return b.command("cat", file) })
+	return fmt.Sprintf("logs of 512 MiB (%d files)  engine %.0f MB/s   with -t %.0f MB/s   cat of the log files %.0f MB/s\n%s",
+		len(files), median(engine), median(stamped), median(cat), tail), nil
+}
+
+// benchTail times `logs --tail 1` of a 512 MiB log of 1 MiB lines: what it reads is the records'
+// headers and the end of the log, not the log.
+func (b *bench) benchTail(logOpts []string) (string, error) {
+	script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do dd if=/dev/zero bs=1048576 count=1 2>/dev/null; echo; i=$((i+1)); done", logBytes>>20)
+	_, err := b.writeLog("tailsrc", logOpts, script)
+	defer b.output(b.client("rm", "-f", "tailsrc"))
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("logs of 512 MiB            engine %.0f MB/s   cat of the log file %.0f MB/s   ratio %.2f", engine, cat, engine/cat), nil
+	var ms []float64
+	for range *runs {
+		start := time.Now()
+		if _, err := b.rate(b.client("logs", "--tail", "1", "tailsrc"), 1<<20+1); err != nil {
+			return "", err
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+	}
+	return fmt.Sprintf("logs --tail 1 of 512 MiB   engine %.1f ms (median; p10 %.1f, p90 %.1f), the last 1 MiB line sent", median(ms), quantile(ms, 0.1), quantile(ms, 0.9)), nil
+}
+
+// writeLog runs a container that writes its log and waits for it, and returns the log's files, the
+// oldest first.
+func (b *bench) writeLog(name string, logOpts []string, script string) ([]string, error) {
+	args := append(append([]string{"run", "-d", "--name", name, "--net", "none"}, logOpts...), "base", "sh", "-c", script)
+	if _, err := b.output(b.client(args...)); err != nil {
+		return nil, err
+	}
+	if out, err := b.output(b.client("wait", name)); err != nil || string(bytes.TrimSpace(out)) != "0" {
+		return nil, fmt.Errorf("engine wait %s: %q %v", name, out, err)
+	}
+	id, err := b.inspectID(name)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for n := 100; n >= 0; n-- {
+		file := filepath.Join(b.root, "containers", id, "container.log")
+		if n > 0 {
+			file += "." + strconv.Itoa(n)
+		}
+		if _, err := os.Stat(file); err == nil {
+			files = append(files, file)
+		}
+	}
+	return files, nil
 }
 
 func (b *bench) benchCgroups() (string, error) {
