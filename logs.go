@@ -56,6 +56,15 @@ type containerLogs struct {
 	skip int64 // how much of that record's payload is not to be sent (a --tail that begins in it)
 	size int64 // how much of file there was when last looked at: records past it are not whole yet
 
+	// A reader that falls behind the keeper holds the newer files it has not read yet, so that a
+	// rotation that deletes them (past max-file) takes nothing from it: a deleted file stays readable
+	// while it is open. It looks for them whenever it has read half a file's worth (checkEvery), and
+	// holds at most max-file of them: a slow client costs the disk at most the log's size again.
+	ahead      []*os.File
+	maxAhead   int
+	checkEvery int64
+	unchecked  int64 // bytes sent since the last look
+
 	atLineStart [256]bool // with -t, by stream: the next byte begins a line and gets a time
 	in, out     []byte    // with -t, the record being read and the frame being made
 }
@@ -73,6 +82,9 @@ func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
 // viewLogs opens a container's log where the view begins: the oldest file's start, or the last lines.
 func (c *Container) viewLogs(view logView) (*containerLogs, error) {
 	l := &containerLogs{dir: c.root, view: view}
+	if limits, err := c.HostConfig.LogConfig.limits(); err == nil {
+		l.maxAhead, l.checkEvery = limits.MaxFiles, max(limits.MaxSize/2, maxLogChunk)
+	}
 	var err error
 	if view.tail >= 0 {
 		l.file, l.pos, l.skip, err = tailStart(c.root, view.tail)
@@ -90,6 +102,7 @@ func (c *Container) viewLogs(view logView) (*containerLogs, error) {
 
 func (l *containerLogs) Close() {
 	closeAll(l.file)
+	closeAll(l.ahead...)
 }
 
 // stream sends the log's records to the session, each as a frame of its stream. With a follow channel,
@@ -141,7 +154,7 @@ func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
 		if past, err := l.send(conn); err != nil || past {
 			return past, err
 		}
-		next, err := nextLogFile(l.dir, l.file)
+		next, err := l.next()
 		if err != nil || next == nil {
 			return false, err // the file is still the one the keeper writes: all there is is sent
 		}
@@ -153,6 +166,38 @@ func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
 		l.file.Close()
 		l.file, l.pos, l.skip, l.size = next, 0, 0, 0
 	}
+}
+
+// next is the file that follows the one being read: the first one held ahead, or the one that follows
+// it now (nil while it is still the one the keeper writes).
+func (l *containerLogs) next() (*os.File, error) {
+	if len(l.ahead) > 0 {
+		next := l.ahead[0]
+		l.ahead = l.ahead[1:]
+		return next, nil
+	}
+	return nextLogFile(l.dir, l.file)
+}
+
+// holdAhead opens the files the keeper has begun since the newest one held (or the one being read), up
+// to maxAhead of them.
+func (l *containerLogs) holdAhead() error {
+	l.unchecked = 0
+	for len(l.ahead) < l.maxAhead {
+		newest := l.file
+		if len(l.ahead) > 0 {
+			newest = l.ahead[len(l.ahead)-1]
+		}
+		if n, err := logIndex(l.dir, newest); err != nil || n <= 0 {
+			return err // it is the one the keeper writes, or already gone: nothing to hold after it
+		}
+		next, err := nextLogFile(l.dir, newest)
+		if err != nil || next == nil {
+			return err
+		}
+		l.ahead = append(l.ahead, next)
+	}
+	return nil
 }
 
 // send sends the whole records of the file from pos on that the view shows.
@@ -180,6 +225,11 @@ func (l *containerLogs) send(conn *Conn) (past bool, err error) {
 			}
 		}
 		l.pos, l.skip = payload+length, 0
+		if l.unchecked += length; l.checkEvery > 0 && l.unchecked >= l.checkEvery {
+			if err := l.holdAhead(); err != nil {
+				return false, err
+			}
+		}
 	}
 }
 
