@@ -49,7 +49,7 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, keeper, stdout, logs, cgroups, cp or files")
+	only       = flag.String("only", "all", "measure only start, keeper, stdout, logs, cgroups, cp or files (or several: keeper,stdout)")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
 	cpMB       = flag.Int("cp-mb", 1024, "MiB of the tree the cp measurement copies out of a container")
 )
@@ -92,8 +92,11 @@ type bench struct {
 }
 
 func run(ctx context.Context) error {
-	if !slices.Contains([]string{"all", "start", "keeper", "stdout", "logs", "cgroups", "cp", "files"}, *only) {
-		return fmt.Errorf("-only %q: want start, keeper, stdout, logs, cgroups, cp or files", *only)
+	chosen := strings.Split(*only, ",")
+	for _, name := range chosen {
+		if !slices.Contains([]string{"all", "start", "keeper", "stdout", "logs", "cgroups", "cp", "files"}, name) {
+			return fmt.Errorf("-only %q: want start, keeper, stdout, logs, cgroups, cp or files, or several joined by commas", *only)
+		}
 	}
 	if *runs < 1 || *stdoutMB < 1 || *cpMB < 1 {
 		return errors.New("-runs, -stdout-mb and -cp-mb must be at least 1")
@@ -115,7 +118,7 @@ func run(ctx context.Context) error {
 		name    string
 		measure func() (string, error)
 	}{{"start", b.benchStart}, {"keeper", b.benchKeeper}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
-		if *only == "all" || *only == m.name {
+		if *only == "all" || slices.Contains(chosen, m.name) {
 			line, err := m.measure()
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
