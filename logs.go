@@ -58,8 +58,12 @@ type containerLogs struct {
 
 	// A reader that falls behind the keeper holds the newer files it has not read yet, so that a
 	// rotation that deletes them (past max-file) takes nothing from it: a deleted file stays readable
-	// while it is open. It looks for them whenever it has read half a file's worth (checkEvery), and
-	// holds at most max-file of them: a slow client costs the disk at most the log's size again.
+	// while it is open. It looks for them at each pass and whenever it has read half a file's worth
+	// (checkEvery), and holds at most maxLogFiles of them: slow clients cost the disk at most that many
+	// files of max-size more (the readers of a container hold the same files, so this bounds them all
+	// together) and the daemon that many descriptors each. A reader further behind than that, or one
+	// that does not look for as long as max-file rotations take (its client stopped reading), still
+	// loses what the log no longer keeps: the keeper never waits for a reader.
 	ahead      []*os.File
 	maxAhead   int
 	checkEvery int64
@@ -83,7 +87,7 @@ func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
 func (c *Container) viewLogs(view logView) (*containerLogs, error) {
 	l := &containerLogs{dir: c.root, view: view}
 	if limits, err := c.HostConfig.LogConfig.limits(); err == nil {
-		l.maxAhead, l.checkEvery = limits.MaxFiles, max(limits.MaxSize/2, maxLogChunk)
+		l.maxAhead, l.checkEvery = maxLogFiles, limits.MaxSize/2
 	}
 	var err error
 	if view.tail >= 0 {
@@ -150,6 +154,9 @@ func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) e
 // sendAll sends the whole records there are now, going on from file to file across rotations. past:
 // a record after --until was reached, so nothing more is to be sent.
 func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
+	if err := l.holdAhead(); err != nil { // files begun while the reader waited
+		return false, err
+	}
 	for {
 		if past, err := l.send(conn); err != nil || past {
 			return past, err
@@ -180,7 +187,7 @@ func (l *containerLogs) next() (*os.File, error) {
 }
 
 // holdAhead opens the files the keeper has begun since the newest one held (or the one being read), up
-// to maxAhead of them.
+// to maxAhead of them. If that newest one was deleted meanwhile, every file there is came after it.
 func (l *containerLogs) holdAhead() error {
 	l.unchecked = 0
 	for len(l.ahead) < l.maxAhead {
@@ -188,10 +195,16 @@ func (l *containerLogs) holdAhead() error {
 		if len(l.ahead) > 0 {
 			newest = l.ahead[len(l.ahead)-1]
 		}
-		if n, err := logIndex(l.dir, newest); err != nil || n <= 0 {
-			return err // it is the one the keeper writes, or already gone: nothing to hold after it
+		n, err := logIndex(l.dir, newest)
+		if err != nil || n == 0 {
+			return err // it is the one the keeper writes: nothing to hold after it
 		}
-		next, err := nextLogFile(l.dir, newest)
+		var next *os.File
+		if n < 0 {
+			next, err = oldestLogFile(l.dir)
+		} else {
+			next, err = nextLogFile(l.dir, newest)
+		}
 		if err != nil || next == nil {
 			return err
 		}
