@@ -4,10 +4,10 @@
 // parses its flags (flags.go) and checks the strings it was given (validate.go), then calls the Runtime
 // (runtime.go) and the Container (container.go), where the work is done; a command only translates
 // between the command line and those methods, so a second front door (the Docker HTTP API, later) can
-// call the same ones. The commands that only look at
-// containers (logs, ps, port, inspect) are in commands_inspect.go, stats in commands_stats.go, image
-// commands in commands_images.go, volume commands in commands_volume.go, the daemon's own (version,
-// info, help) in commands_system.go.
+// call the same ones. The commands that only look at containers (ps, port, inspect) are in
+// commands_inspect.go, logs in logs.go, stats in commands_stats.go, image commands in
+// commands_images.go, volume commands in commands_volume.go, the daemon's own (version, info, help) in
+// commands_system.go.
 package main
 
 import (
@@ -31,7 +31,7 @@ type runOptions struct {
 func parseRunFlags(session *Session, command, description string, args []string) (*runOptions, error) {
 	opts := &runOptions{config: &Config{}, hostConfig: &HostConfig{NetworkMode: defaultNetworkMode, PortBindings: map[string][]PortBinding{}}}
 	opts.attach.sigProxy = true
-	var env, labels, ports, capAdd, capDrop, securityOpt, volumes []string
+	var env, labels, ports, capAdd, capDrop, securityOpt, volumes, logOpts []string
 	var memory, memorySwap, cpus, entrypoint string
 	var cpuShares, pidsLimit int
 	detachKeys := defaultDetachKeys
@@ -65,6 +65,7 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.String(&cpus, "", "cpus", "decimal", "Number of CPUs (e.g. 1.5)")
 	f.String(&opts.hostConfig.CpusetCpus, "", "cpuset-cpus", "string", "CPUs the container may run on (0-3, 0,1)")
 	f.Int(&pidsLimit, "", "pids-limit", -1, maxPidsLimit, "At most this many processes (-1 for no limit)")
+	f.List(&logOpts, "", "log-opt", "How the log is kept: max-size=SIZE (a file's size, 1k to 1t; default 20m), max-file=N (files kept, 1 to 100; default 5)")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
@@ -117,6 +118,11 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	}
 	if err := opts.setVolumes(volumes); err != nil {
 		return nil, err
+	}
+	if len(logOpts) > 0 { // the daemon's defaults go under them in Create
+		if opts.hostConfig.LogConfig.Config, err = parseLogOpts(logOpts, nil); err != nil {
+			return nil, err
+		}
 	}
 	return opts, nil
 }

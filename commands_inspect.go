@@ -1,10 +1,9 @@
-// commands_inspect.go: the commands that look at containers without changing them: logs, ps, port and
-// inspect (stats has its own file, commands_stats.go).
+// commands_inspect.go: the commands that look at containers without changing them: ps, port and
+// inspect (logs has its own file, logs.go, and stats too, commands_stats.go).
 //
 // Like the commands in commands.go, each parses its flags and reads what the Runtime (runtime.go) and
-// the Container (container.go) hold; `logs` streams the log files with logs.go. They take only the
-// container's short lock (Container.mu), never its lifecycle lock: a start, stop or removal in progress
-// never holds them up.
+// the Container (container.go) hold. They take only the container's short lock (Container.mu), never
+// its lifecycle lock: a start, stop or removal in progress never holds them up.
 package main
 
 import (
@@ -17,31 +16,6 @@ import (
 	"text/tabwriter"
 	"time"
 )
-
-func (srv *Server) CmdLogs(session *Session, args []string) error {
-	var follow bool
-	f := newFlags(session, "logs", "[OPTIONS] CONTAINER", "Print a container's output (stdout, then stderr)")
-	f.Bool(&follow, "f", "follow", "Follow the output until the container stops")
-	names, err := f.Parse(args, 1, 1, true)
-	if err != nil {
-		return err
-	}
-	c, err := srv.runtime.Get(names[0])
-	if err != nil {
-		return err
-	}
-	logs, err := c.openLogs(false)
-	if err != nil {
-		return err
-	}
-	defer logs.Close()
-	var until <-chan struct{}
-	if follow {
-		until = c.exitedChan()
-		session.listen() // to notice a client that leaves while the log is quiet
-	}
-	return logs.stream(session, until, nil)
-}
 
 func (srv *Server) CmdPs(session *Session, args []string) error {
 	var all, quiet, noTrunc bool

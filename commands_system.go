@@ -87,7 +87,7 @@ func (srv *Server) CmdInfo(session *Session, args []string) error {
 	fmt.Fprintf(session.Stdout, "Containers: %d\n Running: %d\n Stopped: %d\nImages: %d\n", len(containers), running, len(containers)-running, len(images))
 	// Records a daemon could not load at its start, set aside in ROOT/broken for an admin (runtime_restore.go).
 	fmt.Fprintf(session.Stdout, "Broken Records: %d\n", srv.runtime.BrokenRecords())
-	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: files (stdout.log, stderr.log)\n", version)
+	fmt.Fprintf(session.Stdout, "Server Version: %s\nStorage Driver: overlay\nLogging Driver: %s\n", version, srv.runtime.loggingDriver())
 	cgroupVersion := 1
 	if srv.runtime.cgroups.Unified {
 		cgroupVersion = 2

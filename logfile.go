@@ -7,14 +7,14 @@
 //
 // The stream byte is the frame kind of protocol.go ('o' stdout, 'e' stderr), so a record goes to a client
 // as one frame of its kind (logs.go reads the log back). A record is what one read from the pipe gave,
-// at most maxLogChunk bytes, never a line: a 100 MB line without a newline is many records, and no
-// process ever holds more than one chunk of it. Both streams go into one file in the order the keeper
+// at most maxLogChunk bytes and never more than max-size allows, never a line: a 100 MB line without a
+// newline is many records, and no process ever holds more than one chunk of it. Both streams go into one file in the order the keeper
 // reads them, so `engine logs` shows them interleaved as they were written, each chunk with its time.
 //
 // Rotation, with Docker's options: before a record would take the file past max-size, the file becomes
 // container.log.1, the older ones move up one (container.log.2, …), the one past max-file is deleted,
 // and a new container.log begins. A reader that follows the log holds the file it has open, reads it to
-// its end, and then moves on to the new one.
+// its end, and then moves on to the one that came after it (logs_scan.go finds it by its inode).
 //
 // The keeper never waits for the log: a write that fails (the disk is full) drops the record, counts its
 // bytes (shown by inspect), and cuts the file back to the last whole record, so that what is there
@@ -41,12 +41,12 @@ import (
 const (
 	logFileName      = "container.log"
 	logHeaderSize    = 13
-	maxLogChunk      = 64 << 10 // what one read of a pipe gives at most (its default size): a record's payload
+	maxLogChunk      = 256 << 10 // what one read of a pipe gives at most (keeper.go sizes them so): a record's payload
 	logDriver        = "engine"
 	defaultLogSize   = 20 << 20 // Docker's "local" driver keeps 5 files of 20 MB: so do we, by default
 	defaultLogFiles  = 5
 	maxLogFiles      = 100
-	minimumLogSize   = 4 << 10
+	minimumLogSize   = 1 << 10 // Docker takes any size; below this a file holds too little to be read
 	maximumLogSize   = 1 << 40
 	logOptionMaxSize = "max-size"
 	logOptionMaxFile = "max-file"
@@ -93,7 +93,7 @@ func (lc LogConfig) limits() (logLimits, error) {
 		case logOptionMaxSize:
 			size, err := parseSize(value)
 			if err != nil || size < minimumLogSize || size > maximumLogSize {
-				return limits, fmt.Errorf("invalid --log-opt max-size=%s: a size from 4k to 1t, like 10m", printable(value))
+				return limits, fmt.Errorf("invalid --log-opt max-size=%s: a size from 1k to 1t, like 10m", printable(value))
 			}
 			limits.MaxSize = size
 		case logOptionMaxFile:
@@ -107,6 +107,19 @@ func (lc LogConfig) limits() (logLimits, error) {
 		}
 	}
 	return limits, nil
+}
+
+// loggingDriver is how `engine info` tells how logs are kept: the driver, and the daemon's --log-opt
+// options over the defaults.
+func (r *Runtime) loggingDriver() string {
+	size, files := strconv.Itoa(defaultLogSize>>20)+"m", strconv.Itoa(defaultLogFiles)
+	if value, ok := r.LogDefaults[logOptionMaxSize]; ok {
+		size = value
+	}
+	if value, ok := r.LogDefaults[logOptionMaxFile]; ok {
+		files = value
+	}
+	return fmt.Sprintf("%s (%s, max-size %s, max-file %s)", logDriver, logFileName, size, files)
 }
 
 // logPath is the log file number n of the container directory dir: 0 is the one being written, 1 the
@@ -223,13 +236,15 @@ func wholeRecordsEnd(f *os.File) (int64, error) {
 }
 
 // Write appends p as records of the given stream, stamped with the time now. It never fails: what
-// cannot be written is counted as dropped.
+// cannot be written is counted as dropped. A record fits in a file of MaxSize bytes with its header, so
+// that a file is never past max-size and a tiny max-size (1k) still keeps the newest output.
 func (w *LogWriter) Write(stream byte, p []byte) {
 	now := time.Now()
+	most := min(maxLogChunk, int(w.limits.MaxSize-logHeaderSize))
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(p) > 0 {
-		chunk := p[:min(len(p), maxLogChunk)]
+		chunk := p[:min(len(p), most)]
 		p = p[len(chunk):]
 		w.append(logRecord{Stream: stream, Length: len(chunk), Time: now}, chunk)
 	}

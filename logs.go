@@ -1,61 +1,112 @@
-// logs.go: getting a container's output to the people who ask for it.
+// logs.go: `engine logs`, and getting a container's output to everyone who asks for it.
 //
-// A container writes its stdout and stderr straight into ROOT/containers/<id>/stdout.log and stderr.log
-// (Container.openStdio): the daemon never copies those bytes on their way in, and the output survives
-// the daemon. With a terminal (-t), the daemon's copier writes stdout.log (console.go). Everyone who
-// reads output reads these files: `engine logs` from the start, an attached `engine run`, `start -a` or
-// `engine attach` (attach.go) from where the files ended when it started. streamLog sends a file with
-// sendfile(2) and, while the container runs, waits for it to grow with inotify(7), like `tail -f`.
-//
-// As in Docker 0.1, stdout and stderr are two files, so `logs` cannot interleave them exactly as they were
-// written; each stream keeps its own order.
+// A container's keeper (keeper.go) writes its stdout and stderr into one log, ROOT/containers/<id>/
+// container.log, as records in the order written, each with its stream and time (logfile.go); the
+// daemon never copies those bytes on their way in, and the output survives the daemon. Everyone who
+// reads output reads this log: `engine logs` from the start (or its last lines, --tail), an attached
+// `engine run`, `start -a` or `engine attach` (attach.go) from where the log ended when it started.
+// containerLogs sends each record as a frame of its stream, with sendfile(2); with -t it reads the
+// record and puts the time before each line, as `docker logs -t` does. While the container runs, a
+// follower waits for the log to change with inotify(7), like `tail -F`: when the keeper rotates the log,
+// the reader finishes the file it holds and goes on in the next one (logs_scan.go finds it). What part
+// of the log to show is a logView (logs_view.go).
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// containerLogs is a container's log, open at the point a reader starts from.
-type containerLogs struct {
-	files []*os.File // oldest first; the last is the one the keeper writes
-	pos   int64      // where the next record begins in files[0]
+const stampedFrameSize = 32 << 10 // with -t, lines are sent in frames of about this size
+
+func (srv *Server) CmdLogs(session *Session, args []string) error {
+	view, name, err := parseLogsFlags(session, args)
+	if err != nil {
+		return err
+	}
+	c, err := srv.runtime.Get(name)
+	if err != nil {
+		return err
+	}
+	logs, err := c.viewLogs(view)
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	var until <-chan struct{}
+	if view.follow {
+		until = c.exitedChan() // nil if it is not running: nothing to follow
+		session.listen()       // to notice a client that leaves while the log is quiet
+	}
+	return logs.stream(session, until, nil)
 }
 
-// openLogs opens the log files, at their start or, with fromEnd, where the last whole record ends now.
+// containerLogs is a reader of a container's log: the file it is in and where.
+type containerLogs struct {
+	dir  string
+	view logView
+	file *os.File
+	pos  int64 // where the next record begins in file
+	skip int64 // how much of that record's payload is not to be sent (a --tail that begins in it)
+	size int64 // how much of file there was when last looked at: records past it are not whole yet
+
+	// A reader that falls behind the keeper holds the newer files it has not read yet, so that a
+	// rotation that deletes them (past max-file) takes nothing from it: a deleted file stays readable
+	// while it is open. It looks for them at each pass and whenever it has read half a file's worth
+	// (checkEvery), and holds at most maxLogFiles of them: slow clients cost the disk at most that many
+	// files of max-size more (the readers of a container hold the same files, so this bounds them all
+	// together) and the daemon that many descriptors each. A reader further behind than that, or one
+	// that does not look for as long as max-file rotations take (its client stopped reading), still
+	// loses what the log no longer keeps: the keeper never waits for a reader.
+	ahead      []*os.File
+	maxAhead   int
+	checkEvery int64
+	unchecked  int64 // bytes sent since the last look
+
+	atLineStart [256]bool // with -t, by stream: the next byte begins a line and gets a time
+	in, out     []byte    // with -t, the record being read and the frame being made
+}
+
+// openLogs opens a container's log at its start or, with fromEnd, where the last whole record ends
+// now: what an attached client sees.
 func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
-	l := &containerLogs{}
-	for n := maxLogFiles; n >= 0; n-- {
-		if n > 0 && fromEnd {
-			continue
-		}
-		f, err := os.Open(logPath(c.root, n))
-		if errors.Is(err, fs.ErrNotExist) && n > 0 {
-			continue
-		} else if err != nil {
-			l.Close()
-			return nil, err
-		}
-		l.files = append(l.files, f)
-	}
+	view := logView{tail: -1}
 	if fromEnd {
-		end, err := wholeRecordsEnd(l.files[0])
-		if err != nil {
-			l.Close()
-			return nil, err
-		}
-		l.pos = end
+		view.tail = 0
+	}
+	return c.viewLogs(view)
+}
+
+// viewLogs opens a container's log where the view begins: the oldest file's start, or the last lines.
+func (c *Container) viewLogs(view logView) (*containerLogs, error) {
+	l := &containerLogs{dir: c.root, view: view}
+	if limits, err := c.HostConfig.LogConfig.limits(); err == nil {
+		l.maxAhead, l.checkEvery = maxLogFiles, limits.MaxSize/2
+	}
+	var err error
+	if view.tail >= 0 {
+		l.file, l.pos, l.skip, err = tailStart(c.root, view.tail)
+	} else if l.file, err = oldestLogFile(c.root); err == nil && l.file == nil {
+		err = fmt.Errorf("%s: no log", c.ShortID())
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range l.atLineStart {
+		l.atLineStart[i] = true
 	}
 	return l, nil
 }
 
 func (l *containerLogs) Close() {
-	closeAll(l.files...)
+	closeAll(l.file)
+	closeAll(l.ahead...)
 }
 
 // stream sends the log's records to the session, each as a frame of its stream. With a follow channel,
@@ -63,36 +114,35 @@ func (l *containerLogs) Close() {
 // that has been sent, or until the client is gone or stop is closed (an attached client detached):
 // errClientLeft. A follower with nothing to write learns that its client is gone only from the
 // connection (tcp.go), so someone must be reading it: the relay of an attached client, Session.listen
-// for `logs -f`.
+// for `logs -f`. --until ends a follower when its time comes.
 func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) error {
-	for len(l.files) > 1 {
-		if err := l.send(session.conn); err != nil {
-			return err
-		}
-		l.files[0].Close()
-		l.files, l.pos = l.files[1:], 0
-	}
-	var grew <-chan struct{}
+	var changed <-chan struct{}
+	var untilTime <-chan time.Time
 	if follow != nil {
-		watch, err := watchFile(l.files[0])
+		watch, err := watchDir(l.dir)
 		if err != nil {
 			return err
 		}
 		defer watch.Close()
-		grew = watch.changed
+		changed = watch.changed
+		if !l.view.until.IsZero() {
+			timer := time.NewTimer(time.Until(l.view.until))
+			defer timer.Stop()
+			untilTime = timer.C
+		}
 	}
 	for {
-		// The watch exists before this pass, so a write after it is never missed.
-		if err := l.send(session.conn); err != nil {
+		// The watch exists before this pass, so a write or a rotation after it is never missed.
+		past, err := l.sendAll(session.conn)
+		if err != nil || past || follow == nil {
 			return err
-		}
-		if follow == nil {
-			return nil
 		}
 		select {
 		case <-follow:
 			follow = nil // one more pass sends what was written before the end
-		case <-grew:
+		case <-untilTime:
+			follow = nil
+		case <-changed:
 		case <-stop:
 			return errClientLeft
 		case <-session.conn.Gone():
@@ -101,58 +151,191 @@ func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) e
 	}
 }
 
-// send sends the whole records of files[0] from pos on.
-func (l *containerLogs) send(conn *Conn) error {
-	f := l.files[0]
+// sendAll sends the whole records there are now, going on from file to file across rotations. past:
+// a record after --until was reached, so nothing more is to be sent.
+func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
+	if err := l.holdAhead(); err != nil { // files begun while the reader waited
+		return false, err
+	}
 	for {
-		record, err := readLogRecord(f, l.pos)
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil // no record, or not all of it yet
-		} else if err != nil {
-			return err
+		if past, err := l.send(conn); err != nil || past {
+			return past, err
 		}
-		info, err := f.Stat()
-		if err != nil {
-			return err
+		next, err := l.next()
+		if err != nil || next == nil {
+			return false, err // the file is still the one the keeper writes: all there is is sent
 		}
-		payload := l.pos + logHeaderSize
-		if payload+int64(record.Length) > info.Size() {
-			return nil
+		// The keeper wrote its last record into the old file before it renamed it: read to its end.
+		if past, err := l.send(conn); err != nil || past {
+			next.Close()
+			return past, err
 		}
-		if _, err := f.Seek(payload, io.SeekStart); err != nil {
-			return err
-		}
-		if err := conn.SendFrom(record.Stream, f, int64(record.Length)); err != nil {
-			return err
-		}
-		l.pos = payload + int64(record.Length)
+		l.file.Close()
+		l.file, l.pos, l.skip, l.size = next, 0, 0, 0
 	}
 }
 
-// fileWatch signals on changed whenever the watched file is written to.
-type fileWatch struct {
+// next is the file that follows the one being read: the first one held ahead, or the one that follows
+// it now (nil while it is still the one the keeper writes).
+func (l *containerLogs) next() (*os.File, error) {
+	if len(l.ahead) > 0 {
+		next := l.ahead[0]
+		l.ahead = l.ahead[1:]
+		return next, nil
+	}
+	return nextLogFile(l.dir, l.file)
+}
+
+// holdAhead opens the files the keeper has begun since the newest one held (or the one being read), up
+// to maxAhead of them. If that newest one was deleted meanwhile, every file there is came after it.
+func (l *containerLogs) holdAhead() error {
+	l.unchecked = 0
+	for len(l.ahead) < l.maxAhead {
+		newest := l.file
+		if len(l.ahead) > 0 {
+			newest = l.ahead[len(l.ahead)-1]
+		}
+		n, err := logIndex(l.dir, newest)
+		if err != nil || n == 0 {
+			return err // it is the one the keeper writes: nothing to hold after it
+		}
+		var next *os.File
+		if n < 0 {
+			next, err = oldestLogFile(l.dir)
+		} else {
+			next, err = nextLogFile(l.dir, newest)
+		}
+		if err != nil || next == nil {
+			return err
+		}
+		l.ahead = append(l.ahead, next)
+	}
+	return nil
+}
+
+// send sends the whole records of the file from pos on that the view shows.
+func (l *containerLogs) send(conn *Conn) (past bool, err error) {
+	for {
+		record, err := l.nextRecord()
+		if err == io.EOF {
+			return false, nil // no whole record (yet)
+		} else if err != nil {
+			return false, err
+		}
+		if l.view.past(record.Time) {
+			return true, nil
+		}
+		payload := l.pos + logHeaderSize + l.skip
+		length := int64(record.Length) - l.skip
+		if l.view.shows(record.Time) && length > 0 {
+			if l.view.timestamps {
+				err = l.sendStamped(conn, record, payload, length)
+			} else if _, err = l.file.Seek(payload, io.SeekStart); err == nil {
+				err = conn.SendFrom(record.Stream, l.file, length)
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+		l.pos, l.skip = payload+length, 0
+		if l.unchecked += length; l.checkEvery > 0 && l.unchecked >= l.checkEvery {
+			if err := l.holdAhead(); err != nil {
+				return false, err
+			}
+		}
+	}
+}
+
+// nextRecord reads the header of the record at pos: io.EOF if there is no whole record there (yet).
+// The file's size is looked at again only when a record seems to go past it.
+func (l *containerLogs) nextRecord() (logRecord, error) {
+	for looked := false; ; looked = true {
+		record, err := readLogRecord(l.file, l.pos)
+		if err == io.EOF || err == nil && l.pos+logHeaderSize+int64(record.Length) <= l.size {
+			return record, err
+		}
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return record, fmt.Errorf("%s at offset %d: %w", l.file.Name(), l.pos, err)
+		}
+		if looked {
+			return record, io.EOF // half a record: the keeper is writing it, or was killed doing so
+		}
+		if l.size, err = fileSize(l.file); err != nil {
+			return record, err
+		}
+	}
+}
+
+// sendStamped sends length bytes of a record's payload from off, with the record's time before each
+// line that begins in it, as `docker logs -t` prints it. A stream's lines may be cut across records; a
+// line gets the time of the record it began in.
+func (l *containerLogs) sendStamped(conn *Conn, record logRecord, off, length int64) error {
+	if l.in == nil {
+		l.in, l.out = make([]byte, stampedFrameSize), make([]byte, 0, 2*stampedFrameSize+len(timestampFormat)+1)
+	}
+	stamp := record.Time.UTC().Format(timestampFormat) + " "
+	for length > 0 {
+		block := l.in[:min(length, int64(len(l.in)))]
+		if _, err := l.file.ReadAt(block, off); err != nil {
+			return err
+		}
+		off, length = off+int64(len(block)), length-int64(len(block))
+		for len(block) > 0 {
+			if l.atLineStart[record.Stream] {
+				l.out = append(l.out, stamp...)
+			}
+			line := block
+			if i := bytes.IndexByte(block, '\n'); i >= 0 {
+				line = block[:i+1]
+			}
+			l.out, block = append(l.out, line...), block[len(line):]
+			l.atLineStart[record.Stream] = line[len(line)-1] == '\n'
+			if len(l.out) >= stampedFrameSize {
+				if err := l.flush(conn, record.Stream); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return l.flush(conn, record.Stream)
+}
+
+func (l *containerLogs) flush(conn *Conn, stream byte) error {
+	if len(l.out) == 0 {
+		return nil
+	}
+	err := conn.WriteFrame(stream, l.out)
+	l.out = l.out[:0]
+	return err
+}
+
+// dirWatch signals on changed whenever something in a directory changes: a log file written to,
+// renamed or made by a rotation (and, harmlessly, the container's other files).
+type dirWatch struct {
 	inotify *os.File
 	changed chan struct{}
 }
 
-// watchFile watches an open file. It names the file by its descriptor, not its path: a `run --rm` client
-// may still be draining the log of a container that is already removed.
-func watchFile(f *os.File) (*fileWatch, error) {
+// watchDir watches a container's directory. If the container is removed meanwhile (a `run --rm` client
+// may still be draining the log), the watch ends, and so do the changes: the files the reader holds
+// open are still there to be read to their end.
+func watchDir(dir string) (*dirWatch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := unix.InotifyAddWatch(fd, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.IN_MODIFY); err != nil {
+	events := uint32(unix.IN_MODIFY | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
+	if _, err := unix.InotifyAddWatch(fd, dir, events); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
 	// A non-blocking fd joins Go's poller, so the reading goroutine ends when Close is called.
-	w := &fileWatch{inotify: os.NewFile(uintptr(fd), "inotify"), changed: make(chan struct{}, 1)}
+	w := &dirWatch{inotify: os.NewFile(uintptr(fd), "inotify"), changed: make(chan struct{}, 1)}
 	go w.run()
 	return w, nil
 }
 
-func (w *fileWatch) run() {
+func (w *dirWatch) run() {
 	events := make([]byte, 4096)
 	for {
 		if _, err := w.inotify.Read(events); err != nil {
@@ -165,4 +348,4 @@ func (w *fileWatch) run() {
 	}
 }
 
-func (w *fileWatch) Close() { w.inotify.Close() }
+func (w *dirWatch) Close() { w.inotify.Close() }

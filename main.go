@@ -2,7 +2,7 @@
 //
 // One binary plays six parts:
 //
-//	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]
+//	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR] [--log-opt KEY=VALUE ...]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
 //	engine [-H ADDR] [-r DIR] COMMAND ...   the client: sends COMMAND to the daemon, relays its streams
 //	                                        and exits with the status it gets back (client.go)
@@ -63,6 +63,11 @@ func main() {
 	root := flags.String("r", envOr("ENGINE_ROOT", defaultRoot), "the daemon's root directory (also $ENGINE_ROOT)")
 	bridge := flags.String("bridge", defaultBridge, "with -d: the bridge containers are attached to")
 	subnet := flags.String("subnet", "", "with -d: the bridge's subnet, e.g. 172.30.0.0/16 (default: a free one)")
+	var logOpts []string
+	flags.Func("log-opt", "with -d, repeatable: how containers' logs are kept unless their own --log-opt say otherwise:\nmax-size=SIZE (1k to 1t, default 20m), max-file=N (1 to 100, default 5)", func(opt string) error {
+		logOpts = append(logOpts, opt)
+		return nil
+	})
 	flags.Usage = func() { printUsage(flags) }
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -73,7 +78,12 @@ func main() {
 	address := strings.TrimPrefix(*addr, "tcp://")
 	switch {
 	case *daemon:
-		os.Exit(runDaemon(address, *root, *bridge, *subnet))
+		logDefaults, err := parseLogOpts(logOpts, nil)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
+			os.Exit(125)
+		}
+		os.Exit(runDaemon(address, *root, *bridge, *subnet, logDefaults))
 	case flags.NArg() == 0:
 		printUsage(flags)
 		os.Exit(0)
@@ -84,7 +94,7 @@ func main() {
 
 // runDaemon serves until SIGTERM or SIGINT, then leaves; the running containers stay, with their keepers
 // (keeper.go), for the next daemon to adopt.
-func runDaemon(addr, root, bridge, subnet string) int {
+func runDaemon(addr, root, bridge, subnet string, logDefaults map[string]string) int {
 	// A shell, a service manager or a test harness may have left descriptors open in the daemon; none
 	// may reach a container (CVE-2024-21626 began with one), so every one from 3 up closes at execve.
 	if err := markFdsCloseOnExec(); err != nil {
@@ -100,6 +110,7 @@ func runDaemon(addr, root, bridge, subnet string) int {
 		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
 		return 1
 	}
+	runtime.LogDefaults = logDefaults
 	srv, err := Listen(addr, runtime)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
@@ -119,7 +130,7 @@ func runDaemon(addr, root, bridge, subnet string) int {
 }
 
 func printUsage(flags *flag.FlagSet) {
-	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR]\n\n")
+	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR] [--log-opt KEY=VALUE ...]\n\n")
 	flags.PrintDefaults()
 	fmt.Fprintf(os.Stderr, "\nCommands:\n%s\nRun 'engine COMMAND --help' for more on a command.\n", commandList())
 }

@@ -36,6 +36,10 @@ type Runtime struct {
 	cgroups *CgroupHierarchy
 	volumes *VolumeStore
 
+	// The --log-opt options of `engine -d`: every container's log is kept so, unless its own say
+	// otherwise. Create writes the result into the container's HostConfig.LogConfig, as Docker does.
+	LogDefaults map[string]string
+
 	images sync.Mutex  // the store lock: graph and tags change together under it (runtime_images.go)
 	spare  spareKeeper // a keeper started ahead of the next start (keeper_spare.go)
 
@@ -143,6 +147,9 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	if err := checkSecurityOpts(hostConfig); err != nil {
 		return nil, err
 	}
+	if hostConfig.LogConfig, err = r.logConfig(hostConfig.LogConfig); err != nil {
+		return nil, err
+	}
 	r.images.Lock() // so that no rmi removes the image before the container on it is listed
 	defer r.images.Unlock()
 	if _, err := r.graph.Get(image.ID); err != nil {
@@ -189,6 +196,23 @@ func (r *Runtime) Create(config *Config, hostConfig *HostConfig, name string) (*
 	}
 	r.containers = append(r.containers, c)
 	return c, nil
+}
+
+// logConfig is how a new container's log is kept: its own --log-opt options over the daemon's.
+func (r *Runtime) logConfig(own LogConfig) (LogConfig, error) {
+	config := map[string]string{}
+	for key, value := range r.LogDefaults {
+		config[key] = value
+	}
+	for key, value := range own.Config {
+		config[key] = value
+	}
+	lc := LogConfig{Type: logDriver, Config: config}
+	if len(config) == 0 {
+		lc.Config = nil
+	}
+	_, err := lc.limits()
+	return lc, err
 }
 
 // writeNew makes the container's directory under a hidden name and renames it into place once the record

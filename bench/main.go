@@ -5,9 +5,12 @@
 //     `crun run` of a bundle holding a copy of the same busybox rootfs. crun needs a private mount
 //     namespace without /sys/fs/cgroup/unified on hybrid-cgroup hosts, so it runs inside an `unshare -m`
 //     wrapper; the wrapper alone is timed too, and crun is also shown with the wrapper's median removed.
-//   - stdout: how fast a container's stdout reaches an attached client (the log is kept on the way),
-//     against the same bytes through a plain pipe on the host.
-//   - logs: `engine logs` of a 512 MiB log, against `cat` of the log file itself.
+//   - keeper: what the keeper costs a running container in memory, a start (against the engine before
+//     the keeper) and a daemon's restart (keeper.go).
+//   - stdout: how fast a container's stdout reaches an attached client (the log is kept on the way, and
+//     rotated: the default 5 files of 20 MB), against the same bytes through a plain pipe on the host.
+//   - logs: `engine logs` (and `logs -t`) of a 512 MiB log kept in files of 128 MiB, against `cat` of
+//     the log files themselves; and the time `logs --tail 1` takes on a log of that size.
 //   - cgroups: `run --rm -m 64m base true` against `run --rm base true` (every container has a cgroup;
 //     a limit adds its writes), and the daemon's resident memory per running container, from its VmRSS
 //     before and after starting rssContainers detached `sleep` containers.
@@ -16,10 +19,11 @@
 //   - files: `engine commit` and `engine export` of a container that wrote 1 GiB, against tar (files.go).
 //
 // It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
-// root and a free port, imports the busybox `base` image, measures, and removes everything again, also on
-// error or Ctrl-C. It needs root:
+// root, a free port and a bridge of its own (daemon.go), imports the busybox `base` image, measures, and
+// removes everything again (containers, keepers, the bridge and its rules), also on error or Ctrl-C.
+// It needs root:
 //
-//	sudo go run ./bench [-runs 30] [-only start|stdout|logs|cgroups|cp|files] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
+//	sudo go run ./bench [-runs 30] [-only start|keeper|stdout|logs|cgroups|cp|files] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
 package main
 
 import (
@@ -29,8 +33,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -45,7 +49,7 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, stdout, logs, cgroups, cp or files")
+	only       = flag.String("only", "all", "measure only start, keeper, stdout, logs, cgroups, cp or files (or several: keeper,stdout)")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
 	cpMB       = flag.Int("cp-mb", 1024, "MiB of the tree the cp measurement copies out of a container")
 )
@@ -79,17 +83,20 @@ func main() {
 
 // bench is one session: a private daemon on a temporary directory that also holds the runc/crun bundle.
 type bench struct {
-	ctx    context.Context // cancelled by Ctrl-C, which kills the command being timed
-	tmp    string          // removed at the end, with everything in it
-	root   string          // the daemon's root, tmp/root
-	addr   string          // the daemon's address, 127.0.0.1:PORT
-	engine string
-	daemon *exec.Cmd
+	ctx     context.Context // cancelled by Ctrl-C, which kills the command being timed
+	tmp     string          // removed at the end, with everything in it
+	repo    string          // the repository's root
+	engine  string
+	*daemon           // the daemon measured, on tmp/root
+	others  []*daemon // peers' daemons (keeper.go: the engine before the keeper), stopped by cleanup
 }
 
 func run(ctx context.Context) error {
-	if !slices.Contains([]string{"all", "start", "stdout", "logs", "cgroups", "cp", "files"}, *only) {
-		return fmt.Errorf("-only %q: want start, stdout, logs, cgroups, cp or files", *only)
+	chosen := strings.Split(*only, ",")
+	for _, name := range chosen {
+		if !slices.Contains([]string{"all", "start", "keeper", "stdout", "logs", "cgroups", "cp", "files"}, name) {
+			return fmt.Errorf("-only %q: want start, keeper, stdout, logs, cgroups, cp or files, or several joined by commas", *only)
+		}
 	}
 	if *runs < 1 || *stdoutMB < 1 || *cpMB < 1 {
 		return errors.New("-runs, -stdout-mb and -cp-mb must be at least 1")
@@ -101,7 +108,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{ctx: ctx, tmp: tmp, root: filepath.Join(tmp, "root")}
+	b := &bench{ctx: ctx, tmp: tmp}
 	defer b.cleanup()
 	if err := b.setUp(); err != nil {
 		return err
@@ -110,8 +117,8 @@ func run(ctx context.Context) error {
 	for _, m := range []struct {
 		name    string
 		measure func() (string, error)
-	}{{"start", b.benchStart}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
-		if *only == "all" || *only == m.name {
+	}{{"start", b.benchStart}, {"keeper", b.benchKeeper}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
+		if *only == "all" || slices.Contains(chosen, m.name) {
 			line, err := m.measure()
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
@@ -128,9 +135,9 @@ func (b *bench) command(argv ...string) *exec.Cmd {
 	return exec.CommandContext(b.ctx, argv[0], argv[1:]...)
 }
 
-// client is an engine client command for our daemon; -r lets it read the daemon's token.
+// client is an engine client command for the measured daemon.
 func (b *bench) client(args ...string) *exec.Cmd {
-	return b.command(append([]string{b.engine, "-r", b.root, "-H", b.addr}, args...)...)
+	return b.daemon.client(b.ctx, args...)
 }
 
 // output runs cmd and returns its stdout (unless the caller took it); a failure carries its stderr.
@@ -148,66 +155,59 @@ func (b *bench) output(cmd *exec.Cmd) ([]byte, error) {
 
 // setUp builds the engine (unless -engine names one), starts its daemon and imports `base`.
 func (b *bench) setUp() error {
-	repo := "." // outside the module we assume we were started at its root
+	b.repo = "." // outside the module we assume we were started at its root
 	gomod, _ := exec.Command("go", "env", "GOMOD").Output()
 	if gomod := strings.TrimSpace(string(gomod)); gomod != "" && gomod != os.DevNull {
-		repo = filepath.Dir(gomod)
+		b.repo = filepath.Dir(gomod)
 	}
 	b.engine, _ = filepath.Abs(*enginePath)
 	if *enginePath == "" {
 		progress("building engine")
 		b.engine = filepath.Join(b.tmp, "engine")
-		build := b.command("go", "build", "-o", b.engine, ".")
-		build.Dir = repo
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
-		if _, err := b.output(build); err != nil {
+		if err := b.build(b.repo, b.engine); err != nil {
 			return err
 		}
 	}
-	if err := b.startDaemon(); err != nil {
-		return err
-	}
-	progress("importing the busybox base image")
-	mkimage := b.command(filepath.Join(repo, "contrib", "mkimage-busybox.sh"))
-	mkimage.Env = append(os.Environ(), "ENGINE="+b.engine, "ENGINE_ROOT="+b.root, "ENGINE_HOST="+b.addr)
-	_, err := b.output(mkimage)
+	d, err := b.startDaemon(b.engine, "root")
+	b.daemon = d
 	return err
 }
 
-// startDaemon starts `engine -d` on a free port and waits until a client gets an answer.
-func (b *bench) startDaemon() error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	b.addr = l.Addr().String()
-	l.Close()
-	// Not CommandContext, and a process group of its own: Ctrl-C must not kill the daemon before it has
-	// stopped its containers; cleanup stops it with SIGTERM, as a person would. Its few lines (and any
-	// panic) go to our stderr.
-	b.daemon = exec.Command(b.engine, "-d", "-r", b.root, "-H", b.addr)
-	b.daemon.Stderr = os.Stderr
-	b.daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := b.daemon.Start(); err != nil {
-		return err
-	}
-	for range 100 {
-		if b.client("version").Run() == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("the daemon did not answer on %s", b.addr)
+// build builds the engine in the source tree src into the file out.
+func (b *bench) build(src, out string) error {
+	build := b.command("go", "build", "-o", out, ".")
+	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
+	_, err := b.output(build)
+	return err
 }
 
-// cleanup stops the daemon (which stops its containers), deletes what runc and crun left, unmounts what is
-// still mounted under tmp, deepest first, so RemoveAll cannot reach through a mount, and removes tmp.
+// startDaemon starts a daemon of the engine binary on the root tmp/name, with a bridge of its own, and
+// imports `base` into it. The daemon is b's to clean up, even if this fails.
+func (b *bench) startDaemon(engine, name string) (*daemon, error) {
+	root := filepath.Join(b.tmp, name)
+	d := &daemon{engine: engine, root: root, bridge: fmt.Sprintf("eb%08x", crc32.ChecksumIEEE([]byte(root)))}
+	if b.daemon != nil {
+		b.others = append(b.others, d)
+	}
+	if err := d.start(b.ctx); err != nil {
+		return d, err
+	}
+	progress("importing the busybox base image into " + root)
+	mkimage := b.command(filepath.Join(b.repo, "contrib", "mkimage-busybox.sh"))
+	mkimage.Env = append(os.Environ(), "ENGINE="+d.engine, "ENGINE_ROOT="+d.root, "ENGINE_HOST="+d.addr)
+	_, err := b.output(mkimage)
+	return d, err
+}
+
+// cleanup stops the daemons (after removing their containers, which outlive a daemon's SIGTERM), deletes
+// what runc and crun left, unmounts what is still mounted under tmp, deepest first, so RemoveAll cannot
+// reach through a mount, and removes tmp.
 func (b *bench) cleanup() {
-	if b.daemon != nil && b.daemon.Process != nil {
-		b.daemon.Process.Signal(syscall.SIGTERM)
-		timer := time.AfterFunc(30*time.Second, func() { b.daemon.Process.Kill() })
-		b.daemon.Wait()
-		timer.Stop()
+	for _, d := range append(b.others, b.daemon) {
+		if d != nil {
+			d.removeAndStop()
+		}
 	}
 	for _, runtime := range []string{"runc", "crun"} {
 		state := filepath.Join(b.tmp, runtime+"-state")
@@ -329,15 +329,16 @@ func (b *bench) rate(cmd *exec.Cmd, want int64) (float64, error) {
 	return float64(want) / 1e6 / seconds, nil
 }
 
-// compareRates alternates the measured command and its reference, and returns the median MB/s of each.
-func (b *bench) compareRates(want int64, measured, reference func() *exec.Cmd) (float64, float64, error) {
+// compareRates alternates the measured command and its reference, which give want and wantRef bytes, and
+// returns the median MB/s of each.
+func (b *bench) compareRates(want, wantRef int64, measured, reference func() *exec.Cmd) (float64, float64, error) {
 	var m, r []float64
 	for range rates {
 		mbps, err := b.rate(measured(), want)
 		if err != nil {
 			return 0, 0, err
 		}
-		ref, err := b.rate(reference(), want)
+		ref, err := b.rate(reference(), wantRef)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -352,7 +353,7 @@ func (b *bench) benchStdout() (string, error) {
 	// than 300 MB/s, which would measure busybox, not the engine.
 	script := fmt.Sprintf("dd if=/dev/zero bs=1048576 count=%d 2>/dev/null", n>>20)
 	progress(fmt.Sprintf("stdout: %d MiB to an attached client and through a plain pipe, %d times each", *stdoutMB, rates))
-	engine, pipe, err := b.compareRates(n,
+	engine, pipe, err := b.compareRates(n, n,
 		func() *exec.Cmd { return b.client("run", "--rm", "--net", "none", "base", "sh", "-c", script) },
 		func() *exec.Cmd { return b.command("sh", "-c", script) })
 	if err != nil {
@@ -363,26 +364,91 @@ func (b *bench) benchStdout() (string, error) {
 
 func (b *bench) benchLogs() (string, error) {
 	progress(fmt.Sprintf("logs: writing %d MiB of log, then reading it %d times each way", logBytes>>20, rates))
+	// Files of 128 MiB: the log is read across rotated files, as a long-running container's is.
+	logOpts := []string{"--log-opt", "max-size=128m", "--log-opt", "max-file=5"}
 	script := fmt.Sprintf("dd if=/dev/zero bs=1048576 count=%d 2>/dev/null", logBytes>>20)
-	if _, err := b.output(b.client("run", "-d", "--name", "logsrc", "--net", "none", "base", "sh", "-c", script)); err != nil {
-		return "", err
-	}
+	files, err := b.writeLog("logsrc", logOpts, script)
 	defer b.output(b.client("rm", "-f", "logsrc"))
-	if out, err := b.output(b.client("wait", "logsrc")); err != nil || string(bytes.TrimSpace(out)) != "0" {
-		return "", fmt.Errorf("engine wait logsrc: %q %v", out, err)
-	}
-	id, err := b.inspectID("logsrc")
 	if err != nil {
 		return "", err
 	}
-	file := filepath.Join(b.root, "containers", id, "stdout.log")
-	engine, cat, err := b.compareRates(logBytes,
-		func() *exec.Cmd { return b.client("logs", "logsrc") },
-		func() *exec.Cmd { return b.command("cat", file) })
+	var fileBytes int64
+	for _, file := range files {
+		info, err := os.Stat(file)
+		if err != nil {
+			return "", err
+		}
+		fileBytes += info.Size()
+	}
+	var engine, stamped, cat []float64
+	for range rates {
+		mbps, err := b.rate(b.client("logs", "logsrc"), logBytes)
+		if err != nil {
+			return "", err
+		}
+		withTimes, err := b.rate(b.client("logs", "-t", "logsrc"), logBytes+int64(len("2006-01-02T15:04:05.000000000Z ")))
+		if err != nil {
+			return "", err
+		}
+		ref, err := b.rate(b.command(append([]string{"cat"}, files...)...), fileBytes)
+		if err != nil {
+			return "", err
+		}
+		engine, stamped, cat = append(engine, mbps), append(stamped, withTimes), append(cat, ref)
+	}
+	tail, err := b.benchTail(logOpts)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("logs of 512 MiB            engine %.0f MB/s   cat of the log file %.0f MB/s", engine, cat), nil
+	return fmt.Sprintf("logs of 512 MiB (%d files)  engine %.0f MB/s   with -t %.0f MB/s   cat of the log files %.0f MB/s\n%s",
+		len(files), median(engine), median(stamped), median(cat), tail), nil
+}
+
+// benchTail times `logs --tail 1` of a 512 MiB log of 1 MiB lines: what it reads is the records'
+// headers and the end of the log, not the log.
+func (b *bench) benchTail(logOpts []string) (string, error) {
+	script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do dd if=/dev/zero bs=1048576 count=1 2>/dev/null; echo; i=$((i+1)); done", logBytes>>20)
+	_, err := b.writeLog("tailsrc", logOpts, script)
+	defer b.output(b.client("rm", "-f", "tailsrc"))
+	if err != nil {
+		return "", err
+	}
+	var ms []float64
+	for range *runs {
+		start := time.Now()
+		if _, err := b.rate(b.client("logs", "--tail", "1", "tailsrc"), 1<<20+1); err != nil {
+			return "", err
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+	}
+	return fmt.Sprintf("logs --tail 1 of 512 MiB   engine %.1f ms (median; p10 %.1f, p90 %.1f), the last 1 MiB line sent", median(ms), quantile(ms, 0.1), quantile(ms, 0.9)), nil
+}
+
+// writeLog runs a container that writes its log and waits for it, and returns the log's files, the
+// oldest first.
+func (b *bench) writeLog(name string, logOpts []string, script string) ([]string, error) {
+	args := append(append([]string{"run", "-d", "--name", name, "--net", "none"}, logOpts...), "base", "sh", "-c", script)
+	if _, err := b.output(b.client(args...)); err != nil {
+		return nil, err
+	}
+	if out, err := b.output(b.client("wait", name)); err != nil || string(bytes.TrimSpace(out)) != "0" {
+		return nil, fmt.Errorf("engine wait %s: %q %v", name, out, err)
+	}
+	id, err := b.inspectID(name)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for n := 100; n >= 0; n-- {
+		file := filepath.Join(b.root, "containers", id, "container.log")
+		if n > 0 {
+			file += "." + strconv.Itoa(n)
+		}
+		if _, err := os.Stat(file); err == nil {
+			files = append(files, file)
+		}
+	}
+	return files, nil
 }
 
 func (b *bench) benchCgroups() (string, error) {
@@ -424,7 +490,7 @@ func (b *bench) benchCgroups() (string, error) {
 // daemon's resident set grew, per container, in MB (10^6 bytes); the containers are removed again.
 func (b *bench) daemonRSSPerContainer() (float64, error) {
 	progress(fmt.Sprintf("cgroups: daemon VmRSS before and after starting %d sleep containers", rssContainers))
-	before, err := vmRSS(b.daemon.Process.Pid)
+	before, err := vmRSS(b.cmd.Process.Pid)
 	if err != nil {
 		return 0, err
 	}
@@ -437,7 +503,7 @@ func (b *bench) daemonRSSPerContainer() (float64, error) {
 		}
 		names = append(names, name)
 	}
-	after, err := vmRSS(b.daemon.Process.Pid)
+	after, err := vmRSS(b.cmd.Process.Pid)
 	if err != nil {
 		return 0, err
 	}

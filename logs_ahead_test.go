@@ -1,0 +1,67 @@
+// logs_ahead_test.go: a reader that falls behind the keeper's rotations.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// readWhole appends the payloads of f's whole records to out.
+func readWhole(f *os.File, out *bytes.Buffer) {
+	s := &recordScanner{f: f}
+	s.end, _ = fileSize(f)
+	for {
+		record, off, err := s.next()
+		if err != nil {
+			return
+		}
+		payload := make([]byte, record.Length)
+		f.ReadAt(payload, off+logHeaderSize)
+		out.Write(payload)
+	}
+}
+
+// A reader whose client is slow reads its first file while the keeper writes three more with max-file 2:
+// the first two are deleted before it gets to them. It looked ahead while reading (holdAhead, as send
+// does every half file) and holds them, so it reads every byte, in order. Without the files held, the
+// reader would go on with the oldest file left and lose the ones in between (the attached client of a
+// bench that writes 1 GiB at 20 MB a file once lost 20 MB so).
+func TestSlowReaderHoldsFilesAhead(t *testing.T) {
+	dir := t.TempDir()
+	w := writeLog(t, dir, map[string]string{"max-size": "1k", "max-file": "2"})
+	defer w.Close()
+	var written string
+	write := func(i int) {
+		line := fmt.Sprintf("%03d %s\n", i, strings.Repeat("x", 600)) // one record, one file
+		w.Write(frameStdout, []byte(line))
+		written += line
+	}
+	write(0)
+	l := &containerLogs{dir: dir, file: mustOpen(t, logPath(dir, 0)), maxAhead: 2}
+	defer l.Close()
+	for i := 1; i < 4; i++ {
+		write(i) // a rotation each
+		if err := l.holdAhead(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(l.ahead) != 2 {
+		t.Fatalf("%d files held ahead, want 2 (max-file)", len(l.ahead))
+	}
+	var out bytes.Buffer
+	for l.file != nil {
+		readWhole(l.file, &out)
+		next, err := l.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.file.Close()
+		l.file = next
+	}
+	if out.String() != written {
+		t.Errorf("read %d bytes (%.40q…), wrote %d", out.Len(), out.String(), len(written))
+	}
+}
