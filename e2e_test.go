@@ -4,6 +4,11 @@
 // the busybox `base` image with contrib/mkimage-busybox.sh. Every TestE2E* then runs the real client
 // against it and runs real containers, so these tests need root, overlayfs and busybox-static; they fail
 // (never skip) without them. Tests that restart a daemon start one of their own.
+//
+// Under `go test -race` the binary is race-enabled (e2e_race_test.go), and every process of it reports
+// the races it finds to a file under raceLogs (GORACE log_path): clients, each daemon to a directory of
+// its own, and the keepers a daemon starts (keeper_spare.go passes GORACE on). A daemon's stop fails if
+// its directory holds a report, and the run fails if any report is left at the end.
 package main
 
 import (
@@ -26,6 +31,7 @@ import (
 var (
 	engineBin string  // the binary under test
 	shared    *daemon // the daemon most tests use
+	raceLogs  string  // where a race-enabled engine's processes write their reports
 )
 
 func TestMain(m *testing.M) {
@@ -44,12 +50,18 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	engineBin = filepath.Join(dir, "engine")
-	build := exec.Command("go", "build", "-o", engineBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
+	build := exec.Command("go", append(append([]string{"build"}, engineBuild.flags...), "-o", engineBin, ".")...)
+	build.Env = append(os.Environ(), engineBuild.env...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building engine: %v\n%s", err, out)
 		return 1
 	}
+	raceLogs = filepath.Join(dir, "race")
+	if err := os.Mkdir(raceLogs, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("GORACE", gorace(filepath.Join(raceLogs, "client"))) // the clients' (daemons get their own)
 	// An engine/ parent that is already empty now belongs to a daemon outside the tests (the one
 	// contrib/setup.sh starts keeps its own while it runs): only those the tests leave count.
 	before := cgroupParentsLeft()
@@ -71,6 +83,10 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "mounts left behind: %v\n", leftover)
 		status = 1
 	}
+	if reports := raceReports(raceLogs); reports != "" {
+		fmt.Fprintf(os.Stderr, "data races found by the race-enabled engine:\n%s", reports)
+		status = 1
+	}
 	return status
 }
 
@@ -78,6 +94,7 @@ type daemon struct {
 	root, addr, bridge string
 	cmd                *exec.Cmd
 	log                *bytes.Buffer
+	raceDir            string // its race reports and its keepers' (GORACE log_path)
 }
 
 // startDaemon runs `engine -d` on root and a free port and waits until it answers; the first daemon on
@@ -94,12 +111,18 @@ func newDaemon(root string) *daemon {
 	// A bridge of its own, named after the root: test daemons never share one, and a daemon restarted
 	// on the same root finds the bridge its killed predecessor left.
 	d.bridge = fmt.Sprintf("et%08x", crc32.ChecksumIEEE([]byte(root)))
+	// A directory per daemon, not per root: a restarted daemon's reports are its own.
+	var err error
+	if d.raceDir, err = os.MkdirTemp(raceLogs, "daemon-"); err != nil {
+		panic(err)
+	}
 	return d
 }
 
 // start runs d.cmd, which must serve d.addr with d.root as its root, and waits until it answers.
 func (d *daemon) start() error {
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.Env = append(d.cmd.Environ(), gorace(filepath.Join(d.raceDir, "race")))
 	if err := d.cmd.Start(); err != nil {
 		return err
 	}
@@ -126,12 +149,17 @@ func (d *daemon) start() error {
 }
 
 // stop removes every container (they would outlive the daemon: keeper.go), then ends the daemon as an
-// admin would (SIGTERM) and checks it left cleanly: no keeper, bridge or rule of its own.
+// admin would (SIGTERM) and checks it left cleanly: no race report, keeper, bridge or rule of its own.
 func (d *daemon) stop() error {
 	if ids, _, code := d.run("", "ps", "-aq"); code == 0 && strings.TrimSpace(ids) != "" {
 		d.run("", append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 	}
-	if err := d.terminate(); err != nil {
+	err := d.terminate()
+	// Before terminate's error: a race-enabled daemon that found a race exits with status 66.
+	if reports := raceReports(d.raceDir); reports != "" {
+		return fmt.Errorf("data races found by the daemon on %s or its keepers:\n%s", d.root, reports)
+	}
+	if err != nil {
 		return err
 	}
 	if keepers := keepersUnder(d.root); len(keepers) > 0 {
@@ -161,6 +189,26 @@ func (d *daemon) terminate() error {
 		d.cmd.Process.Kill()
 		return fmt.Errorf("daemon did not stop on SIGTERM")
 	}
+}
+
+// gorace is the GORACE setting that makes a race-enabled engine write its reports to logPath.PID, the
+// moment it finds each race, and exit without the runtime's default one-second sleep. It changes
+// nothing for a binary built without -race.
+func gorace(logPath string) string {
+	return "GORACE=log_path=" + logPath + " atexit_sleep_ms=0"
+}
+
+// raceReports returns the race reports written in dir or below, each headed by its file's name.
+func raceReports(dir string) string {
+	var reports strings.Builder
+	filepath.WalkDir(dir, func(path string, entry os.DirEntry, err error) error {
+		if err == nil && entry.Type().IsRegular() {
+			data, _ := os.ReadFile(path)
+			fmt.Fprintf(&reports, "== %s\n%s", path, data)
+		}
+		return nil
+	})
+	return reports.String()
 }
 
 // keepersUnder lists the PIDs of the keepers working in a directory under root (keeper.go: a keeper's
