@@ -347,7 +347,7 @@ func TestE2ENetworkDaemonLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if info, _, _ := d.run("", "info"); !strings.Contains(info, "(default, 0 addresses in use)") {
 		t.Errorf("after a restart: %s", info)
 	}
