@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -194,4 +195,23 @@ func (d *daemon) run(stdin string, args ...string) (string, string, int) {
 		code = -1
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// TestE2EKeepersGetTheDaemonsGORACE: every keeper a daemon starts, the spare and a container's, carries
+// the daemon's GORACE (keeper_spare.go), so a race-enabled keeper reports where its daemon does rather
+// than on a stderr nobody reads.
+func TestE2EKeepersGetTheDaemonsGORACE(t *testing.T) {
+	engine(t, "run", "-d", "--name", "goraced", "base", "sleep", "1000")
+	defer shared.run("", "rm", "-f", "goraced")
+	keepers := keepersUnder(shared.root)
+	if len(keepers) == 0 {
+		t.Fatal("no keeper runs under the shared daemon's root")
+	}
+	want := gorace(filepath.Join(shared.raceDir, "race"))
+	for _, pid := range keepers {
+		environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil || !slices.Contains(strings.Split(string(environ), "\x00"), want) {
+			t.Errorf("keeper %d: environment %q (%v), want %s in it", pid, environ, err, want)
+		}
+	}
 }
