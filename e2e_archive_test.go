@@ -448,7 +448,7 @@ func TestE2ELoadDaemonKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if after := graphEntries(t, root); !slices.Equal(after, before) {
 		t.Errorf("after a daemon killed mid-load and restarted, the graph holds %v, not %v", after, before)
 	}

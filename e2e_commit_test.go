@@ -302,7 +302,7 @@ func TestE2EDaemonKilledWhileFrozen(t *testing.T) {
 		cg.Thaw()
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if frozen := freezerReader(t, id); frozen() {
 		cg.Thaw()
 		t.Error("the adopted container is still frozen")
@@ -357,7 +357,7 @@ func TestE2ECommitDaemonKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if hidden := hiddenInGraph(t, root); len(hidden) > 0 {
 		t.Errorf("left after the restart: %v", hidden)
 	}

@@ -343,7 +343,7 @@ func TestE2ECopyManyEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	// On tmpfs, the host's side costs little: the time goes to the container's 50,000 files.
 	host, err := os.MkdirTemp("/dev/shm", "engine-cp-test-")
 	if err != nil {

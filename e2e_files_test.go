@@ -89,7 +89,7 @@ func TestE2ERootTightenedAndEngineID(t *testing.T) {
 	if d, err = startDaemon(root); err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if again, _, _ := d.run("", "info"); !strings.Contains(again, "ID: "+match[1]+"\n") {
 		t.Errorf("after a restart the ID changed:\n%s", again)
 	}

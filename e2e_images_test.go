@@ -239,7 +239,7 @@ func TestE2EDaemonRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	after, _, _ := d.run("", "ps", "-a")
 	if len(strings.Split(before, "\n")) != len(strings.Split(after, "\n")) {
 		t.Errorf("ps -a before the restart:\n%s\nafter:\n%s", before, after)
@@ -364,7 +364,7 @@ func TestE2EDaemonKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	for _, name := range graphEntries(t, root) {
 		if strings.HasPrefix(name, ".") {
 			t.Errorf("leftover in graph/: %s", name)

@@ -22,7 +22,7 @@ func TestE2ELogOnAFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	// 64 MiB of output, on a disk of 24 MiB that already holds the image: most of it cannot be kept.
 	_, stderr, code := d.run("", "run", "-d", "--name", "filler", "base", "sh", "-c", "head -c 64m /dev/zero; echo the end")
 	if code != 0 {

@@ -274,18 +274,21 @@ func waitForSnapshot(t *testing.T, d *daemon, want string) string {
 }
 
 // settledSnapshot is the snapshot once what earlier tests left in motion has stopped: the address of a
-// container just removed is freed only after the kernel has deleted its veth (awaitVethGone), so a
-// snapshot taken in between would count it. Two readings 50 ms apart that agree are taken as settled.
+// container just removed is freed only after the kernel has deleted its veth (awaitVethGone), which
+// takes as long as the kernel's cleanup of the container's network namespace, or the daemon deletes it
+// after vethGoneTimeout. So a snapshot counts as settled once it has not changed for longer than that;
+// two readings 50 ms apart were not enough (under -race, a veth still going was taken as settled).
 func settledSnapshot(t *testing.T, d *daemon) string {
 	t.Helper()
-	previous := networkSnapshot(t, d)
-	for i := 0; i < 100; i++ {
+	previous, since := networkSnapshot(t, d), time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 		current := networkSnapshot(t, d)
-		if current == previous {
+		if current != previous {
+			previous, since = current, time.Now()
+		} else if time.Since(since) > vethGoneTimeout+500*time.Millisecond {
 			break
 		}
-		previous = current
 	}
 	return previous
 }
@@ -347,7 +350,7 @@ func TestE2ENetworkDaemonLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if info, _, _ := d.run("", "info"); !strings.Contains(info, "(default, 0 addresses in use)") {
 		t.Errorf("after a restart: %s", info)
 	}

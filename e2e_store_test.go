@@ -136,7 +136,7 @@ func TestE2EImagesCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	run := func(stdin string, args ...string) string {
 		t.Helper()
 		out, stderr, code := d.run(stdin, args...)
@@ -318,7 +318,7 @@ func TestE2EImportDaemonKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if hidden := hiddenInGraph(t, root); len(hidden) > 0 {
 		t.Errorf("left after the restart: %v", hidden)
 	}

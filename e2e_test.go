@@ -4,13 +4,14 @@
 // the busybox `base` image with contrib/mkimage-busybox.sh. Every TestE2E* then runs the real client
 // against it and runs real containers, so these tests need root, overlayfs and busybox-static; they fail
 // (never skip) without them. Tests that restart a daemon start one of their own.
+//
+// Under `go test -race` the binary is race-enabled (e2e_race_test.go) and its processes report races to
+// files under raceLogs (GORACE); the run fails if any report is there at the end (e2e_daemon_test.go).
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 var (
 	engineBin string  // the binary under test
 	shared    *daemon // the daemon most tests use
+	raceLogs  string  // where a race-enabled engine's processes write their reports
 )
 
 func TestMain(m *testing.M) {
@@ -44,12 +46,18 @@ func runTests(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	engineBin = filepath.Join(dir, "engine")
-	build := exec.Command("go", "build", "-o", engineBin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as contrib/setup.sh builds it
+	build := exec.Command("go", append(append([]string{"build"}, engineBuild.flags...), "-o", engineBin, ".")...)
+	build.Env = append(os.Environ(), engineBuild.env...)
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building engine: %v\n%s", err, out)
 		return 1
 	}
+	raceLogs = filepath.Join(dir, "race")
+	if err := os.Mkdir(raceLogs, 0o700); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Setenv("GORACE", gorace(filepath.Join(raceLogs, "client"))) // the clients' (daemons get their own)
 	// An engine/ parent that is already empty now belongs to a daemon outside the tests (the one
 	// contrib/setup.sh starts keeps its own while it runs): only those the tests leave count.
 	before := cgroupParentsLeft()
@@ -71,140 +79,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "mounts left behind: %v\n", leftover)
 		status = 1
 	}
+	if reports := raceReports(raceLogs); reports != "" {
+		fmt.Fprintf(os.Stderr, "data races found by the race-enabled engine:\n%s", reports)
+		status = 1
+	}
 	return status
-}
-
-type daemon struct {
-	root, addr, bridge string
-	cmd                *exec.Cmd
-	log                *bytes.Buffer
-}
-
-// startDaemon runs `engine -d` on root and a free port and waits until it answers; the first daemon on
-// a root also makes the base image.
-func startDaemon(root string) (*daemon, error) {
-	d := newDaemon(root)
-	d.cmd = exec.Command(engineBin, "-d", "-r", root, "-H", d.addr, "--bridge", d.bridge)
-	return d, d.start()
-}
-
-// newDaemon chooses a daemon's port and bridge, for a test that starts it its own way (d.cmd, d.start).
-func newDaemon(root string) *daemon {
-	d := &daemon{root: root, addr: freePort(), log: &bytes.Buffer{}}
-	// A bridge of its own, named after the root: test daemons never share one, and a daemon restarted
-	// on the same root finds the bridge its killed predecessor left.
-	d.bridge = fmt.Sprintf("et%08x", crc32.ChecksumIEEE([]byte(root)))
-	return d
-}
-
-// start runs d.cmd, which must serve d.addr with d.root as its root, and waits until it answers.
-func (d *daemon) start() error {
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
-	if err := d.cmd.Start(); err != nil {
-		return err
-	}
-	for i := 0; ; i++ {
-		if _, _, code := d.run("", "version"); code == 0 {
-			break
-		}
-		if i == 100 {
-			d.cmd.Process.Kill()
-			d.cmd.Wait()
-			return fmt.Errorf("the daemon did not come up: %s", d.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if _, _, code := d.run("", "inspect", "base"); code != 0 {
-		script := exec.Command("contrib/mkimage-busybox.sh")
-		script.Env = append(os.Environ(), "ENGINE="+engineBin, "ENGINE_ROOT="+d.root, "ENGINE_HOST="+d.addr)
-		if out, err := script.CombinedOutput(); err != nil {
-			d.stop()
-			return fmt.Errorf("making base: %v\n%s", err, out)
-		}
-	}
-	return nil
-}
-
-// stop removes every container (they would outlive the daemon: keeper.go), then ends the daemon as an
-// admin would (SIGTERM) and checks it left cleanly: no keeper, bridge or rule of its own.
-func (d *daemon) stop() error {
-	if ids, _, code := d.run("", "ps", "-aq"); code == 0 && strings.TrimSpace(ids) != "" {
-		d.run("", append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
-	}
-	if err := d.terminate(); err != nil {
-		return err
-	}
-	if keepers := keepersUnder(d.root); len(keepers) > 0 {
-		return fmt.Errorf("keepers left running under %s: %v", d.root, keepers)
-	}
-	if _, err := net.InterfaceByName(d.bridge); err == nil {
-		return fmt.Errorf("the daemon left its bridge %s", d.bridge)
-	}
-	if rules, _ := exec.Command("iptables-save").Output(); bytes.Contains(rules, []byte(d.bridge)) {
-		return fmt.Errorf("the daemon left rules for %s", d.bridge)
-	}
-	return nil
-}
-
-// terminate sends the daemon SIGTERM and waits for it to exit; its containers go on running.
-func (d *daemon) terminate() error {
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("daemon exited with %v: %s", err, d.log)
-		}
-		return nil
-	case <-time.After(30 * time.Second):
-		d.cmd.Process.Kill()
-		return fmt.Errorf("daemon did not stop on SIGTERM")
-	}
-}
-
-// keepersUnder lists the PIDs of the keepers working in a directory under root (keeper.go: a keeper's
-// working directory is its container's).
-func keepersUnder(root string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, entry := range entries {
-		pid, err := strconv.Atoi(entry.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
-		if string(cmdline) == "engine\x00init\x00keeper\x00" && strings.HasPrefix(cwd, root+"/") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// run runs one client command with the given stdin and returns its stdout, stderr and exit status.
-func (d *daemon) run(stdin string, args ...string) (string, string, int) {
-	cmd := exec.Command(engineBin, append([]string{"-r", d.root, "-H", d.addr}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if exit, ok := err.(*exec.ExitError); ok {
-		code = exit.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
-	return stdout.String(), stderr.String(), code
 }
 
 // engine runs a command on the shared daemon and fails the test unless it exits 0.

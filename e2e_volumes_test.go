@@ -410,7 +410,7 @@ func TestE2EVolumeAfterDaemonKilled(t *testing.T) {
 	if d, err = startDaemon(root); err != nil {
 		t.Fatal(err)
 	}
-	defer d.stop()
+	defer d.stopAtEnd(t)
 	if out, stderr, _ := d.run("", "run", "--rm", "-v", "kept:/c", "base", "cat", "/c/f"); out != "survived\n" {
 		t.Errorf("after the restart, the volume holds %q (%s)", out, stderr)
 	}

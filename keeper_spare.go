@@ -109,12 +109,18 @@ func spawnKeeper(dir string) (*startedKeeper, error) {
 	}
 	ours, theirs := os.NewFile(uintptr(fds[0]), "keeper"), os.NewFile(uintptr(fds[1]), "keeper")
 	defer theirs.Close()
+	// One processor is plenty for a keeper that copies and waits, and each processor more costs it the
+	// memory of its own allocation caches (bench/ measures a keeper's memory).
+	env := []string{fmt.Sprintf("%s=%d", initPipeEnv, keeperFd), "GOMAXPROCS=1"}
+	if gorace, ok := os.LookupEnv("GORACE"); ok {
+		// An engine built with -race (the e2e tests under `go test -race`): a keeper reports the races
+		// it finds where the daemon does, instead of on a stderr nobody reads.
+		env = append(env, "GORACE="+gorace)
+	}
 	cmd := &exec.Cmd{
-		Path: binary, // the sealed copy, never the host's file (binary.go)
-		Args: []string{"engine", "init", "keeper"},
-		// One processor is plenty for a keeper that copies and waits, and each processor more costs it
-		// the memory of its own allocation caches (bench/ measures a keeper's memory).
-		Env:         []string{fmt.Sprintf("%s=%d", initPipeEnv, keeperFd), "GOMAXPROCS=1"},
+		Path:        binary, // the sealed copy, never the host's file (binary.go)
+		Args:        []string{"engine", "init", "keeper"},
+		Env:         env,
 		Dir:         dir,
 		ExtraFiles:  []*os.File{theirs}, // fd 3
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},

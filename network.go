@@ -484,13 +484,16 @@ func (m *NetworkManager) Release(c *Container) {
 	go m.awaitVethGone(ep)
 }
 
+// vethGoneTimeout is how long awaitVethGone waits for the kernel to delete a container's veth pair.
+const vethGoneTimeout = time.Second
+
 // awaitVethGone frees the address once the veth pair is gone. The kernel deletes the pair itself when
 // the container's network namespace dies with its last process. Deleting it ourselves would cost the
 // same ~10 ms of RCU grace periods, with the rtnl lock held, so the next container's veth would wait.
-// Only a pair still there after a second (a namespace someone holds) is deleted here.
+// Only a pair still there after vethGoneTimeout (a namespace someone holds) is deleted here.
 func (m *NetworkManager) awaitVethGone(ep *endpoint) {
 	defer m.leaving.Done()
-	for i := 0; i < 200; i++ {
+	for deadline := time.Now().Add(vethGoneTimeout); time.Now().Before(deadline); {
 		if _, err := os.Stat("/sys/class/net/" + ep.veth); ep.veth == "" || err != nil { // "": not known (Adopt)
 			m.ipam.Release(ep.ip)
 			return

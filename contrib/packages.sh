@@ -25,6 +25,10 @@ tests_need() {
   need tmux tmux          # e2e: a real terminal for `run -it`
   need procps ps          # e2e: the daemon's children
   need qemu-system-x86 qemu-system-x86_64 # contrib/cgroup2-vm.sh: a VM with cgroup v2
+  # test.sh's `go test -race`: the race detector is linked in with cgo, and the race-enabled engine is
+  # static (e2e_race_test.go), so gcc links it against libc.a.
+  need gcc gcc
+  { command -v gcc >/dev/null && [ -f "$(gcc -print-file-name=libc.a)" ]; } || missing="$missing libc6-dev"
 }
 
 # install_missing installs what the checks above found missing. update_anyway=yes refreshes the
