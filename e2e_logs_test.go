@@ -7,15 +7,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // combined runs a client command with its stdout and stderr into one pipe, so their order shows.
@@ -316,20 +318,15 @@ func TestE2ELogsHugeLineBoundedMemory(t *testing.T) {
 	}
 	keeperPeak := statusField(t, keeper, "VmHWM")
 	for _, flags := range [][]string{nil, {"-t"}} {
-		cmd := exec.Command(engineBin, append(append([]string{"-r", shared.root, "-H", shared.addr, "logs"}, flags...), "huge")...)
-		var counter byteCounter
-		cmd.Stdout = &counter
-		if err := cmd.Run(); err != nil {
-			t.Fatal(err)
-		}
 		want := int64(size)
 		if len(flags) > 0 {
 			want += int64(len("2006-01-02T15:04:05.000000000Z "))
 		}
+		args := append(append([]string{"-r", shared.root, "-H", shared.addr, "logs"}, flags...), "huge")
+		counter, clientPeak := peakOfClient(t, args, want)
 		if counter.n != want || counter.newlines != 0 {
 			t.Errorf("logs %v: %d bytes, %d newlines; want %d, 0", flags, counter.n, counter.newlines, want)
 		}
-		clientPeak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
 		t.Logf("logs %v of a 100 MB line: the client's peak RSS %d kB", flags, clientPeak)
 		if clientPeak > 32<<10 {
 			t.Errorf("the client's peak RSS %d kB", clientPeak)
@@ -340,6 +337,41 @@ func TestE2ELogsHugeLineBoundedMemory(t *testing.T) {
 	if keeperPeak > 16<<10 || daemonPeak-daemonBefore > 16<<10 {
 		t.Errorf("peak RSS: keeper %d kB, daemon %d kB", keeperPeak, daemonPeak)
 	}
+}
+
+// peakOfClient runs the client with args, which prints want bytes, counts them, and returns the
+// client's peak RSS (VmHWM), read while the client still lives. Its stdout is a pipe of one page, and
+// the test reads it only up to a page and a byte before the end: what is left cannot all be in the pipe,
+// so the client has not written its last byte and cannot have exited. (wait4's ru_maxrss will not do: Go starts a child with vfork,
+// and exec carries the parent's high-water mark, the test binary's, into the child's.)
+func peakOfClient(t *testing.T, args []string, want int64) (byteCounter, int) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	page, err := unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(engineBin, args...)
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }() // on a failure, not left blocked on the pipe
+	var counter byteCounter
+	if _, err := io.CopyN(&counter, r, want-int64(page)-1); err != nil {
+		t.Fatalf("engine %s: %v after %d bytes", strings.Join(args, " "), err, counter.n)
+	}
+	peak := statusField(t, cmd.Process.Pid, "VmHWM")
+	io.Copy(&counter, r)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return counter, peak
 }
 
 // byteCounter counts what is written to it, and its newlines, keeping none of it.

@@ -23,9 +23,11 @@ func namespaceInode(t *testing.T, file *os.File) uint64 {
 	return st.Ino
 }
 
-// runningContainer is a container record whose first process is pid, started at start.
+// runningContainer is a container record whose first process is pid, started at start, as a start
+// leaves it: running, with a monitor that has not yet seen the end (exited open).
 func runningContainer(name string, pid int, start uint64) *Container {
-	return &Container{ID: strings.Repeat("a", 64), Name: "/" + name, State: State{Status: "running", Running: true, Pid: pid, PidStart: start}}
+	return &Container{ID: strings.Repeat("a", 64), Name: "/" + name, State: State{Status: "running", Running: true, Pid: pid, PidStart: start},
+		exited: make(chan struct{})}
 }
 
 // The namespace opened when X is chosen stays X's after X exits and is reaped (when its PID is free for
