@@ -27,8 +27,8 @@ import (
 type daemon struct {
 	root, addr, bridge string
 	cmd                *exec.Cmd
-	log                *bytes.Buffer
-	raceDir            string // its race reports and its keepers' (GORACE log_path)
+	log                *syncBuffer // its stdout and stderr (syncBuffer: e2e_terminal_test.go)
+	raceDir            string      // its race reports and its keepers' (GORACE log_path)
 }
 
 // startDaemon runs `engine -d` on root and a free port and waits until it answers; the first daemon on
@@ -41,7 +41,7 @@ func startDaemon(root string) (*daemon, error) {
 
 // newDaemon chooses a daemon's port and bridge, for a test that starts it its own way (d.cmd, d.start).
 func newDaemon(root string) *daemon {
-	d := &daemon{root: root, addr: freePort(), log: &bytes.Buffer{}}
+	d := &daemon{root: root, addr: freePort(), log: &syncBuffer{}}
 	// A bridge of its own, named after the root: test daemons never share one, and a daemon restarted
 	// on the same root finds the bridge its killed predecessor left.
 	d.bridge = fmt.Sprintf("et%08x", crc32.ChecksumIEEE([]byte(root)))

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,6 +154,7 @@ func TestE2EDaemonKilledDuringRuns(t *testing.T) {
 	counts := map[string]int{}
 	for round := 0; round < 3; round++ {
 		done := make(chan struct{})
+		var started atomic.Int32
 		for client := 0; client < 6; client++ {
 			go func() {
 				defer func() { done <- struct{}{} }()
@@ -160,10 +162,15 @@ func TestE2EDaemonKilledDuringRuns(t *testing.T) {
 					if _, _, code := d.run("", "run", "-d", "base", "sleep", "1000"); code != 0 {
 						return // the daemon is gone
 					}
+					started.Add(1)
 				}
 			}()
 		}
-		time.Sleep(time.Duration(150+100*round) * time.Millisecond)
+		// The crash comes once a few have started (more each round), whatever the machine's speed: the
+		// other clients are then in the middle of theirs.
+		if _, ok := waitUntil(60*time.Second, func() bool { return started.Load() > int32(2*round) }); !ok {
+			t.Fatal("no container started in 60 s")
+		}
 		d.crash()
 		for client := 0; client < 6; client++ {
 			<-done

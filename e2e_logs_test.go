@@ -317,6 +317,10 @@ func TestE2ELogsHugeLineBoundedMemory(t *testing.T) {
 		t.Fatalf("the log holds %d bytes", logged())
 	}
 	keeperPeak := statusField(t, keeper, "VmHWM")
+	slack := 0 // kB; a whole line held anywhere would be 100 MB
+	if engineBuild.race {
+		slack = 32 << 10
+	}
 	for _, flags := range [][]string{nil, {"-t"}} {
 		want := int64(size)
 		if len(flags) > 0 {
@@ -328,13 +332,13 @@ func TestE2ELogsHugeLineBoundedMemory(t *testing.T) {
 			t.Errorf("logs %v: %d bytes, %d newlines; want %d, 0", flags, counter.n, counter.newlines, want)
 		}
 		t.Logf("logs %v of a 100 MB line: the client's peak RSS %d kB", flags, clientPeak)
-		if clientPeak > 32<<10 {
+		if clientPeak > 32<<10+slack {
 			t.Errorf("the client's peak RSS %d kB", clientPeak)
 		}
 	}
 	daemonPeak := statusField(t, shared.cmd.Process.Pid, "VmHWM")
 	t.Logf("100 MB without a newline: the keeper's peak RSS %d kB; the daemon's %d kB, from %d kB before", keeperPeak, daemonPeak, daemonBefore)
-	if keeperPeak > 16<<10 || daemonPeak-daemonBefore > 16<<10 {
+	if keeperPeak > 16<<10+slack || daemonPeak-daemonBefore > 16<<10+slack {
 		t.Errorf("peak RSS: keeper %d kB, daemon %d kB", keeperPeak, daemonPeak)
 	}
 }

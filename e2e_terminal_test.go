@@ -65,7 +65,7 @@ func TestE2ETtyInputAndDetach(t *testing.T) {
 	engineFails(t, 125, "you cannot attach to a stopped container (det): start it first", "attach", "det")
 }
 
-// syncBuffer collects a client's output while the test reads it.
+// syncBuffer collects a process's output (a client's, a daemon's) while the test reads it.
 type syncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
