@@ -88,6 +88,7 @@ check device-allowed e run --rm --net none base sh -c 'head -c 1 /dev/zero >/dev
 e run -d --net none --name frz base sh -c 'dd if=/dev/zero of=/big bs=1M count=32 2>/dev/null; i=0; while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; done' >/dev/null
 fcg=/sys/fs/cgroup/engine/$(e inspect frz | grep '"Id"' | cut -d'"' -f4)
 sleep 2
+check frz-running sh -c "test -f $fcg/cgroup.events || { e ps -a; e inspect frz | grep -A14 '\"State\"'; tail -5 /tmp/daemon.log; exit 1; }"
 ( while ! grep -q 'frozen 1' $fcg/cgroup.events; do :; done; touch /tmp/frozen-seen ) & watcher=$!
 check commit-running e commit frz frzimg
 check commit-froze test -f /tmp/frozen-seen
