@@ -372,10 +372,13 @@ func (k *keeper) makeStdio() ([]*os.File, error) {
 		if k.job.Tty {
 			r.Close()
 		} else {
-			// A pipe of maxLogChunk rather than the default 64 KiB: a container that writes in large
-			// blocks is read a quarter as often, and each read is one record, so the log has a quarter
-			// of the records to write and to send back (bench/ -only stdout). The kernel's pipe-max-size
-			// (1 MiB by default) bounds it; if it refuses, the pipe keeps its default size.
+			// A pipe of maxLogChunk (1 MiB) rather than the default 64 KiB: a container that writes in
+			// large blocks is read a sixteenth as often, and each read is one record, so the log has a
+			// sixteenth of the records to write and to send back, and every process on the way wakes
+			// up that much less often; a wake-up (a switch between processes) is what costs most here.
+			// Measured (bench/ -only stdout, and 4 GiB by hand): 256 KiB pipes and records gave about
+			// 575 MB/s to an attached client, 1 MiB about 710. The pages are the kernel's, taken as
+			// the pipe fills. If the kernel refuses, the pipe keeps its default size.
 			unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, maxLogChunk)
 			k.outputs = append(k.outputs, r)
 		}

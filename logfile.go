@@ -42,7 +42,7 @@ import (
 const (
 	logFileName      = "container.log"
 	logHeaderSize    = 13
-	maxLogChunk      = 256 << 10 // what one read of a pipe gives at most (keeper.go sizes them so): a record's payload
+	maxLogChunk      = 1 << 20 // what one read of a pipe gives at most (keeper.go sizes them so): a record's payload
 	logDriver        = "engine"
 	defaultLogSize   = 20 << 20 // Docker's "local" driver keeps 5 files of 20 MB: so do we, by default
 	defaultLogFiles  = 5
