@@ -20,6 +20,12 @@ import (
 // same file when the container exits (keeper.go).
 func (cg *Cgroup) OOMKilled() bool { return oomKilled(cg.oomFile()) }
 
+// oomKilled reads the oom_kill count of a cgroup's file that counts OOM kills (oomFile).
+func oomKilled(file string) bool {
+	kills, _ := readCgroupKey(file, "oom_kill")
+	return kills > 0
+}
+
 // oomFile is the file that counts the cgroup's OOM kills.
 func (cg *Cgroup) oomFile() string {
 	if cg.hierarchy.Unified {

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // combined runs a client command with its stdout and stderr into one pipe, so their order shows.
@@ -344,10 +342,11 @@ func TestE2ELogsHugeLineBoundedMemory(t *testing.T) {
 }
 
 // peakOfClient runs the client with args, which prints want bytes, counts them, and returns the
-// client's peak RSS (VmHWM), read while the client still lives. Its stdout is a pipe of one page, and
-// the test reads it only up to a page and a byte before the end: what is left cannot all be in the pipe,
-// so the client has not written its last byte and cannot have exited. (wait4's ru_maxrss will not do: Go starts a child with vfork,
-// and exec carries the parent's high-water mark, the test binary's, into the child's.)
+// client's peak RSS (VmHWM), read while the client still lives. Its stdout is a pipe, which the client
+// makes maxPayload bytes at most (client.go), and the test reads it only up to maxPayload and a byte
+// before the end: what is left cannot all be in the pipe, so the client has not written its last byte
+// and cannot have exited. (wait4's ru_maxrss will not do: Go starts a child with vfork, and exec
+// carries the parent's high-water mark, the test binary's, into the child's.)
 func peakOfClient(t *testing.T, args []string, want int64) (byteCounter, int) {
 	t.Helper()
 	r, w, err := os.Pipe()
@@ -355,10 +354,6 @@ func peakOfClient(t *testing.T, args []string, want int64) (byteCounter, int) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	page, err := unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, os.Getpagesize())
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(engineBin, args...)
 	cmd.Stdout = w
 	if err := cmd.Start(); err != nil {
@@ -367,7 +362,7 @@ func peakOfClient(t *testing.T, args []string, want int64) (byteCounter, int) {
 	w.Close()
 	defer func() { cmd.Process.Kill(); cmd.Wait() }() // on a failure, not left blocked on the pipe
 	var counter byteCounter
-	if _, err := io.CopyN(&counter, r, want-int64(page)-1); err != nil {
+	if _, err := io.CopyN(&counter, r, want-maxPayload-1); err != nil {
 		t.Fatalf("engine %s: %v after %d bytes", strings.Join(args, " "), err, counter.n)
 	}
 	peak := statusField(t, cmd.Process.Pid, "VmHWM")

@@ -220,7 +220,7 @@ func (k *keeper) receiveFiles(daemon *Conn) error {
 	return nil
 }
 
-// receiveFds reads one message of one byte carrying count descriptors (sendFds sends it).
+// receiveFds reads one message of one byte carrying count descriptors (passFiles in keeper_spare.go sends it).
 func receiveFds(conn syscall.RawConn, count int) ([]*os.File, error) {
 	data, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4*count))
 	var oobn int
@@ -506,10 +506,4 @@ func (k *keeper) finish() {
 	}
 	os.Remove(keeperSocket)
 	k.listener.Close()
-}
-
-// oomKilled reads the oom_kill count of the container's cgroup (cgroups_stats.go).
-func oomKilled(file string) bool {
-	kills, _ := readCgroupKey(file, "oom_kill")
-	return kills > 0
 }
