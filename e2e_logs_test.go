@@ -412,3 +412,22 @@ func TestE2EAttachedSlowClientGetsEveryByte(t *testing.T) {
 		t.Errorf("the client got %d bytes of %d (%v)", got, size, err)
 	}
 }
+
+// A log damaged on disk (a header no keeper writes) is refused with one line that names the file and
+// where, and the daemon goes on serving.
+func TestE2ELogsOfADamagedLog(t *testing.T) {
+	id := strings.TrimSpace(engine(t, "create", "--name", "damaged", "base", "sh", "-c", "echo one; echo two"))
+	defer shared.run("", "rm", "-f", "damaged")
+	engine(t, "start", "-a", "damaged")
+	log := logPath(filepath.Join(shared.root, "containers", id), 0)
+	f, err := os.OpenFile(log, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{'z'}, 0) // the first record's stream byte
+	f.Close()
+	engineFails(t, 125, log+" at offset 0: not a log record", "logs", "damaged")
+	if out := engine(t, "ps", "-a", "--filter", "name=damaged", "-q"); out != id[:12]+"\n" {
+		t.Errorf("ps after the damaged log: %q", out)
+	}
+}

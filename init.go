@@ -90,7 +90,7 @@ func initContainer() (int, error) {
 	}
 	if spec.Process.Terminal { // after pivot_root: the pty must come from the container's own devpts
 		if err := setupConsole(spec.Process); err != nil {
-			return 125, err
+			return 125, fmt.Errorf("terminal: %w", err)
 		}
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil && spec.Hostname != "" {
@@ -100,7 +100,7 @@ func initContainer() (int, error) {
 		return 125, err
 	}
 	if err := limitBoundingSet(spec.Process.Capabilities); err != nil {
-		return 125, err
+		return 125, fmt.Errorf("capabilities: %w", err)
 	}
 	if err := switchUser(spec.Process.User); err != nil {
 		return 125, err
@@ -109,7 +109,7 @@ func initContainer() (int, error) {
 		return 125, err
 	}
 	if err := applyCapabilities(spec.Process.Capabilities); err != nil {
-		return 125, err
+		return 125, fmt.Errorf("capabilities: %w", err)
 	}
 	if spec.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -48,19 +48,21 @@ func setupRootfs(spec *Spec) error {
 		}
 	}
 	if err := createDevices(rootfs, append(defaultDevices, spec.Linux.Devices...)); err != nil {
-		return err
+		return fmt.Errorf("devices: %w", err)
 	}
 	if err := pivotRoot(rootfs); err != nil {
 		return err
 	}
 	if err := makeReadonly(spec.Linux.ReadonlyPaths); err != nil {
-		return err
+		return fmt.Errorf("read-only paths: %w", err)
 	}
 	if err := maskPaths(spec.Linux.MaskedPaths); err != nil {
-		return err
+		return fmt.Errorf("masked paths: %w", err)
 	}
 	if spec.Root.Readonly { // `--read-only`: the root itself; /dev, /proc and the /etc files stay as mounted
-		return unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("read-only root: %w", err)
+		}
 	}
 	return nil
 }
@@ -233,7 +235,7 @@ func createDevices(rootfs string, devices []Device) error {
 // unmounting "." then removes just the old root (the trick runc and pivot_root(2)'s man page describe).
 func pivotRoot(rootfs string) error {
 	if err := unix.Chdir(rootfs); err != nil {
-		return err
+		return fmt.Errorf("chdir %s: %w", rootfs, err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
@@ -241,5 +243,8 @@ func pivotRoot(rootfs string) error {
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detaching the old root: %w", err)
 	}
-	return unix.Chdir("/")
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
 }
