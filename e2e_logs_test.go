@@ -382,37 +382,6 @@ func (c *byteCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// An attached client that reads slower than its container writes gets every byte, as with Docker,
-// however small the log: here 20 MiB through files of 1 MiB, max-file 2, read in 64 KiB pieces a
-// millisecond apart while the container writes at full speed. The keeper deletes no file the client's
-// reader has yet to finish (logfile.go), so the container waits for the client. Before, the reader
-// lost every file rotated away while it was behind.
-func TestE2EAttachedSlowClientGetsEveryByte(t *testing.T) {
-	const size = 20 << 20
-	cmd := exec.Command(engineBin, "-r", shared.root, "-H", shared.addr, "run", "--rm", "--net", "none",
-		"--log-opt", "max-size=1m", "--log-opt", "max-file=2", "base", "dd", "if=/dev/zero", "bs=65536", fmt.Sprint("count=", size>>16))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var got int64
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := stdout.Read(buf)
-		got += int64(n)
-		if err != nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if err := cmd.Wait(); err != nil || got != size {
-		t.Errorf("the client got %d bytes of %d (%v)", got, size, err)
-	}
-}
-
 // A log damaged on disk (a header no keeper writes) is refused with one line that names the file and
 // where, and the daemon goes on serving.
 func TestE2ELogsOfADamagedLog(t *testing.T) {

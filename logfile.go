@@ -12,14 +12,13 @@
 // reads them, so `engine logs` shows them interleaved as they were written, each chunk with its time.
 //
 // Rotation, with Docker's options: before a record would take the file past max-size, the file becomes
-// container.log.1, the older ones move up one (container.log.2, …), a new container.log begins, and the
-// one past max-file is deleted. A reader that follows the log holds the file it has open, reads it to
+// container.log.1, the older ones move up one (container.log.2, …), the one past max-file is deleted,
+// and a new container.log begins. A reader that follows the log holds the file it has open, reads it to
 // its end, and then moves on to the one that came after it (logs_scan.go finds it by its inode).
 //
-// The keeper waits for one reader only: an attached client's, which it lets finish the file past
-// max-file before deleting it (removeOnceRead). Otherwise it never waits for the log: a write that fails
-// (the disk is full) drops the record, counts its bytes (shown by inspect), and cuts the file back to the
-// last whole record, so that what is there stays readable. For the same reason, a log that a killed keeper left with half a record at its end is
+// The keeper never waits for the log: a write that fails (the disk is full) drops the record, counts its
+// bytes (shown by inspect), and cuts the file back to the last whole record, so that what is there
+// stays readable. For the same reason, a log that a killed keeper left with half a record at its end is
 // cut back to whole records before the next run appends to it.
 package main
 
@@ -275,37 +274,19 @@ func (w *LogWriter) append(record logRecord, payload []byte) {
 	w.size += length
 }
 
-// rotate shifts the files up by one (container.log becomes container.log.1, …) and starts a new
-// container.log. The file shifted past max-file is deleted once no attached reader holds it. The caller
+// rotate shifts the files up by one, deletes the one past MaxFiles and starts a new log. The caller
 // holds mu.
 func (w *LogWriter) rotate() {
 	w.file.Close()
 	w.file = nil
-	for n := w.limits.MaxFiles - 1; n >= 0; n-- {
+	os.Remove(logPath(w.dir, w.limits.MaxFiles-1))
+	for n := w.limits.MaxFiles - 2; n >= 0; n-- {
 		os.Rename(logPath(w.dir, n), logPath(w.dir, n+1))
 	}
+	if w.limits.MaxFiles == 1 {
+		os.Remove(logPath(w.dir, 0))
+	}
 	w.open()
-	removeOnceRead(logPath(w.dir, w.limits.MaxFiles))
-}
-
-// removeOnceRead deletes a log file past max-file, first waiting until no attached reader holds it.
-// The reader of an attached client (`engine run`, `attach`) keeps a shared flock(2) on the file it is
-// reading (containerLogs.lockFile), so a client gets every byte, even one slower than the container: its
-// reader finishes the file and lets go, and meanwhile the keeper waits here, with mu held, and the
-// container's writes wait on their full pipe. Docker does the same: an attached client that reads slowly
-// slows the container's output. The wait has no bound of its own, as there: it lasts as long as the
-// client holds the file and reads it, and ends when it leaves (its reader's files are closed) or when
-// the daemon dies (the kernel drops its locks). Other readers (`logs -f`) take no lock and never hold up
-// the container: they keep the files they have not read open instead (logs.go), at most max-file of them.
-func removeOnceRead(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	for unix.Flock(int(f.Fd()), unix.LOCK_EX) == unix.EINTR { // Go's own signals interrupt the wait
-	}
-	os.Remove(path)
 }
 
 // Dropped is how many bytes of output were lost because the log could not be written.

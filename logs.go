@@ -8,10 +8,8 @@
 // containerLogs sends each record as a frame of its stream, with sendfile(2); with -t it reads the
 // record and puts the time before each line, as `docker logs -t` does. While the container runs, a
 // follower waits for the log to change with inotify(7), like `tail -F`: when the keeper rotates the log,
-// the reader finishes the file it holds and goes on in the next one (logs_scan.go finds it). An attached
-// client gets every byte: the keeper deletes no file its reader has yet to finish (lockFile), as Docker
-// slows a container for a slow attached client; a `logs -f` never holds the container up, and keeps
-// open the files it has not read yet instead. What part of the log to show is a logView (logs_view.go).
+// the reader finishes the file it holds and goes on in the next one (logs_scan.go finds it). What part
+// of the log to show is a logView (logs_view.go).
 package main
 
 import (
@@ -65,10 +63,9 @@ type containerLogs struct {
 	// files of max-size more (the readers of a container hold the same files, so this bounds them all
 	// together) and the daemon that many descriptors each. A reader further behind than that, or one
 	// that does not look for as long as max-file rotations take (its client stopped reading), still
-	// loses what the log no longer keeps: the keeper waits for no reader but an attached one.
+	// loses what the log no longer keeps: the keeper never waits for a reader.
 	ahead      []*os.File
 	maxAhead   int
-	attached   bool // an attached client's reader: it holds up the keeper's deletes (lockFile)
 	checkEvery int64
 	unchecked  int64 // bytes sent since the last look
 
@@ -76,26 +73,14 @@ type containerLogs struct {
 	in, out     []byte    // with -t, the record being read and the frame being made
 }
 
-// openLogs opens a container's log for an attached client: where the last whole record ends now.
-func (c *Container) openLogs() (*containerLogs, error) {
-	l, err := c.viewLogs(logView{tail: 0})
-	if err != nil {
-		return nil, err
+// openLogs opens a container's log at its start or, with fromEnd, where the last whole record ends
+// now: what an attached client sees.
+func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
+	view := logView{tail: -1}
+	if fromEnd {
+		view.tail = 0
 	}
-	l.attached = true
-	l.lockFile(l.file)
-	return l, nil
-}
-
-// lockFile takes a shared flock(2) on the file an attached client's reader goes on to read, before it
-// lets go of the one before: the keeper deletes no file a reader holds so (removeOnceRead in
-// logfile.go), and the files after it are deleted only after it, so the client loses nothing. It
-// never waits: a file that cannot be locked is the keeper's to delete that very moment, and the reader
-// that has it open reads it whole all the same.
-func (l *containerLogs) lockFile(f *os.File) {
-	if l.attached {
-		unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-	}
+	return c.viewLogs(view)
 }
 
 // viewLogs opens a container's log where the view begins: the oldest file's start, or the last lines.
@@ -185,7 +170,6 @@ func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
 			next.Close()
 			return past, err
 		}
-		l.lockFile(next)
 		l.file.Close()
 		l.file, l.pos, l.skip, l.size = next, 0, 0, 0
 	}

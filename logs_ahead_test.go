@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 )
 
 // readWhole appends the payloads of f's whole records to out.
@@ -64,57 +63,5 @@ func TestSlowReaderHoldsFilesAhead(t *testing.T) {
 	}
 	if out.String() != written {
 		t.Errorf("read %d bytes (%.40q…), wrote %d", out.Len(), out.String(), len(written))
-	}
-}
-
-// An attached client's reader holds the file it reads: the keeper, rotating with max-file 1, deletes
-// it only once the reader has moved on, and until then its writes wait (the container's with them).
-// The reader thus reads every byte, in order, however far behind it is.
-func TestAttachedReaderHoldsUpTheDelete(t *testing.T) {
-	dir := t.TempDir()
-	w := writeLog(t, dir, map[string]string{"max-size": "1k", "max-file": "1"})
-	defer w.Close()
-	line := func(i int) string { return fmt.Sprintf("%03d %s\n", i, strings.Repeat("x", 600)) } // one file each
-	w.Write(frameStdout, []byte(line(0)))
-	l := &containerLogs{dir: dir, file: mustOpen(t, logPath(dir, 0)), attached: true}
-	defer l.Close()
-	l.lockFile(l.file)
-	wrote := make(chan struct{})
-	go func() {
-		w.Write(frameStdout, []byte(line(1))) // rotates: file 0 is past max-file
-		w.Write(frameStdout, []byte(line(2))) // rotates again
-		close(wrote)
-	}()
-	select {
-	case <-wrote:
-		t.Fatal("the keeper deleted the file an attached reader holds")
-	case <-time.After(200 * time.Millisecond):
-	}
-	var out bytes.Buffer
-	start := time.Now()
-	for { // as sendAll goes on: read the file to its end, lock the next, let go of this one
-		next, err := l.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if next == nil { // the keeper's container.log: read it once the keeper is done
-			select {
-			case <-wrote:
-				readWhole(l.file, &out)
-			case <-time.After(time.Millisecond):
-				if time.Since(start) > 10*time.Second {
-					t.Fatal("the keeper still waits after the reader let go")
-				}
-				continue
-			}
-			break
-		}
-		readWhole(l.file, &out) // the keeper has gone on to next: this file is whole
-		l.lockFile(next)
-		l.file.Close()
-		l.file = next
-	}
-	if want := line(0) + line(1) + line(2); out.String() != want {
-		t.Errorf("read %d bytes (%.40q…), wrote %d", out.Len(), out.String(), len(want))
 	}
 }
