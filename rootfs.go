@@ -36,7 +36,7 @@ func setupRootfs(spec *Spec) error {
 	}
 	rootfs, err := filepath.Abs(spec.Root.Path)
 	if err != nil {
-		return err
+		return fmt.Errorf("the root's path: %w", err)
 	}
 	// pivot_root needs the new root to be a mount point; a bind mount onto itself makes it one.
 	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
