@@ -120,11 +120,16 @@ func (l *containerLogs) stream(session *Session, follow, stop <-chan struct{}) e
 	var untilTime <-chan time.Time
 	if follow != nil {
 		watch, err := watchDir(l.dir)
-		if err != nil {
+		if err == nil {
+			defer watch.Close()
+			changed = watch.changed
+		} else if ended(follow) {
+			// A `run --rm` whose command ended at once: its directory may be gone already (it is
+			// removed once the end is recorded), and one pass over the files held is all there is.
+			follow = nil
+		} else {
 			return err
 		}
-		defer watch.Close()
-		changed = watch.changed
 		if !l.view.until.IsZero() {
 			timer := time.NewTimer(time.Until(l.view.until))
 			defer timer.Stop()
@@ -309,6 +314,16 @@ func (l *containerLogs) flush(conn *Conn, stream byte) error {
 	return err
 }
 
+// ended tells whether a channel that is closed at an end is closed already.
+func ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 // dirWatch signals on changed whenever something in a directory changes: a log file written to,
 // renamed or made by a rotation (and, harmlessly, the container's other files).
 type dirWatch struct {
@@ -322,12 +337,12 @@ type dirWatch struct {
 func watchDir(dir string) (*dirWatch, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("inotify: %w", err)
 	}
 	events := uint32(unix.IN_MODIFY | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
 	if _, err := unix.InotifyAddWatch(fd, dir, events); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return nil, fmt.Errorf("watching the log in %s: %w", dir, err)
 	}
 	// A non-blocking fd joins Go's poller, so the reading goroutine ends when Close is called.
 	w := &dirWatch{inotify: os.NewFile(uintptr(fd), "inotify"), changed: make(chan struct{}, 1)}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,28 @@ func TestSlowReaderHoldsFilesAhead(t *testing.T) {
 	}
 	if out.String() != written {
 		t.Errorf("read %d bytes (%.40q…), wrote %d", out.Len(), out.String(), len(written))
+	}
+}
+
+// A `run --rm` whose command ends at once: the daemon may remove the container's directory (once the end
+// is recorded) before the attached client's reader watches it. The reader sends what the file it holds
+// has, and no error: before, the client got "engine: run: no such file or directory" from inotify, about
+// once in a thousand runs of TestE2ENetworkCleanup.
+func TestStreamAfterTheDirectoryIsGone(t *testing.T) {
+	dir := t.TempDir()
+	w := writeLog(t, dir, nil, "ohello\n")
+	w.Close()
+	l := &containerLogs{dir: filepath.Join(dir, "removed"), file: mustOpen(t, logPath(dir, 0))}
+	defer l.Close()
+	end := make(chan struct{})
+	close(end)
+	client, daemon := frameTestPair(t)
+	done := make(chan error, 1)
+	go func() { done <- l.stream(&Session{conn: daemon}, end, nil) }()
+	if f := readTestFrame(t, client); f.kind != frameStdout || string(f.payload) != "hello\n" {
+		t.Errorf("got a %q frame %q", f.kind, f.payload)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("stream: %v", err)
 	}
 }
