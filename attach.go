@@ -1,8 +1,10 @@
 // attach.go: a client attached to a running container (`engine run`, `start -a`, `engine attach`).
 //
 // Output reaches an attached client from the container's log (logs.go), from where it ended when the
-// client attached, so any number of clients may attach at once and a slow or vanished one never holds
-// up the container. What the client sends goes the other way, read by one goroutine (relay) for as long
+// client attached, so any number of clients may attach at once, and each gets every byte. One that
+// leaves never holds up the container; one that reads slowly does once it is max-file files behind (the
+// keeper waits to delete the file its reader holds: logfile.go), as Docker slows a container for a slow
+// attached client. What the client sends goes the other way, read by one goroutine (relay) for as long
 // as the client stays: its stdin and resize frames to the container's keeper (keeper.go), which writes
 // them to the container's stdin pipe or, with -t, to its terminal's master; signal frames (docker's
 // --sig-proxy, without a terminal) to Container.Kill. On a terminal, the detach keys (Ctrl-P Ctrl-Q unless --detach-keys
@@ -254,7 +256,7 @@ func (srv *Server) CmdAttach(session *Session, args []string) error {
 	if c.exitedChan() == nil {
 		return fmt.Errorf("you cannot attach to a stopped container (%s): start it first", names[0])
 	}
-	logs, err := c.openLogs(true)
+	logs, err := c.openLogs()
 	if err != nil {
 		return err
 	}

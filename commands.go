@@ -211,7 +211,7 @@ func (srv *Server) start(c *Container) error {
 
 // startAttached starts a container and relays its streams until it exits: `run` = create + `start -a`.
 func (srv *Server) startAttached(session *Session, c *Container, opts attachOptions) error {
-	logs, err := c.openLogs(true) // opened before the start, so no output is missed
+	logs, err := c.openLogs() // opened before the start, so no output is missed
 	if err != nil {
 		return err
 	}

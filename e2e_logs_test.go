@@ -5,6 +5,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -398,5 +400,43 @@ func TestE2ELogsOfADamagedLog(t *testing.T) {
 	engineFails(t, 125, log+" at offset 0: not a log record", "logs", "damaged")
 	if out := engine(t, "ps", "-a", "--filter", "name=damaged", "-q"); out != id[:12]+"\n" {
 		t.Errorf("ps after the damaged log: %q", out)
+	}
+}
+
+// An attached client that reads slower than its container writes gets every byte, in order, as with
+// Docker, however small the log: here 20 MiB of random bytes through files of 1 MiB, max-file 2, read
+// in 64 KiB pieces a millisecond apart while the container writes as fast as it can. The container
+// prints the checksum of what it wrote on stderr at the end. Before the keeper waited for attached
+// readers (logfile.go), the client lost the files rotated away while it was behind.
+func TestE2EAttachedSlowClientGetsEveryByte(t *testing.T) {
+	cmd := exec.Command(engineBin, "-r", shared.root, "-H", shared.addr, "run", "--rm", "--net", "none",
+		"--log-opt", "max-size=1m", "--log-opt", "max-file=2", "base", "sh", "-c",
+		"head -c 20971520 /dev/urandom > /out && cat /out && sha256sum /out >&2")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sum, got := sha256.New(), int64(0)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := stdout.Read(buf)
+		sum.Write(buf[:n])
+		got += int64(n)
+		if err != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v: %s", err, stderr.String())
+	}
+	want, _, _ := strings.Cut(stderr.String(), " ")
+	if hex.EncodeToString(sum.Sum(nil)) != want || got != 20<<20 {
+		t.Errorf("the client got %d bytes of %d, sha256 %x, the container wrote %q", got, 20<<20, sum.Sum(nil), want)
 	}
 }

@@ -12,14 +12,18 @@
 // reads them, so `engine logs` shows them interleaved as they were written, each chunk with its time.
 //
 // Rotation, with Docker's options: before a record would take the file past max-size, the file becomes
-// container.log.1, the older ones move up one (container.log.2, …), the one past max-file is deleted,
-// and a new container.log begins. A reader that follows the log holds the file it has open, reads it to
-// its end, and then moves on to the one that came after it (logs_scan.go finds it by its inode).
+// container.log.1, the older ones move up one (container.log.2, …), a new container.log begins, and the
+// one moved past max-file is deleted. A reader that follows the log holds the file it has open, reads it
+// to its end, and then moves on to the one that came after it (logs_scan.go finds it by its inode).
 //
-// The keeper never waits for the log: a write that fails (the disk is full) drops the record, counts its
-// bytes (shown by inspect), and cuts the file back to the last whole record, so that what is there
-// stays readable. For the same reason, a log that a killed keeper left with half a record at its end is
-// cut back to whole records before the next run appends to it.
+// The keeper waits for one kind of reader only: an attached client's, which must get every byte, as
+// Docker's attached clients do. Such a reader holds a shared flock(2) on the newest file it has opened
+// (logs.go), and the keeper deletes the file past max-file only once it can lock it (removeOnceLetGo):
+// a client that falls max-file files behind holds the container's output up until it catches up.
+// Otherwise the keeper never waits for the log: a write that fails (the disk is full) drops the record,
+// counts its bytes (shown by inspect), and cuts the file back to the last whole record, so that what is
+// there stays readable. For the same reason, a log that a killed keeper left with half a record at its
+// end is cut back to whole records before the next run appends to it.
 package main
 
 import (
@@ -274,19 +278,63 @@ func (w *LogWriter) append(record logRecord, payload []byte) {
 	w.size += length
 }
 
-// rotate shifts the files up by one, deletes the one past MaxFiles and starts a new log. The caller
-// holds mu.
+// rotate shifts the files up by one, starts a new log and deletes the file shifted past MaxFiles. The
+// new file comes before the delete: a reader that holds the old one up moves on to it. The caller holds
+// mu.
 func (w *LogWriter) rotate() {
 	w.file.Close()
 	w.file = nil
-	os.Remove(logPath(w.dir, w.limits.MaxFiles-1))
-	for n := w.limits.MaxFiles - 2; n >= 0; n-- {
+	unlock := lockLogNames(w.dir, true)
+	for n := w.limits.MaxFiles - 1; n >= 0; n-- {
 		os.Rename(logPath(w.dir, n), logPath(w.dir, n+1))
 	}
-	if w.limits.MaxFiles == 1 {
-		os.Remove(logPath(w.dir, 0))
-	}
 	w.open()
+	unlock()
+	removeOnceLetGo(logPath(w.dir, w.limits.MaxFiles))
+}
+
+// logNamesWait bounds how long a reader waits for a rotation's renames to be done.
+const logNamesWait = time.Second
+
+// lockLogNames takes a flock(2) on the log's directory: the keeper an exclusive one while a rotation
+// renames the files, a reader a shared one while it finds its way by their names (logs_scan.go), so that
+// it never sees a rotation half done: a name missing in the middle of the files, or a file that moved
+// between two looks. It returns what lets go. Both hold it for a few system calls; a reader that cannot
+// have it within logNamesWait (a keeper from a build that took no lock cannot keep it from one) goes
+// on without, and finds its way as it can.
+func lockLogNames(dir string, exclusive bool) (unlock func()) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return func() {}
+	}
+	fd := int(d.Fd())
+	if exclusive {
+		for unix.Flock(fd, unix.LOCK_EX) == unix.EINTR {
+		}
+		return func() { d.Close() }
+	}
+	for deadline := time.Now().Add(logNamesWait); ; {
+		if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != unix.EWOULDBLOCK || time.Now().After(deadline) {
+			return func() { d.Close() }
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+// removeOnceLetGo deletes a log file once no attached client's reader holds it (a shared flock). Until
+// then the keeper waits here, with mu held, and the container's writes wait on their full pipes: Docker
+// too slows a container for an attached client that reads slowly. The wait has no bound of its own, as
+// there: it ends when the reader moves on, or its client leaves, or the daemon dies (the kernel drops a
+// dead process's locks).
+func removeOnceLetGo(path string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	for unix.Flock(int(f.Fd()), unix.LOCK_EX) == unix.EINTR { // Go's own signals interrupt the wait
+	}
+	os.Remove(path)
 }
 
 // Dropped is how many bytes of output were lost because the log could not be written.

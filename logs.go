@@ -8,8 +8,11 @@
 // containerLogs sends each record as a frame of its stream, with sendfile(2); with -t it reads the
 // record and puts the time before each line, as `docker logs -t` does. While the container runs, a
 // follower waits for the log to change with inotify(7), like `tail -F`: when the keeper rotates the log,
-// the reader finishes the file it holds and goes on in the next one (logs_scan.go finds it). What part
-// of the log to show is a logView (logs_view.go).
+// the reader finishes the file it holds and goes on in the next one (logs_scan.go finds it). An attached
+// client gets every byte: its reader holds a shared flock(2) on the newest file it has opened, which the
+// keeper does not delete until it is let go (logfile.go), as Docker slows a container for a slow attached
+// client; a `logs -f` never holds the container up. What part of the log to show is a logView
+// (logs_view.go).
 package main
 
 import (
@@ -62,10 +65,11 @@ type containerLogs struct {
 	// (checkEvery), and holds at most maxLogFiles of them: slow clients cost the disk at most that many
 	// files of max-size more (the readers of a container hold the same files, so this bounds them all
 	// together) and the daemon that many descriptors each. A reader further behind than that, or one
-	// that does not look for as long as max-file rotations take (its client stopped reading), still
-	// loses what the log no longer keeps: the keeper never waits for a reader.
+	// that does not look for as long as max-file rotations take (its client stopped reading), loses
+	// what the log no longer keeps, unless it is an attached client's: the keeper waits for that one.
 	ahead      []*os.File
 	maxAhead   int
+	attached   bool // the newest file held is locked (lockNewest): the keeper does not delete it
 	checkEvery int64
 	unchecked  int64 // bytes sent since the last look
 
@@ -73,14 +77,37 @@ type containerLogs struct {
 	in, out     []byte    // with -t, the record being read and the frame being made
 }
 
-// openLogs opens a container's log at its start or, with fromEnd, where the last whole record ends
-// now: what an attached client sees.
-func (c *Container) openLogs(fromEnd bool) (*containerLogs, error) {
-	view := logView{tail: -1}
-	if fromEnd {
-		view.tail = 0
+// openLogs opens a container's log for an attached client: where the last whole record ends now.
+func (c *Container) openLogs() (*containerLogs, error) {
+	l, err := c.viewLogs(logView{tail: 0})
+	if err != nil {
+		return nil, err
 	}
-	return c.viewLogs(view)
+	l.attached = true
+	l.lockNewest(nil)
+	return l, nil
+}
+
+// lockNewest moves an attached reader's lock to the newest file it holds, from the one that was newest
+// before (nil: none). The new lock comes first, so the files the reader has yet to read are never all
+// unlocked: the keeper deletes files oldest first, and none after a locked one. Taking the lock never
+// waits: a file the keeper holds (it is deleting it, which only happens to the file a client attached
+// to a running container opens in the very instant of a rotation) is read whole all the same.
+func (l *containerLogs) lockNewest(before *os.File) {
+	if !l.attached {
+		return
+	}
+	newest := l.file
+	if len(l.ahead) > 0 {
+		newest = l.ahead[len(l.ahead)-1]
+	}
+	if newest == before {
+		return
+	}
+	unix.Flock(int(newest.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+	if before != nil {
+		unix.Flock(int(before.Fd()), unix.LOCK_UN)
+	}
 }
 
 // viewLogs opens a container's log where the view begins: the oldest file's start, or the last lines.
@@ -166,29 +193,40 @@ func (l *containerLogs) sendAll(conn *Conn) (past bool, err error) {
 		if past, err := l.send(conn); err != nil || past {
 			return past, err
 		}
-		next, err := l.next()
-		if err != nil || next == nil {
+		more, err := l.holdNext()
+		if err != nil || !more {
 			return false, err // the file is still the one the keeper writes: all there is is sent
 		}
 		// The keeper wrote its last record into the old file before it renamed it: read to its end.
 		if past, err := l.send(conn); err != nil || past {
-			next.Close()
 			return past, err
 		}
-		l.file.Close()
-		l.file, l.pos, l.skip, l.size = next, 0, 0, 0
+		l.advance()
 	}
 }
 
-// next is the file that follows the one being read: the first one held ahead, or the one that follows
-// it now (nil while it is still the one the keeper writes).
-func (l *containerLogs) next() (*os.File, error) {
+// holdNext makes sure the file that follows the one being read is held, first of those ahead, and tells
+// whether there is one (none while the one being read is still the one the keeper writes). Held, it is
+// the newest file held until holdAhead finds more, so a look ahead made while the old file is read to
+// its end goes on from it, never opening it a second time.
+func (l *containerLogs) holdNext() (bool, error) {
 	if len(l.ahead) > 0 {
-		next := l.ahead[0]
-		l.ahead = l.ahead[1:]
-		return next, nil
+		return true, nil
 	}
-	return nextLogFile(l.dir, l.file)
+	next, err := nextLogFile(l.dir, l.file)
+	if err != nil || next == nil {
+		return false, err
+	}
+	l.ahead = append(l.ahead, next)
+	l.lockNewest(l.file)
+	return true, nil
+}
+
+// advance lets go of the file read to its end and goes on with the first one held ahead.
+func (l *containerLogs) advance() {
+	l.file.Close()
+	l.file, l.ahead = l.ahead[0], l.ahead[1:]
+	l.pos, l.skip, l.size = 0, 0, 0
 }
 
 // holdAhead opens the files the keeper has begun since the newest one held (or the one being read), up
@@ -214,6 +252,7 @@ func (l *containerLogs) holdAhead() error {
 			return err
 		}
 		l.ahead = append(l.ahead, next)
+		l.lockNewest(newest)
 	}
 	return nil
 }

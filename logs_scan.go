@@ -5,6 +5,8 @@
 // rotates while readers read, so a reader never trusts a name for long: it holds the file it reads, and
 // to go on to the next one (nextLogFile) it finds where its file has moved to and opens the name just
 // below, then checks its own file has not moved meanwhile. `--tail` walks the other way (olderLogFile).
+// Each of these looks holds a shared lock on the directory (lockLogNames), which the keeper takes
+// exclusively for a rotation's renames, so it sees the names before a rotation or after it.
 //
 // A record says how long it is only at its front, so a file can be walked forwards only. For --tail,
 // tailStart walks the headers once (a few bytes per record; large records are stepped over), notes a
@@ -226,19 +228,28 @@ func findLines(f *os.File, marks []int64, end int64, wanted *int) (pos, skip int
 }
 
 // logIndex is the number of the name a log file has now (0: container.log, 1: container.log.1, …),
-// or -1 if it has none: rotated away, or its container removed.
+// or -1 if it has none: rotated away, or its container removed. The names are looked at one by one
+// while the keeper may be renaming, and a file moved up twice meanwhile (two rotations) is passed
+// over: so a file is taken as gone only when the kernel counts no name for it (st_nlink), and until
+// then looked for again. A file that stays unfound is taken as the newest (0): its reader looks
+// for what comes after it on its next pass.
 func logIndex(dir string, f *os.File) (int, error) {
-	var held syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &held); err != nil {
-		return 0, err
-	}
-	for n := 0; n <= maxLogFiles; n++ {
-		var st syscall.Stat_t
-		if syscall.Stat(logPath(dir, n), &st) == nil && st.Ino == held.Ino && st.Dev == held.Dev {
-			return n, nil
+	for try := 0; try < maxRenameRaces; try++ {
+		var held syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &held); err != nil {
+			return 0, err
+		}
+		if held.Nlink == 0 {
+			return -1, nil
+		}
+		for n := 0; n <= maxLogFiles; n++ {
+			var st syscall.Stat_t
+			if syscall.Stat(logPath(dir, n), &st) == nil && st.Ino == held.Ino && st.Dev == held.Dev {
+				return n, nil
+			}
 		}
 	}
-	return -1, nil
+	return 0, nil
 }
 
 // isLogFile tells whether the file named n in dir is f.
@@ -253,6 +264,7 @@ func isLogFile(dir string, n int, f *os.File) bool {
 // that has lost its name was rotated away before it was read to its end: the reader goes on with the
 // oldest file there is.
 func nextLogFile(dir string, f *os.File) (*os.File, error) {
+	defer lockLogNames(dir, false)()
 	for try := 0; try < maxRenameRaces; try++ {
 		n, err := logIndex(dir, f)
 		if err != nil || n == 0 {
@@ -274,6 +286,7 @@ func nextLogFile(dir string, f *os.File) (*os.File, error) {
 
 // olderLogFile opens the file before f in the log, or returns nil if f is the oldest.
 func olderLogFile(dir string, f *os.File) (*os.File, error) {
+	defer lockLogNames(dir, false)()
 	for try := 0; try < maxRenameRaces; try++ {
 		n, err := logIndex(dir, f)
 		if err != nil || n < 0 || n >= maxLogFiles {
@@ -317,6 +330,7 @@ func neighbourLogFile(dir string, f *os.File, n, step int) (*os.File, error) {
 // newestLogFile opens container.log or, if a rotation has just renamed it and not yet made the new
 // one, the file it became.
 func newestLogFile(dir string) (*os.File, error) {
+	defer lockLogNames(dir, false)()
 	for try := 0; ; try++ {
 		for n := 0; n <= 1; n++ {
 			f, err := os.Open(logPath(dir, n))
@@ -331,6 +345,7 @@ func newestLogFile(dir string) (*os.File, error) {
 // oldestLogFile opens the oldest file of the log there is; nil if there is none (its container is
 // removed, or the keeper is between a rotation's renames with max-file 1).
 func oldestLogFile(dir string) (*os.File, error) {
+	defer lockLogNames(dir, false)()
 	for n := maxLogFiles; n >= 0; n-- {
 		f, err := os.Open(logPath(dir, n))
 		if err == nil {
