@@ -440,3 +440,29 @@ func TestE2EAttachedSlowClientGetsEveryByte(t *testing.T) {
 		t.Errorf("the client got %d bytes of %d, sha256 %x, the container wrote %q", got, 20<<20, sum.Sum(nil), want)
 	}
 }
+
+// An attached client that stops reading holds its container's output up, but not its end: the
+// container is removed by `rm -f` while the client still reads nothing. The keeper stops waiting for
+// the client's reader once the container has ended and its last output has had its time to drain
+// (outputDrainTimeout), so the daemon hears of the end and removes it.
+func TestE2EStalledAttachedClientDoesNotHoldUpRm(t *testing.T) {
+	cmd := exec.Command(engineBin, "-r", shared.root, "-H", shared.addr, "run", "--name", "stalled", "--net", "none",
+		"--log-opt", "max-size=1m", "--log-opt", "max-file=2", "base", "yes")
+	stdout, err := cmd.StdoutPipe() // never read: the client's writes block, and it stops reading
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait(); shared.run("", "rm", "-f", "stalled") }()
+	dir := filepath.Join(shared.root, "containers", shared.id(t, "stalled"))
+	waitFor(t, func() bool { _, err := os.Stat(logPath(dir, 1)); return err == nil }) // rotating
+	time.Sleep(500 * time.Millisecond)                                               // and held up by now
+	start := time.Now()
+	if _, stderr, code := shared.run("", "rm", "-f", "stalled"); code != 0 {
+		t.Fatalf("rm -f of a container whose attached client reads nothing: %d: %s", code, stderr)
+	}
+	t.Logf("rm -f took %v", time.Since(start))
+	stdout.Close()
+}

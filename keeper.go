@@ -489,7 +489,8 @@ func (k *keeper) copyOutput() {
 
 // outputDrainTimeout bounds the wait for the last output after init has exited. Every process of the
 // container dies with init (it was PID 1 of their namespace), and their ends of the pipes with them;
-// only a descriptor passed out of the container could keep a pipe open longer.
+// only a descriptor passed out of the container could keep a pipe open longer, or an attached client
+// that does not read, whose reader the log waits for (logfile.go).
 const outputDrainTimeout = 5 * time.Second
 
 // finish is step 4: it waits for init, then for its output, and records the end.
@@ -500,6 +501,7 @@ func (k *keeper) finish() {
 	select {
 	case <-drained:
 	case <-time.After(outputDrainTimeout):
+		k.log.StopWaiting()    // a copier may wait for an attached client that does not read
 		closeAll(k.outputs...) // the copiers' reads end
 		<-drained
 	}

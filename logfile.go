@@ -179,9 +179,11 @@ func readLogRecord(f io.ReaderAt, off int64) (logRecord, error) {
 // LogWriter appends records to a container's log and rotates it. Its keeper's two copiers (stdout and
 // stderr) share it; a lock makes their records whole and ordered.
 type LogWriter struct {
-	dir     string
-	limits  logLimits
-	dropped atomic.Int64
+	dir       string
+	limits    logLimits
+	dropped   atomic.Int64
+	impatient chan struct{} // closed by StopWaiting: no more waiting for readers
+	stopOnce  sync.Once
 
 	mu   sync.Mutex
 	file *os.File
@@ -195,7 +197,7 @@ func OpenLogWriter(dir string, config LogConfig) (*LogWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &LogWriter{dir: dir, limits: limits}
+	w := &LogWriter{dir: dir, limits: limits, impatient: make(chan struct{})}
 	if err := w.open(); err != nil {
 		return nil, err
 	}
@@ -290,7 +292,7 @@ func (w *LogWriter) rotate() {
 	}
 	w.open()
 	unlock()
-	removeOnceLetGo(logPath(w.dir, w.limits.MaxFiles))
+	removeOnceLetGo(logPath(w.dir, w.limits.MaxFiles), w.impatient)
 }
 
 // logNamesWait bounds how long a reader waits for a rotation's renames to be done.
@@ -323,18 +325,34 @@ func lockLogNames(dir string, exclusive bool) (unlock func()) {
 
 // removeOnceLetGo deletes a log file once no attached client's reader holds it (a shared flock). Until
 // then the keeper waits here, with mu held, and the container's writes wait on their full pipes: Docker
-// too slows a container for an attached client that reads slowly. The wait has no bound of its own, as
-// there: it ends when the reader moves on, or its client leaves, or the daemon dies (the kernel drops a
-// dead process's locks).
-func removeOnceLetGo(path string) {
+// too slows a container for an attached client that reads slowly. The wait lasts until the reader moves
+// on, or its client leaves, or the daemon dies (the kernel drops a dead process's locks), or the keeper
+// stops waiting (StopWaiting: the container has ended, and its last output would otherwise wait for a
+// client that does not read). The lock is waited for by a goroutine of its own, as a flock(2) cannot be
+// called off: one that is given up on ends when the lock comes or the keeper does.
+func removeOnceLetGo(path string, impatient <-chan struct{}) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	for unix.Flock(int(f.Fd()), unix.LOCK_EX) == unix.EINTR { // Go's own signals interrupt the wait
+	locked := make(chan struct{})
+	go func() {
+		defer f.Close()
+		for unix.Flock(int(f.Fd()), unix.LOCK_EX) == unix.EINTR { // Go's own signals interrupt the wait
+		}
+		close(locked)
+	}()
+	select {
+	case <-locked:
+	case <-impatient:
 	}
 	os.Remove(path)
+}
+
+// StopWaiting makes the writer wait for no reader from now on (removeOnceLetGo), also in a wait begun
+// already.
+func (w *LogWriter) StopWaiting() {
+	w.stopOnce.Do(func() { close(w.impatient) })
 }
 
 // Dropped is how many bytes of output were lost because the log could not be written.

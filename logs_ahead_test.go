@@ -166,3 +166,32 @@ func TestHoldNextThenLookAheadHoldsNoFileTwice(t *testing.T) {
 		t.Errorf("%d files held ahead after one rotation, want 1", len(l.ahead))
 	}
 }
+
+// The keeper stops waiting for an attached client that does not read once its container has ended
+// (StopWaiting, after the output drain's bound): the rotation that waited goes on and deletes the file.
+func TestStopWaitingEndsTheWaitForAReader(t *testing.T) {
+	dir := t.TempDir()
+	w := writeLog(t, dir, map[string]string{"max-size": "1k", "max-file": "1"})
+	defer w.Close()
+	line := []byte(strings.Repeat("x", 600) + "\n") // one file each
+	w.Write(frameStdout, line)
+	l := &containerLogs{dir: dir, file: mustOpen(t, logPath(dir, 0)), attached: true}
+	defer l.Close()
+	l.lockNewest(nil) // and never reads on
+	wrote := make(chan struct{})
+	go func() { w.Write(frameStdout, line); close(wrote) }()
+	select {
+	case <-wrote:
+		t.Fatal("the keeper did not wait for the attached reader")
+	case <-time.After(100 * time.Millisecond):
+	}
+	w.StopWaiting()
+	select {
+	case <-wrote:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the keeper still waits after StopWaiting")
+	}
+	if _, err := os.Stat(logPath(dir, 1)); !os.IsNotExist(err) {
+		t.Errorf("the file past max-file is still there: %v", err)
+	}
+}
