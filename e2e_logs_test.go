@@ -458,7 +458,7 @@ func TestE2EStalledAttachedClientDoesNotHoldUpRm(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait(); shared.run("", "rm", "-f", "stalled") }()
 	dir := filepath.Join(shared.root, "containers", shared.id(t, "stalled"))
 	waitFor(t, func() bool { _, err := os.Stat(logPath(dir, 1)); return err == nil }) // rotating
-	time.Sleep(500 * time.Millisecond)                                               // and held up by now
+	time.Sleep(500 * time.Millisecond)                                                // and held up by now
 	start := time.Now()
 	if _, stderr, code := shared.run("", "rm", "-f", "stalled"); code != 0 {
 		t.Fatalf("rm -f of a container whose attached client reads nothing: %d: %s", code, stderr)
