@@ -456,6 +456,7 @@ func TestE2EStalledAttachedClientDoesNotHoldUpRm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait(); shared.run("", "rm", "-f", "stalled") }()
+	waitFor(t, func() bool { _, _, code := shared.run("", "inspect", "stalled"); return code == 0 })
 	dir := filepath.Join(shared.root, "containers", shared.id(t, "stalled"))
 	waitFor(t, func() bool { _, err := os.Stat(logPath(dir, 1)); return err == nil }) // rotating
 	time.Sleep(500 * time.Millisecond)                                                // and held up by now
