@@ -3,7 +3,7 @@
 // Every container gets a cgroup, laid out as Docker's cgroupfs driver lays out /docker/<id>: engine/<id>
 // at the root of each hierarchy. Container.Start creates it before init exists (Create: the directories,
 // the limits of the HostConfig, the device allow-list of devicefilter.go) and puts init into it while
-// init is held on the sync pipe (Join), so the user's command is limited from its first instruction. The
+// init is held on the sync pipe (Add), so the user's command is limited from its first instruction. The
 // monitor reads OOMKilled when the command has exited and then removes the cgroup, as `runc delete` does;
 // `engine stats` reads Stats meanwhile (both in cgroups_stats.go), and `engine commit` freezes it
 // (Freeze and Thaw, in cgroups_freeze.go).
@@ -11,8 +11,8 @@
 // The kernel offers two shapes. v1 has one hierarchy per controller (memory, cpu, cpuacct, cpuset, pids,
 // devices, freezer), mounted wherever /proc/self/mountinfo says, some of them together (cpu,cpuacct); a process
 // joins each one by its cgroup.procs. v2 has one tree; a parent switches controllers on for its children
-// in cgroup.subtree_control, clone3(CLONE_INTO_CGROUP) starts a process inside, and devices are guarded
-// by an eBPF program. The type Cgroup hides the difference; resources.go says what the limits mean and
+// in cgroup.subtree_control, a process joins by the one cgroup.procs, and devices are guarded by an
+// eBPF program. The type Cgroup hides the difference; resources.go says what the limits mean and
 // in which file of each version they go.
 package main
 
@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -112,12 +111,11 @@ func (h *CgroupHierarchy) RemoveParent() {
 type Cgroup struct {
 	hierarchy *CgroupHierarchy
 	name      string
-	joined    []string // v1: the directories Create made, which Join puts init into
-	dirFd     int      // v2: the open directory, for CLONE_INTO_CGROUP; -1 once closed
+	joined    []string // v1: the directories Create made, which Add puts processes into
 }
 
 func NewCgroup(h *CgroupHierarchy, name string) *Cgroup {
-	return &Cgroup{hierarchy: h, name: name, dirFd: -1}
+	return &Cgroup{hierarchy: h, name: name}
 }
 
 // path is the cgroup's directory in the hierarchy of a controller ("" if it is not mounted).
@@ -240,8 +238,7 @@ func inheritCpuset(dir string) error {
 
 // createV2 switches on the controllers the container needs in the root's and engine/'s
 // cgroup.subtree_control (memory and pids for accounting where the host has them, and whatever a limit
-// needs), makes the cgroup, writes the limits, attaches the device filter and keeps the directory open
-// for clone3.
+// needs), makes the cgroup, writes the limits and attaches the device filter.
 func (cg *Cgroup) createV2(hc *HostConfig) error {
 	dir := cg.path("")
 	parent := filepath.Dir(dir)
@@ -263,7 +260,7 @@ func (cg *Cgroup) createV2(hc *HostConfig) error {
 	if err != nil {
 		return err
 	}
-	cg.dirFd = fd
+	defer unix.Close(fd)
 	return attachDeviceFilter(fd, allowedDevices())
 }
 
@@ -329,23 +326,6 @@ func writeCgroupFile(path, value string) error {
 	return nil
 }
 
-// SpawnInto makes a process started with attr be born in the cgroup (v2: clone3 with CLONE_INTO_CGROUP),
-// so not one instruction of it runs outside. v1 has no such thing: Join moves the process instead.
-func (cg *Cgroup) SpawnInto(attr *syscall.SysProcAttr) {
-	if cg.dirFd >= 0 {
-		attr.UseCgroupFD = true
-		attr.CgroupFD = cg.dirFd
-	}
-}
-
-// Join puts init, still held on the sync pipe, into the cgroup. On v1 it joins each hierarchy by
-// writing its PID into cgroup.procs, which moves all its threads; on v2 it was born inside (SpawnInto)
-// and the directory need not stay open.
-func (cg *Cgroup) Join(pid int) error {
-	cg.closeDir()
-	return cg.addTo(cg.joined, pid)
-}
-
 // Adopt takes over the cgroup of a container found running at daemon start (runtime.go): on v1, the
 // directories that exist are those Create made and init is in, where Add must put exec's helpers too.
 // Without them an exec in an adopted container would run outside its limits and device rules.
@@ -365,8 +345,11 @@ func existingCgroupDirs(dirs []string) []string {
 	return found
 }
 
-// Add moves one more process into the running container's cgroup, on v1 and v2 alike: the helper of
-// `engine exec` (exec.go), whose child, the command, is then born inside.
+// Add moves a process into the container's cgroup by writing its PID into cgroup.procs, which moves all
+// its threads: init, still held on the sync pipe (Container.Start; on v1 one directory per hierarchy),
+// and the helper of `engine exec` (exec.go), whose child, the command, is then born inside. Init was
+// started before its container was known (keeper_init.go), so it cannot be born inside, as clone3's
+// CLONE_INTO_CGROUP would have it on v2; it runs nothing of the user's before it is released.
 func (cg *Cgroup) Add(pid int) error {
 	dirs := cg.joined
 	if cg.hierarchy.Unified {
@@ -434,31 +417,10 @@ func addProcess(dirs []string, pid int) error {
 	return nil
 }
 
-// dirFile is a copy of the descriptor SpawnInto uses, for the keeper that spawns init (keeper.go); nil
-// on v1, where Join moves init in.
-func (cg *Cgroup) dirFile() (*os.File, error) {
-	if cg.dirFd < 0 {
-		return nil, nil
-	}
-	fd, err := unix.FcntlInt(uintptr(cg.dirFd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", cg.name, err)
-	}
-	return os.NewFile(uintptr(fd), "cgroup"), nil
-}
-
-func (cg *Cgroup) closeDir() {
-	if cg.dirFd >= 0 {
-		unix.Close(cg.dirFd)
-		cg.dirFd = -1
-	}
-}
-
 // Remove deletes the cgroup's directories, in every hierarchy it may be in (it also clears what a killed
 // daemon left). The kernel refuses while a process is inside: the container's processes die with its
 // init, but the last ones may take a moment to be released, so it tries again for a while.
 func (cg *Cgroup) Remove() error {
-	cg.closeDir()
 	var failed []string
 	for _, dir := range cg.dirs() {
 		err := unix.Rmdir(dir)

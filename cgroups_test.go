@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -279,12 +278,11 @@ echo done`
 
 const deviceScriptWant = "open-null-ok\nopen-mem-denied\nmknod-sda-denied\nmknod-zero-ok\ndone\n"
 
-// helper starts sh -c script in the cgroup, held until its first line of stdin when hold is set (as
-// init is held on the sync pipe), and returns it with its stdin and stdout.
+// startHelper starts sh -c script and moves it into the cgroup; a script that begins with `read line` is
+// held there until its first line of stdin (as init is held on the sync pipe). It returns the helper
+// with its stdin and stdout.
 func startHelper(t *testing.T, cg *Cgroup, script string, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader) {
 	cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	cg.SpawnInto(cmd.SysProcAttr)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -292,7 +290,7 @@ func startHelper(t *testing.T, cg *Cgroup, script string, args ...string) (*exec
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if err := cg.Join(cmd.Process.Pid); err != nil {
+	if err := cg.Add(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	return cmd, stdin, bufio.NewReader(stdout)
@@ -331,7 +329,7 @@ func unifiedHierarchy(t *testing.T) *CgroupHierarchy {
 	return nil
 }
 
-// TestCgroupV2Unified makes a v2 cgroup for real: the child is born in it (CLONE_INTO_CGROUP), it is
+// TestCgroupV2Unified makes a v2 cgroup for real: the child is moved into it (cgroup.procs), it is
 // "populated" while the child lives, the device filter lets it use null but not mem, nor mknod a disk,
 // and it is removed with its parent at the end.
 func TestCgroupV2Unified(t *testing.T) {
@@ -349,7 +347,8 @@ func TestCgroupV2Unified(t *testing.T) {
 	if err := cg.Create(&HostConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	cmd, stdin, stdout := startHelper(t, cg, deviceScript+"\nread line", deviceNodes(t))
+	cmd, stdin, stdout := startHelper(t, cg, "read line\n"+deviceScript+"\nread line", deviceNodes(t))
+	stdin.Write([]byte("go\n"))
 	if got := readUntil(t, stdout, "done"); got != deviceScriptWant {
 		t.Errorf("inside the cgroup:\n%s\nwant:\n%s", got, deviceScriptWant)
 	}

@@ -7,14 +7,14 @@
 //     container's rw dir as upper (container_rootfs.go)
 //  2. cgroup         the container's cgroup, with its limits and device rules (cgroups.go)
 //  3. startKeeper    the container's keeper (keeper.go, keeper_client.go), a process of its own that
-//     starts this binary again as `engine init` in new namespaces (init.go), born straight into the
-//     cgroup where the kernel can (v2), its stdio pipes the keeper's; init is held on the sync pipe
-//  4. Join           on v1, init is moved into its cgroup by a goroutine, concurrently with step 5
+//     started this binary again as `engine init` in new namespaces (init.go) before the container was
+//     known (keeper_init.go), its stdio pipes the keeper's; init is held on the sync pipe
+//  4. Add            init is moved into its cgroup by a goroutine, concurrently with step 5
 //  5. prepare        the network (network.go) and the OCI runtime config, bundle/config.json (spec.go)
 //  6. toDisk         the record says "running", with the process's PID (a daemon killed before step 7
 //     leaves a keeper that kills the held init and writes down that the command never ran)
-//  7. Release        once init is in its cgroup, the keeper tells it to go on and learns from the sync
-//     pipe whether execve succeeded (for at most initVerdictTimeout)
+//  7. Release        once init is in its cgroup, the keeper tells it to go on in the bundle, and learns
+//     from the sync pipe whether execve succeeded (for at most initVerdictTimeout)
 //  8. monitor        a goroutine waits for the keeper to tell the end, records it, unmounts, applies
 //     --rm (container_stop.go, with stop, kill and wait)
 //
@@ -192,10 +192,10 @@ func (c *Container) start() error {
 	c.mu.Lock()
 	c.State.setRunning(keeper.Pid, keeper.PidStart)
 	c.mu.Unlock()
-	// On v1, moving init into its cgroup waits for an RCU grace period in the kernel (about a
-	// millisecond here): it goes on while the rest is prepared, and init is released only once it is in.
+	// Moving init into its cgroup waits for an RCU grace period in the kernel (about a millisecond
+	// here): it goes on while the rest is prepared, and init is released only once it is in.
 	joined := make(chan error, 1)
-	go func() { joined <- cgroup.Join(keeper.Pid) }()
+	go func() { joined <- cgroup.Add(keeper.Pid) }()
 	// Recorded as running before init is released: a daemon killed from here on finds the process.
 	err = c.prepare(rootfs, namespaces, keeper.Pid)
 	if err == nil {

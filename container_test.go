@@ -29,7 +29,7 @@ func TestReleaseGivesUpOnASilentInit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer child.Close() // held open and silent, like a hung init's
-		k := &keeper{job: keeperJob{Tty: tty}, syncPipe: parent, initDone: make(chan struct{})}
+		k := &keeper{job: keeperJob{Dir: "/c", Tty: tty}, init: &initProcess{syncPipe: parent, done: make(chan struct{})}}
 		done := make(chan error, 1)
 		go func() { _, err := k.release(); done <- err }()
 		select {
@@ -40,8 +40,8 @@ func TestReleaseGivesUpOnASilentInit(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("tty %v: release still waits for a silent init after 10s", tty)
 		}
-		if released := make([]byte, 2); mustRead(t, child, released) != 1 || released[0] != 0 {
-			t.Errorf("tty %v: init was not released: %q", tty, released)
+		if bundle, err := readRelease(child); bundle != "/c/bundle" || err != nil {
+			t.Errorf("tty %v: init was released into %q, %v; want /c/bundle", tty, bundle, err)
 		}
 	}
 }
@@ -57,7 +57,7 @@ func undying(t *testing.T) *Container {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	k := &keeper{init: cmd, initDone: make(chan struct{}), ended: make(chan struct{})}
+	k := &keeper{init: &initProcess{cmd: cmd, done: make(chan struct{})}, ended: make(chan struct{})}
 	var err error
 	if k.log, err = OpenLogWriter(dir, LogConfig{}); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,7 @@
 // A start has a moment the tests can hold: init, started by the keeper and put into the container's
 // cgroup, waits for its release, then runs until execve tells the keeper its verdict. A cgroup frozen
 // before the start (cgroups_freeze.go) stops init there, and the start waits for the verdict until the
-// test thaws it. On v2, init is born in its cgroup (CLONE_INTO_CGROUP) and a frozen cgroup would stop
-// it before its keeper even knew it was started: these tests need the v1 freezer, which this project's
-// machines have.
+// test thaws it. They use the v1 freezer, which this project's machines have.
 package main
 
 import (
@@ -14,10 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // frozenCgroup makes the cgroup of the created container id, frozen, so that its next start holds.
@@ -269,4 +271,66 @@ func TestE2EUpgradeAdopts(t *testing.T) {
 		t.Errorf("logs of old: %q", logs)
 	}
 	checkNothingLeft(t, root, map[string]string{"oldtty": ttyID}) // it exited: its run left nothing
+}
+
+// TestE2EInitStartedAheadIsTheContainersOwn: the init a spare keeper started before any container asked
+// for it (keeper_init.go) becomes the next container's PID 1, in namespaces of its own and in the
+// container's cgroup, and it sees the host's mounts as they are when the container starts, not as they
+// were when it was started: a directory the host mounts in between is bound with its contents.
+func TestE2EInitStartedAheadIsTheContainersOwn(t *testing.T) {
+	engine(t, "run", "--rm", "--net", "none", "base", "true") // takes a spare and has the next one started
+	var waiting int
+	waitFor(t, func() bool { waiting = waitingInit(shared.root); return waiting != 0 })
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	if err := os.WriteFile(filepath.Join(dir, "late"), []byte("mounted after init started\n"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	engine(t, "run", "-d", "--name", "ahead", "-v", dir+":/late", "base", "sleep", "1000")
+	defer engine(t, "rm", "-f", "ahead")
+	engine(t, "run", "-d", "--name", "ahead-too", "base", "sleep", "1000")
+	defer engine(t, "rm", "-f", "ahead-too")
+	pid, other := shared.inspectPid(t, "ahead"), shared.inspectPid(t, "ahead-too")
+	if pid != waiting {
+		t.Errorf("the container's PID 1 is %d, not the init that waited (%d)", pid, waiting)
+	}
+	if got := engine(t, "exec", "ahead", "cat", "/late/late"); got != "mounted after init started\n" {
+		t.Errorf("the bind of a directory mounted after init started shows %q", got)
+	}
+	for _, ns := range []string{"pid", "net", "uts", "ipc", "mnt"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		mine, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", other, ns))
+		if mine == "" || mine == host || mine == theirs {
+			t.Errorf("%s namespace %q: the host's is %q, the other container's %q", ns, mine, host, theirs)
+		}
+	}
+	dirs := existingDirs(containerCgroup(t, shared.id(t, "ahead")))
+	if len(dirs) == 0 {
+		t.Fatal("the container has no cgroup")
+	}
+	for _, dir := range dirs {
+		procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(pid)) {
+			t.Errorf("PID 1 (%d) is not in %s: %q", pid, dir, procs)
+		}
+	}
+}
+
+// waitingInit is the PID of the init that the spare keeper of the daemon on root started and holds
+// (its working directory is ROOT, where a container's init has the container's bundle), or 0.
+func waitingInit(root string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, entry := range entries {
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", entry.Name(), "cmdline"))
+		cwd, _ := os.Readlink(filepath.Join("/proc", entry.Name(), "cwd"))
+		if string(cmdline) == "engine\x00init\x00" && cwd == root {
+			pid, _ := strconv.Atoi(entry.Name())
+			return pid
+		}
+	}
+	return 0
 }

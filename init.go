@@ -1,17 +1,19 @@
 // init.go: the first process of every container, on the container's side of the fence.
 //
-// Container.Start execs this binary again as `engine init` (like `runc init`, or Docker 0.1's sysinit)
-// with clone flags that put it in new mount, UTS, IPC and PID namespaces, and a new network namespace
-// unless the container shares the host's (`--net host`) or joins another's (`--net container:X`,
-// which init enters itself, joinNamespaces). Its working directory is the container's OCI bundle, and
-// fd 3 is one end of a socket pair shared with the daemon: the sync pipe (with `--net container:X`,
-// fd 4 is X's network namespace, held open by the daemon: netns.go). Init then
+// The container's keeper execs this binary again as `engine init` (like `runc init`, or Docker 0.1's
+// sysinit), usually before the container is even known (keeper_init.go), with clone flags that put it
+// in new UTS, IPC and PID namespaces, and a new network namespace unless the container shares the
+// host's (`--net host`) or joins another's (`--net container:X`, which init enters itself,
+// joinNamespaces). Fd 3 is one end of a socket pair shared with the keeper: the sync pipe (with
+// `--net container:X`, fd 4 is X's network namespace, held open for it: netns.go). Init then
 //
 //  1. closes every descriptor but stdio, the sync pipe and X's namespace, before anything could chdir
-//     through one (CVE-2024-21626), and waits on the sync pipe until the daemon has finished its side
-//     (its cgroup, the veth pair, the config);
+//     through one (CVE-2024-21626), and waits on the sync pipe for its release, which comes once the
+//     daemon has finished its side (the cgroup, the veth pair, the config) and names the container's
+//     OCI bundle;
 //  2. follows bundle/config.json (spec.go): another container's network joined, or its own set up (no
-//     router advertisements, eth0 and lo, while /proc/sys is still writable), the mount table
+//     router advertisements, eth0 and lo, while /proc/sys is still writable), a mount namespace of its
+//     own, copied from the host's as it is now, with the container's root mounted, the mount table
 //     (rootfs.go: the root's mount propagation, the kernel filesystems and the /etc files mounted
 //     under the root, the default devices, pivot_root, read-only and masked kernel files), the
 //     terminal with -t (its master goes to the daemon, console.go), hostname, cwd (checked to be
@@ -21,10 +23,11 @@
 //
 // If a step fails, init writes {status, message} to the sync pipe and exits; the daemon turns that into the
 // error `engine run` prints (125, or 126/127 when the command cannot be run, as Docker does). When execve
-// succeeds, the close-on-exec sync pipe closes and the daemon reads EOF: that is "started".
+// succeeds, the close-on-exec sync pipe closes and the keeper reads EOF: that is "started".
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,20 +62,47 @@ func Init() int {
 		closed = closeUnlessNamespace(joinedNamespaceFd)
 	}
 	pipe := os.NewFile(initPipeFd, "sync")
-	if _, err := pipe.Read(make([]byte, 1)); err != nil {
-		return 125 // the daemon went away before releasing us: there is no one to report to
+	bundle, err := readRelease(pipe)
+	if err != nil {
+		return 125 // the keeper went away before releasing us: there is no one to report to
 	}
 	status, err := 125, closed
 	if err == nil {
-		status, err = initContainer()
+		status, err = initContainer(bundle)
 	}
 	report, _ := json.Marshal(initError{Status: status, Message: err.Error()})
 	pipe.Write(report)
 	return status
 }
 
+// releaseMessage releases an init held on its sync pipe: the path of the container's bundle (in the
+// container's directory dir), ended by a newline.
+func releaseMessage(dir string) []byte {
+	return []byte(filepath.Join(dir, "bundle") + "\n")
+}
+
+// readRelease waits on the sync pipe for the release and returns the bundle it names.
+func readRelease(pipe *os.File) (string, error) {
+	var message []byte
+	buf := make([]byte, 512)
+	for len(message) <= unix.PathMax {
+		n, err := pipe.Read(buf)
+		message = append(message, buf[:n]...)
+		if line, _, found := bytes.Cut(message, []byte("\n")); found {
+			return string(line), nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errors.New("the release names no bundle")
+}
+
 // initContainer only returns when something failed; on success execve replaces this process.
-func initContainer() (int, error) {
+func initContainer(bundle string) (int, error) {
+	if err := unix.Chdir(bundle); err != nil {
+		return 125, fmt.Errorf("the bundle: %w", err)
+	}
 	spec, err := readSpec("config.json")
 	if err != nil {
 		return 125, err
@@ -84,6 +114,9 @@ func initContainer() (int, error) {
 		if err := setupContainerNetwork(spec); err != nil {
 			return 125, err
 		}
+	}
+	if err := unshareMounts(); err != nil {
+		return 125, err
 	}
 	if err := setupRootfs(spec); err != nil {
 		return 125, err
@@ -155,6 +188,20 @@ func joinNamespaces(spec *Spec) error {
 		if err != nil {
 			return fmt.Errorf("joining the network namespace of %s: %w", ns.Path, err)
 		}
+	}
+	return nil
+}
+
+// unshareMounts gives init a mount namespace of its own, a copy of the host's as it is now: with the
+// container's root, which the daemon mounted after init had started (keeper_init.go). Made for this
+// thread only: unshare(CLONE_NEWNS) implies CLONE_FS, so the thread's root and working directory become
+// its own too. That is enough, and it is what a Go program can do: this locked thread mounts, pivots and
+// calls execve, which ends every other thread, and the runtime makes new threads from a thread of its
+// own, never from a locked one. Every container has its mount namespace, whatever config.json says: the
+// mounts that follow must never be the host's.
+func unshareMounts() error {
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("a mount namespace: %w", err)
 	}
 	return nil
 }

@@ -6,11 +6,13 @@
 // daemon and init there is a keeper. Container.Start (container.go) starts it from the sealed binary
 // (binary.go), in a session of its own so that nothing aimed at the daemon reaches it, and from then on:
 //
+//  0. it starts `engine init` as its own child at once, in new namespaces, with pipes for its stdio,
+//     held on the sync pipe, before it has a job (keeper_init.go: a Go process's start takes a while);
 //  1. the keeper reads its job from the daemon (start: the container's directory, terminal, stdin, log
-//     options, namespaces and cgroup), makes the container's stdio (pipes, or with -t the terminal
-//     that init makes and sends it), and starts `engine init` as its own child, held on the sync pipe;
-//     it tells the daemon init's PID, which the daemon needs for the network;
-//  2. on the daemon's release it lets init go on and tells the daemon init's verdict (started, or why not);
+//     options, namespaces), makes init the job's (or starts one the job's namespaces need) and tells
+//     the daemon init's PID, which the daemon needs for the network and the cgroup;
+//  2. on the daemon's release it lets init go on in the container's bundle and tells the daemon init's
+//     verdict (started, or why not); with -t, init makes the terminal and sends its master here;
 //  3. it copies the container's output into the log (logfile.go), serves the daemon on keeper.sock in
 //     the container's directory (signals, stdin, terminal sizes, waits: keeper_serve.go), and waits for
 //     init;
@@ -30,13 +32,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -61,9 +59,8 @@ type keeperJob struct {
 	LogConfig  LogConfig // max-size and max-file
 	CloneFlags uintptr   // init's new namespaces
 	OOMFile    string    // the cgroup file whose oom_kill count tells an OOM kill
-	// Descriptors that come right after the job, in one message (SCM_RIGHTS): the cgroup directory to be
-	// born in (CgroupFD, v2), then the namespaces init joins (netns.go), which it gets as fds 4, 5, ….
-	CgroupFD   bool
+	// The namespaces init joins (netns.go), which it gets as fds 4, 5, …: their descriptors come right
+	// after the job, in one message (SCM_RIGHTS).
 	Namespaces int
 }
 
@@ -100,16 +97,11 @@ type keeperExit struct {
 type keeper struct {
 	job        keeperJob
 	log        *LogWriter
-	init       *exec.Cmd
-	pidStart   uint64
-	initDone   chan struct{} // closed when init has exited and been reaped, at finishedAt
-	finishedAt time.Time
+	init       *initProcess // started before the job (keeper_init.go)
 	listener   *net.UnixListener
 	namespaces []*os.File // another container's namespaces, held for init until it has joined them
-	cgroupDir  *os.File   // the container's cgroup directory, for init to be born in (v2)
-	syncPipe   *os.File
-	stdin      *os.File // our end of the container's stdin pipe, or with -t the terminal's master
-	master     *os.File // with -t
+	stdin      *os.File   // our end of the container's stdin pipe (-i), or with -t the terminal's master
+	master     *os.File   // with -t
 	outputs    []*os.File
 	copied     sync.WaitGroup
 
@@ -128,8 +120,13 @@ func Keep() int {
 		return 1
 	}
 	daemon := &Conn{Conn: conn}
-	k := &keeper{ended: make(chan struct{}), initDone: make(chan struct{})}
+	k := &keeper{ended: make(chan struct{})}
+	// Step 0. If it fails, initForJob tries again once the job has come, and says why.
+	k.init, _ = startInit(pooledFlags, nil)
 	if err := k.start(daemon); err != nil {
+		if k.init != nil {
+			k.init.kill()
+		}
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Error: err.Error()}))
 		return 1
 	}
@@ -162,10 +159,10 @@ func (k *keeper) start(daemon *Conn) error {
 		return err
 	}
 	k.log = log
-	if err := k.startInit(); err != nil {
+	if err := k.initForJob(); err != nil {
 		return err
 	}
-	reply := keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}
+	reply := keeperReply{Pid: k.init.pid(), PidStart: k.init.pidStart}
 	if err := daemon.WriteFrame(frameReply, replyJSON(reply)); err != nil {
 		return k.abandon(err)
 	}
@@ -179,7 +176,6 @@ func (k *keeper) start(daemon *Conn) error {
 	}
 	status, err := k.release()
 	closeAll(k.namespaces...) // joined, or never to be: holding them would keep them alive
-	closeAll(k.cgroupDir)
 	if err != nil {
 		k.abandon(err)
 		daemon.WriteFrame(frameReply, replyJSON(keeperReply{Status: status, Error: err.Error()}))
@@ -199,9 +195,6 @@ func (k *keeper) start(daemon *Conn) error {
 // receiveFiles takes the descriptors the job announces, sent after it in one message.
 func (k *keeper) receiveFiles(daemon *Conn) error {
 	count := k.job.Namespaces
-	if k.job.CgroupFD {
-		count++
-	}
 	if count == 0 {
 		return nil
 	}
@@ -212,9 +205,6 @@ func (k *keeper) receiveFiles(daemon *Conn) error {
 	files, err := receiveFds(raw, count)
 	if err != nil {
 		return fmt.Errorf("keeper: receiving the job's descriptors: %w", err)
-	}
-	if k.job.CgroupFD {
-		k.cgroupDir, files = files[0], files[1:]
 	}
 	k.namespaces = files
 	return nil
@@ -258,10 +248,8 @@ const keeperReleaseTimeout = 2 * time.Minute
 
 // abandon kills an init that will not run and returns err.
 func (k *keeper) abandon(err error) error {
-	if k.init != nil && k.init.Process != nil {
-		k.init.Process.Kill()
-		<-k.initDone
-	}
+	k.init.cmd.Process.Kill()
+	<-k.init.done
 	os.Remove(keeperSocket)
 	return err
 }
@@ -272,182 +260,15 @@ func (k *keeper) abandon(err error) error {
 func (k *keeper) abandonUnreleased(err error) error {
 	k.abandon(err)
 	exit := keeperExit{
-		Pid:        k.init.Process.Pid,
-		PidStart:   k.pidStart,
+		Pid:        k.init.pid(),
+		PidStart:   k.init.pidStart,
 		ExitCode:   125, // what a start that fails records (Container.Start)
-		FinishedAt: k.finishedAt,
+		FinishedAt: k.init.finishedAt,
 		Error:      "the daemon went away before the container's command started: it never ran",
 	}
 	data, _ := json.MarshalIndent(exit, "", "\t")
 	writeFileAtomic(keeperExitFile, data, 0600)
 	return err
-}
-
-// startInit starts `engine init` in the container's new namespaces, held on the sync pipe. It runs on a
-// thread that stays locked until init has exited: the parent-death signal fires when the thread that
-// started the child ends, not the process (prctl(2)), and the Go runtime may end a thread that is not
-// locked to a goroutine.
-func (k *keeper) startInit() error {
-	started := make(chan error)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, after init is reaped
-		err := k.spawnInit()
-		started <- err
-		if err == nil {
-			awaitExit(k.init.Process.Pid)
-			k.init.Wait()
-			k.finishedAt = time.Now().UTC()
-			close(k.initDone)
-		}
-	}()
-	return <-started
-}
-
-// awaitExit returns once the child pid has exited, without reaping it. A goroutine blocked in a wait
-// system call keeps the keeper's one processor (GOMAXPROCS=1) until the runtime's monitor thread takes it
-// back, which may be milliseconds later: every other goroutine (the reply to the daemon, the copiers)
-// waits that long. A pidfd becomes readable when its process exits, so the runtime's poller can wait
-// for it, as it waits for a socket, holding nothing.
-func awaitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return // the caller's Wait still waits, the slow way
-	}
-	pidfd := os.NewFile(uintptr(fd), "pidfd")
-	defer pidfd.Close()
-	raw, err := pidfd.SyscallConn()
-	if err != nil {
-		return
-	}
-	raw.Read(func(fd uintptr) bool {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
-		return err != unix.EAGAIN && (err != nil || info.Signo != 0)
-	})
-}
-
-func (k *keeper) spawnInit() error {
-	parent, child, err := newSyncPipe()
-	if err != nil {
-		return err
-	}
-	defer child.Close()
-	stdio, err := k.makeStdio()
-	if err != nil {
-		parent.Close()
-		return err
-	}
-	defer closeAll(stdio...)
-	extra := []*os.File{child}
-	attr := &syscall.SysProcAttr{
-		Cloneflags: k.job.CloneFlags,
-		Setsid:     true,            // the container is nobody's terminal job
-		Pdeathsig:  syscall.SIGKILL, // if the keeper dies, so does the container (init sets it again: init.go)
-	}
-	if k.cgroupDir != nil {
-		attr.UseCgroupFD, attr.CgroupFD = true, int(k.cgroupDir.Fd())
-	}
-	extra = append(extra, k.namespaces...)
-	k.init = &exec.Cmd{
-		// The keeper runs from the daemon's sealed copy of the binary, so its own /proc/self/exe is that
-		// copy: init runs from it too, never from the host's file (binary.go).
-		Path:        "/proc/self/exe",
-		Args:        []string{"engine", "init"},
-		Dir:         "bundle",
-		Env:         []string{fmt.Sprintf("%s=%d", initPipeEnv, initPipeFd)},
-		Stdin:       stdio[0],
-		Stdout:      stdio[1],
-		Stderr:      stdio[2],
-		ExtraFiles:  extra, // fd 3, then 4…: netns.go
-		SysProcAttr: attr,
-	}
-	if err := k.init.Start(); err != nil {
-		parent.Close()
-		return fmt.Errorf("starting init: %w", err)
-	}
-	k.syncPipe = parent
-	k.pidStart = processStartTime(k.init.Process.Pid)
-	return nil
-}
-
-// makeStdio makes the container's fds 0, 1 and 2: pipes whose other ends the keeper keeps, never a file
-// of the host. Without -i, stdin is a pipe whose writing end is closed at once: the command reads EOF, as
-// from /dev/null. With a terminal, the same empty pipe and output pipes nobody writes to stand in until
-// init replaces all three with the terminal it makes.
-func (k *keeper) makeStdio() ([]*os.File, error) {
-	stdio := make([]*os.File, 3)
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	stdio[0] = r
-	if k.job.OpenStdin {
-		k.stdin = w
-	} else {
-		w.Close()
-	}
-	for i := 1; i <= 2; i++ {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll(stdio...)
-			return nil, err
-		}
-		stdio[i] = w
-		if k.job.Tty {
-			r.Close()
-		} else {
-			// A pipe of maxLogChunk (1 MiB) rather than the default 64 KiB: a container that writes in
-			// large blocks is read a sixteenth as often, and each read is one record, so the log has a
-			// sixteenth of the records to write and to send back, and every process on the way wakes
-			// up that much less often; a wake-up (a switch between processes) is what costs most here.
-			// Measured (bench/ -only stdout, and 4 GiB by hand): 256 KiB pipes and records gave about
-			// 575 MB/s to an attached client, 1 MiB about 710. The pages are the kernel's, taken as
-			// the pipe fills. If the kernel refuses, the pipe keeps its default size.
-			unix.FcntlInt(r.Fd(), unix.F_SETPIPE_SZ, maxLogChunk)
-			k.outputs = append(k.outputs, r)
-		}
-	}
-	return stdio, nil
-}
-
-// release lets init go on and waits for its verdict: EOF when execve succeeded (the sync pipe is
-// close-on-exec), or init's report. With a terminal, the master comes first.
-func (k *keeper) release() (int, error) {
-	defer k.syncPipe.Close()
-	if err := k.syncPipe.SetDeadline(time.Now().Add(initVerdictTimeout)); err != nil {
-		return 125, err
-	}
-	_, err := k.syncPipe.Write([]byte{0})
-	var report []byte
-	if err == nil && k.job.Tty {
-		var master *os.File
-		master, report, err = receiveTerminal(k.syncPipe)
-		if master != nil {
-			k.master, k.stdin = master, master
-			k.outputs = append(k.outputs, master)
-		}
-	}
-	if err != nil {
-		return 125, verdictOverdue(err)
-	}
-	rest, err := io.ReadAll(k.syncPipe)
-	report = append(report, rest...)
-	if err != nil {
-		return 125, verdictOverdue(err)
-	}
-	if len(report) > 0 {
-		<-k.initDone
-		var se *StatusError
-		if err := syncFailure(report, "init", k.init.ProcessState); errors.As(err, &se) {
-			return se.Status, se.Err
-		} else {
-			return 125, err
-		}
-	}
-	if k.job.Tty && k.master == nil {
-		return 125, errNoConsole
-	}
-	return 0, nil
 }
 
 // listen opens keeper.sock in the container's directory dir.
@@ -495,7 +316,7 @@ const outputDrainTimeout = 5 * time.Second
 
 // finish is step 4: it waits for init, then for its output, and records the end.
 func (k *keeper) finish() {
-	<-k.initDone
+	<-k.init.done
 	drained := make(chan struct{})
 	go func() { k.copied.Wait(); close(drained) }()
 	select {
@@ -506,11 +327,11 @@ func (k *keeper) finish() {
 		<-drained
 	}
 	exit := keeperExit{
-		Pid:        k.init.Process.Pid,
-		PidStart:   k.pidStart,
-		ExitCode:   exitStatus(k.init.ProcessState),
+		Pid:        k.init.pid(),
+		PidStart:   k.init.pidStart,
+		ExitCode:   exitStatus(k.init.cmd.ProcessState),
 		OOMKilled:  oomKilled(k.job.OOMFile),
-		FinishedAt: k.finishedAt,
+		FinishedAt: k.init.finishedAt,
 		LogDropped: k.log.Dropped(),
 	}
 	k.log.Close()

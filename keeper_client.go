@@ -43,10 +43,9 @@ const unknownExitStatus = 255
 // keeperCallTimeout bounds a request to a keeper.
 const keeperCallTimeout = 5 * time.Second
 
-// startKeeper gives c's start to a keeper (a spare: keeper_spare.go) and has it start init in the
-// given namespaces and cgroup, held on the sync pipe. It returns once init exists.
+// startKeeper gives c's start to a keeper (a spare: keeper_spare.go), whose init, held on the sync
+// pipe, becomes the container's (keeper_init.go). It returns once init is the container's.
 func (c *Container) startKeeper(namespaces []Namespace, cgroup *Cgroup) (*Keeper, error) {
-	var files []*os.File // sent after the job, in the order keeperJob says
 	job := &keeperJob{
 		Dir:        c.root,
 		Tty:        c.Config.Tty,
@@ -55,16 +54,8 @@ func (c *Container) startKeeper(namespaces []Namespace, cgroup *Cgroup) (*Keeper
 		CloneFlags: cloneFlags(namespaces),
 		OOMFile:    cgroup.oomFile(),
 	}
-	cgroupDir, err := cgroup.dirFile()
-	if err != nil {
-		return nil, err
-	}
-	if cgroupDir != nil {
-		defer cgroupDir.Close()
-		files, job.CgroupFD = append(files, cgroupDir), true
-	}
-	nsFiles := namespaceFiles(namespaces)
-	files, job.Namespaces = append(files, nsFiles...), len(nsFiles)
+	files := namespaceFiles(namespaces) // sent after the job
+	job.Namespaces = len(files)
 	started, err := c.runtime.spare.take()
 	if err != nil {
 		return nil, err

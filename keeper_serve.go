@@ -49,11 +49,11 @@ func (k *keeper) handle(conn *Conn) {
 		return
 	}
 	defer conn.Close()
-	reply := keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart, LogDropped: k.log.Dropped()}
+	reply := keeperReply{Pid: k.init.pid(), PidStart: k.init.pidStart, LogDropped: k.log.Dropped()}
 	switch request.Op {
 	case "status":
 	case "signal":
-		err = k.init.Process.Signal(syscall.Signal(request.Signal))
+		err = k.init.cmd.Process.Signal(syscall.Signal(request.Signal))
 	case "resize":
 		err = k.resize(request.Rows, request.Cols)
 	case "stdin":
@@ -74,7 +74,7 @@ func (k *keeper) handle(conn *Conn) {
 func (k *keeper) addWaiter(conn *Conn) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid, PidStart: k.pidStart}))
+	conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.pid(), PidStart: k.init.pidStart}))
 	if k.exit == nil {
 		k.keepWaiterLocked(conn)
 		return
@@ -121,7 +121,7 @@ func (k *keeper) relayStdin(conn *Conn, closeStdin bool) error {
 	if in == nil {
 		return errors.New("the container's stdin is closed")
 	}
-	if err := conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.Process.Pid})); err != nil {
+	if err := conn.WriteFrame(frameReply, replyJSON(keeperReply{Pid: k.init.pid()})); err != nil {
 		return nil
 	}
 	input := &stdinReader{conn: conn, control: clientControl{resize: k.resize}}

@@ -3,13 +3,15 @@
 // A keeper is a Go process, and a Go process spends about 7 ms starting its runtime before main runs:
 // more than the whole of the daemon's own part of a start. Started when a container starts, the keeper
 // would put those milliseconds in front of init's own start, which is also a Go process's. So the daemon
-// keeps one keeper started and waiting, with no job yet: Container.Start takes it (startKeeper) and
-// sends it the container's job, and the next spare is started in the background, while the container
-// runs and the client reads its output. The first start of a daemon's life starts its keeper on the spot.
+// keeps one keeper started and waiting, with no job yet, and its init started and waiting too
+// (keeper_init.go): Container.Start takes it (startKeeper) and sends it the container's job, and the
+// next spare is started in the background, while the container runs and the client reads its output.
+// The first start of a daemon's life starts its keeper on the spot.
 //
-// A spare costs what an idle keeper costs (about a megabyte, bench/ measures it), is no container's and
-// shows nowhere, and leaves when the daemon does: its only connection is to the daemon, and its end
-// (EOF) is its signal to exit. Its job's descriptors (the cgroup directory, another container's network
+// A spare costs what an idle keeper and an idle init cost (about a megabyte each; bench/ measures a
+// keeper), is no container's and shows nowhere, and leaves when the daemon does: its only connection is
+// to the daemon, and its end (EOF) is its signal to exit, its init killed first (and killed by the
+// kernel if the keeper is: the parent-death signal). Its job's descriptors (another container's network
 // namespace) travel after the job with SCM_RIGHTS, as a terminal's master does (console.go).
 package main
 
