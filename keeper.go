@@ -7,10 +7,11 @@
 // (binary.go), in a session of its own so that nothing aimed at the daemon reaches it, and from then on:
 //
 //  0. it starts `engine init` as its own child at once, in new namespaces, with pipes for its stdio,
-//     held on the sync pipe, before it has a job (keeper_init.go: a Go process's start takes a while);
+//     held on the sync pipe, before it has a job (keeper_init.go: a Go process's start takes a while),
+//     and tells the daemon init's PID, which the daemon needs for the network and the cgroup;
 //  1. the keeper reads its job from the daemon (start: the container's directory, terminal, stdin, log
-//     options, namespaces), makes init the job's (or starts one the job's namespaces need) and tells
-//     the daemon init's PID, which the daemon needs for the network and the cgroup;
+//     options, namespaces), makes that init the job's (or starts one the job's namespaces need, and
+//     tells the daemon its PID);
 //  2. on the daemon's release it lets init go on in the container's bundle and tells the daemon init's
 //     verdict (started, or why not); with -t, init makes the terminal and sends its master here;
 //  3. it copies the container's output into the log (logfile.go), serves the daemon on keeper.sock in
@@ -58,6 +59,7 @@ type keeperJob struct {
 	OpenStdin  bool      // a pipe for stdin (-i without -t)
 	LogConfig  LogConfig // max-size and max-file
 	CloneFlags uintptr   // init's new namespaces
+	Init       int       // the PID of the init the hello named, taken for the job; 0: start one for it
 	OOMFile    string    // the cgroup file whose oom_kill count tells an OOM kill
 	// The namespaces init joins (netns.go), which it gets as fds 4, 5, …: their descriptors come right
 	// after the job, in one message (SCM_RIGHTS).
@@ -121,9 +123,17 @@ func Keep() int {
 	}
 	daemon := &Conn{Conn: conn}
 	k := &keeper{ended: make(chan struct{})}
-	// Step 0. If it fails, initForJob tries again once the job has come, and says why.
+	// Step 0. If init does not start, the hello says PID 0 and the job asks for an init of its own.
 	k.init, _ = startInit(pooledFlags, nil)
-	if err := k.start(daemon); err != nil {
+	hello := keeperReply{}
+	if k.init != nil {
+		hello = keeperReply{Pid: k.init.pid(), PidStart: k.init.pidStart}
+	}
+	err = daemon.WriteFrame(frameReply, replyJSON(hello))
+	if err == nil {
+		err = k.start(daemon)
+	}
+	if err != nil {
 		if k.init != nil {
 			k.init.kill()
 		}

@@ -34,6 +34,9 @@ type Keeper struct {
 	Pid      int    // init's, then the command's: the container's PID 1, as the host sees it
 	PidStart uint64
 	started  *startedKeeper // the keeper's process, if this daemon started it; nil if adopted
+	// jobReplyDue: the keeper's answer to the start is still to be read, at the release. Set when the
+	// container takes the init the keeper started ahead, whose PID its hello told.
+	jobReplyDue bool
 }
 
 // unknownExitStatus is the status of a container whose keeper died without saying how it ended (or a host
@@ -62,20 +65,29 @@ func (c *Container) startKeeper(namespaces []Namespace, cgroup *Cgroup) (*Keeper
 	}
 	k := &Keeper{dir: c.root, conn: started.conn, started: started}
 	k.conn.SetDeadline(time.Now().Add(keeperCallTimeout))
-	err = writeRequest(k.conn, keeperRequest{Op: "start", Job: job})
+	defer k.conn.SetDeadline(time.Time{})
+	// The hello: the init the keeper started ahead. A spare's came long ago and waits to be read.
+	hello, err := readReply(k.conn)
+	if err == nil && hello.Pid != 0 && fitsAhead(job.CloneFlags, len(files)) {
+		// Its PID is all the daemon needs to go on, so the keeper's reply to the job is read at the
+		// release (Release), and meanwhile the keeper makes the log while the daemon makes the network.
+		job.Init, k.Pid, k.PidStart, k.jobReplyDue = hello.Pid, hello.Pid, hello.PidStart, true
+	}
+	if err == nil {
+		err = writeRequest(k.conn, keeperRequest{Op: "start", Job: job})
+	}
 	if err == nil && len(files) > 0 {
 		err = passFiles(k.conn, files)
 	}
-	var reply keeperReply
-	if err == nil {
+	if err == nil && !k.jobReplyDue {
+		var reply keeperReply
 		reply, err = readReply(k.conn)
+		k.Pid, k.PidStart = reply.Pid, reply.PidStart
 	}
-	k.conn.SetDeadline(time.Time{})
 	if err != nil {
 		k.abort()
 		return nil, fmt.Errorf("keeper: %w", err)
 	}
-	k.Pid, k.PidStart = reply.Pid, reply.PidStart
 	return k, nil
 }
 
@@ -123,7 +135,16 @@ func readReply(conn *Conn) (keeperReply, error) {
 // StatusError with the status a shell would give, when init said). On an error the keeper is on its
 // way out, and init with it.
 func (k *Keeper) Release() error {
-	reply, err := k.request(keeperRequest{Op: "release"}, initVerdictTimeout+keeperCallTimeout)
+	var reply keeperReply
+	var err error
+	if k.jobReplyDue {
+		k.conn.SetDeadline(time.Now().Add(keeperCallTimeout))
+		_, err = readReply(k.conn)
+		k.jobReplyDue = false
+	}
+	if err == nil {
+		reply, err = k.request(keeperRequest{Op: "release"}, initVerdictTimeout+keeperCallTimeout)
+	}
 	if err != nil {
 		k.abort()
 		if reply.Status != 0 {

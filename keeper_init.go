@@ -67,23 +67,33 @@ func (p *initProcess) kill() {
 	closeAll(p.outputs...)
 }
 
-// initForJob makes the waiting init the job's, or starts one for it if the job needs other namespaces
-// or the waiting one is gone, and fits its stdio to the job.
+// initForJob makes the waiting init the job's, when the daemon took it (its PID is the job's Init), or
+// else starts one for the job, and fits its stdio to the job. The daemon decides (Container.startKeeper),
+// since it has already used the PID of the init it took.
 func (k *keeper) initForJob() error {
-	flags := k.job.CloneFlags &^ unix.CLONE_NEWNS // init makes its mount namespace at its release
-	if k.init != nil && (k.init.flags != flags || len(k.namespaces) > 0 || k.init.exited()) {
-		k.init.kill()
-		k.init = nil
-	}
-	if k.init == nil {
-		p, err := startInit(flags, k.namespaces)
-		if err != nil {
-			return err
+	if k.job.Init != 0 {
+		if k.init == nil || k.init.pid() != k.job.Init || k.init.exited() {
+			return fmt.Errorf("keeper: the init it started ahead (PID %d) is gone", k.job.Init)
 		}
-		k.init = p
+		k.fitStdio()
+		return nil
+	}
+	if k.init != nil {
+		k.init.kill()
+	}
+	p, err := startInit(k.job.CloneFlags&^unix.CLONE_NEWNS, k.namespaces) // the mount namespace: at the release
+	k.init = p
+	if err != nil {
+		return err
 	}
 	k.fitStdio()
 	return nil
+}
+
+// fitsAhead tells whether an init started ahead, in pooledFlags, can be the init of a container in
+// these namespaces: new ones only, and the same (its mount namespace comes at its release).
+func fitsAhead(flags uintptr, joined int) bool {
+	return flags&^unix.CLONE_NEWNS == pooledFlags && joined == 0
 }
 
 // fitStdio gives the job the ends of init's stdio it needs. Without -i, the writing end of stdin is

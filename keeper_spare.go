@@ -36,6 +36,13 @@ type spareKeeper struct {
 	closed  bool           // the daemon is leaving: no more spares
 	filling sync.WaitGroup // a spare being started in the background
 	busy    bool           // the same, for take and refill
+	filled  *sync.Cond     // signalled (with mu) when a spare on its way has arrived, or failed to
+}
+
+func newSpareKeeper(dir string) *spareKeeper {
+	s := &spareKeeper{dir: dir}
+	s.filled = sync.NewCond(&s.mu)
+	return s
 }
 
 // startedKeeper is a keeper process and the daemon's end of its first connection.
@@ -45,10 +52,13 @@ type startedKeeper struct {
 	gone    chan struct{} // closed once the process has exited and been reaped
 }
 
-// take returns the spare if one is ready, or else a keeper started now, and starts the next spare in
-// the background.
+// take returns the spare if one is ready or on its way (it comes sooner than one started now), or else
+// a keeper started now, and starts the next spare in the background.
 func (s *spareKeeper) take() (*startedKeeper, error) {
 	s.mu.Lock()
+	for s.next == nil && s.busy {
+		s.filled.Wait()
+	}
 	k := s.next
 	s.next = nil
 	s.mu.Unlock()
@@ -77,6 +87,7 @@ func (s *spareKeeper) refill() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.busy = false
+		s.filled.Broadcast()
 		if k != nil && s.closed {
 			k.dismiss()
 		} else if k != nil {

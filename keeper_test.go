@@ -47,13 +47,17 @@ func TestKeeperLeftBeforeRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	job := &keeperJob{Dir: dir, CloneFlags: unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWNET}
+	hello, err := readReply(conn) // the init it started ahead
+	if err != nil || hello.Pid == 0 {
+		t.Fatalf("the keeper's hello: %+v %v", hello, err)
+	}
+	job := &keeperJob{Dir: dir, CloneFlags: pooledFlags | unix.CLONE_NEWNS, Init: hello.Pid}
 	if err := writeRequest(conn, keeperRequest{Op: "start", Job: job}); err != nil {
 		t.Fatal(err)
 	}
 	reply, err := readReply(conn)
-	if err != nil || reply.Pid == 0 {
-		t.Fatalf("the keeper's answer to the start: %+v %v", reply, err)
+	if err != nil || reply.Pid != hello.Pid || reply.PidStart != hello.PidStart {
+		t.Fatalf("the keeper's answer to the start: %+v %v, want the init of its hello %+v", reply, err, hello)
 	}
 	conn.Close() // the daemon is gone before the release
 
