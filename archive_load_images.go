@@ -8,8 +8,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,8 +104,7 @@ func (a *dockerArchive) image(entry archiveManifestEntry) (*archiveImage, error)
 		}
 	}
 	image := &archiveImage{Config: config, DiffIDs: diffIDs}
-	sum := sha256.Sum256(config)
-	image.ID = hex.EncodeToString(sum[:])
+	image.ID = configID(config)
 	for _, tag := range entry.RepoTags {
 		repository, version, err := ParseReference(familiarName(tag))
 		if err != nil {

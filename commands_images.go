@@ -1,4 +1,4 @@
-// commands_images.go: the image commands, CmdImport, CmdImages, CmdTag and CmdRmi.
+// commands_images.go: the image commands, CmdImport, CmdPull, CmdImages, CmdTag and CmdRmi.
 //
 // Like commands.go, these only parse and print; the Runtime does the work under its store lock
 // (runtime_images.go: AddImage, TagImage, DeleteImage) and picks what `images` lists (images_list.go).
@@ -8,7 +8,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +34,39 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 		return err
 	}
 	fmt.Fprintln(session.Stdout, "sha256:"+image.ID)
+	return nil
+}
+
+// CmdPull fetches an image from a registry (pull.go); it stops when the client leaves.
+func (srv *Server) CmdPull(session *Session, args []string) error {
+	var quiet bool
+	f := newFlags(session, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry")
+	f.Bool(&quiet, "q", "quiet", "Print only the image's reference, not the progress")
+	positional, err := f.Parse(args, 1, 1, true)
+	if err != nil {
+		return err
+	}
+	ref, err := ParseRemoteReference(positional[0])
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-session.conn.Gone():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	progress := session.Stdout
+	if quiet {
+		progress = io.Discard
+	}
+	if _, err := srv.runtime.Pull(ctx, ref, progress); err != nil {
+		return err
+	}
+	fmt.Fprintln(session.Stdout, ref.Domain+"/"+ref.Path+strings.TrimPrefix(ref.String(), ref.Name()))
 	return nil
 }
 

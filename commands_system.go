@@ -33,6 +33,7 @@ var commands = [][2]string{
 	{"commit", "Create a new image from a container's changes"},
 	{"export", "Write a container's file system as a tar archive"},
 	{"import", "Import a root filesystem tarball as an image"},
+	{"pull", "Download an image from a registry"},
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},

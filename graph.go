@@ -19,6 +19,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -294,6 +296,12 @@ func (g *Graph) writeRecord(dir string, image *Image) error {
 		return err
 	}
 	return writeFileAtomic(filepath.Join(dir, "json"), data, 0600)
+}
+
+// configID is the ID of the image whose config is these bytes: their sha256, as Docker's image IDs are.
+func configID(config []byte) string {
+	sum := sha256.Sum256(config)
+	return hex.EncodeToString(sum[:])
 }
 
 // isFullID tells whether id has the form of an image's or a container's ID: 64 lowercase hex digits.

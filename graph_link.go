@@ -9,8 +9,6 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,8 +57,7 @@ func (g *Graph) fill(n *NewImage, layer Layer, makeConfig func(diffID string) ([
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(config)
-	image.ID = hex.EncodeToString(sum[:])
+	image.ID = configID(config)
 	if err := writeFileAtomic(filepath.Join(n.tmp, "config.json"), config, 0600); err != nil {
 		return err
 	}

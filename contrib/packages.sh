@@ -21,7 +21,9 @@ tests_need() {
   need runc runc          # e2e: runc runs our OCI bundles (and the benchmarks compare against it)
   need crun crun          # e2e: so does crun
   need jq jq              # the benchmarks edit config.json with it; the README's examples use it
-  need skopeo skopeo      # e2e: the oracle for save and load (docker-archive <-> OCI layout, both ways)
+  need skopeo skopeo      # e2e: the oracle for save and load (docker-archive <-> OCI layout, both ways),
+                          # and what fills the test registry
+  need docker-registry docker-registry # e2e: the registry pull talks to (e2e_registry_test.go)
   need tmux tmux          # e2e: a real terminal for `run -it`
   need procps ps          # e2e: the daemon's children
   need qemu-system-x86 qemu-system-x86_64 # contrib/cgroup2-vm.sh: a VM with cgroup v2
@@ -39,6 +41,22 @@ install_missing() {
   fi
   if [ -n "$missing" ]; then
     echo "${0##*/}: installing$missing" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    # A service's package starts its service when installed, if policy-rc.d lets it: docker-registry's
+    # would listen on every interface. The tests start a registry of their own, on loopback.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null || status=$?
+    [ -z "$policy" ] || rm -f "$policy"
+    [ "$status" = 0 ] || return "$status"
+    # Nor may it start at the next boot.
+    case "$missing" in *docker-registry*)
+      if command -v systemctl >/dev/null; then systemctl disable --quiet docker-registry.service 2>/dev/null || true; fi
+      if command -v update-rc.d >/dev/null; then update-rc.d docker-registry disable >/dev/null 2>&1 || true; fi
+    esac
   fi
+  return 0
 }

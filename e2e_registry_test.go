@@ -1,0 +1,223 @@
+// e2e_registry_test.go: `engine pull` from a real registry (pull.go, registry.go): Debian's
+// docker-registry, started by the test on 127.0.0.1 with a config of its own (filesystem storage in a
+// temp dir), filled by skopeo from images engine saved, in Docker's schema 2 and in OCI form, and with
+// an OCI index made by hand.
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testRegistry is a docker-registry serving plain HTTP on a loopback port.
+type testRegistry struct {
+	addr    string // 127.0.0.1:port
+	storage string
+}
+
+// startRegistry starts a registry for the test and stops it at its end.
+func startRegistry(t *testing.T) *testRegistry {
+	t.Helper()
+	dir := t.TempDir()
+	r := &testRegistry{addr: freePort(), storage: filepath.Join(dir, "storage")}
+	config := fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\n"+
+		"  delete: {enabled: true}\nhttp: {addr: %s, secret: engine-test}\n", r.storage, r.addr)
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("docker-registry", "serve", filepath.Join(dir, "config.yml"))
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting docker-registry (contrib/test.sh installs it): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + r.addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return r
+			}
+		}
+		if i == 200 {
+			t.Fatalf("the registry does not answer on %s: %v\n%s", r.addr, err, log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// push copies an image of the shared daemon into the registry with skopeo, as name:tag, in Docker's
+// schema 2 or (oci) in OCI form.
+func (r *testRegistry) push(t *testing.T, image, name string, oci bool) {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	cmd := exec.Command(engineBin, "-r", shared.root, "-H", shared.addr, "save", "-o", archive, image)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("engine save %s: %v: %s", image, err, out)
+	}
+	args := []string{"copy", "--insecure-policy", "--dest-tls-verify=false"}
+	if oci {
+		args = append(args, "--format", "oci")
+	}
+	args = append(args, "docker-archive:"+archive, "docker://"+r.addr+"/"+name)
+	if out, err := exec.Command("skopeo", args...).CombinedOutput(); err != nil {
+		t.Fatalf("skopeo %v: %v: %s", args, err, out)
+	}
+}
+
+// manifest reads a manifest's bytes and digest as the registry serves them.
+func (r *testRegistry) manifest(t *testing.T, name, reference string) ([]byte, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+r.addr+"/v2/"+name+"/manifests/"+reference, nil)
+	req.Header.Set("Accept", manifestAccept)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	sum := sha256.Sum256(body.Bytes())
+	return body.Bytes(), "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// blobPath is where the registry's filesystem storage keeps a blob.
+func (r *testRegistry) blobPath(digest string) string {
+	hex := strings.TrimPrefix(digest, "sha256:")
+	return filepath.Join(r.storage, "docker/registry/v2/blobs/sha256", hex[:2], hex, "data")
+}
+
+// spoil changes one byte of a blob in the registry's storage.
+func (r *testRegistry) spoil(t *testing.T, digest string) {
+	t.Helper()
+	data, err := os.ReadFile(r.blobPath(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	if err := os.WriteFile(r.blobPath(digest), data, 0644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// imageID is the full ID of an image of d.
+func (d *daemon) imageID(t *testing.T, name string) string {
+	t.Helper()
+	var image struct{ Id string }
+	if err := json.Unmarshal([]byte(d.mustRun(t, "inspect", name)), &image); err != nil {
+		t.Fatal(err)
+	}
+	return image.Id
+}
+
+// TestE2EPull: images pushed by skopeo come back with their IDs (the config's digest), layers and all,
+// run, and a second pull fetches nothing; an index gives the linux/amd64 image; a reference by digest
+// pulls too; a layer or a manifest changed by one byte in the registry is refused and nothing of it is
+// kept.
+func TestE2EPull(t *testing.T) {
+	reg := startRegistry(t)
+	engine(t, "run", "--name", "pull-source", "base", "sh", "-c", "echo from-layer-2 > /hello; rm /bin/cpio")
+	defer engine(t, "rm", "pull-source")
+	engine(t, "commit", "pull-source", "pull-source:1")
+	defer engine(t, "rmi", "pull-source:1")
+	want := shared.imageID(t, "pull-source:1")
+	reg.push(t, "pull-source:1", "app:v2s2", false)
+	reg.push(t, "pull-source:1", "app:oci", true)
+
+	d, err := startDaemon(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stopAtEnd(t)
+	d.mustRun(t, "rmi", "base") // an empty store: every layer comes from the registry
+	out := d.mustRun(t, "pull", reg.addr+"/app:v2s2")
+	if strings.Count(out, "Pull complete") != 2 || !strings.Contains(out, "Downloaded newer image for "+reg.addr+"/app:v2s2") {
+		t.Errorf("pull of app:v2s2 printed:\n%s", out)
+	}
+	if got := d.imageID(t, reg.addr+"/app:v2s2"); got != want {
+		t.Errorf("pulled image %s, pushed %s", got, want)
+	}
+	if got := d.mustRun(t, "run", "--rm", reg.addr+"/app:v2s2", "sh", "-c", "cat /hello; test -e /bin/cpio || echo cpio-gone"); got != "from-layer-2\ncpio-gone\n" {
+		t.Errorf("the pulled image runs and says %q", got)
+	}
+	if out := d.mustRun(t, "pull", reg.addr+"/app:v2s2"); !strings.Contains(out, "Image is up to date") || strings.Contains(out, "Pull") && strings.Contains(out, "complete") {
+		t.Errorf("a second pull printed:\n%s", out)
+	}
+
+	// The OCI form has the same layers and another config: nothing is downloaded but the config.
+	out = d.mustRun(t, "pull", "-q", reg.addr+"/app:oci")
+	if out != reg.addr+"/app:oci\n" {
+		t.Errorf("pull -q printed %q", out)
+	}
+	ociManifest, ociDigest := reg.manifest(t, "app", "oci")
+	ociID := d.imageID(t, reg.addr+"/app:oci")
+
+	// An index with two platforms, and a pull by digest.
+	index := fmt.Sprintf(`{"schemaVersion":2,"mediaType":%q,"manifests":[`+
+		`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"architecture":"arm64","os":"linux"}},`+
+		`{"mediaType":%q,"digest":%q,"size":%d,"platform":{"architecture":"amd64","os":"linux"}}]}`,
+		mediaOCIIndex, mediaOCIManifest, ociDigest, len(ociManifest), mediaOCIManifest, ociDigest, len(ociManifest))
+	req, _ := http.NewRequest("PUT", "http://"+reg.addr+"/v2/app/manifests/index", strings.NewReader(index))
+	req.Header.Set("Content-Type", mediaOCIIndex)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("PUT of the index: %v %v", resp, err)
+	}
+	d.mustRun(t, "pull", reg.addr+"/app:index")
+	if got := d.imageID(t, reg.addr+"/app:index"); got != ociID {
+		t.Errorf("the index gave %s, want the linux/amd64 image %s", got, ociID)
+	}
+	if out := d.mustRun(t, "pull", reg.addr+"/app@"+ociDigest); !strings.Contains(out, "Digest: "+ociDigest) {
+		t.Errorf("pull by digest printed:\n%s", out)
+	}
+
+	// Spoiled: a new image's top layer, and a manifest.
+	engine(t, "run", "--name", "pull-spoiled", "base", "sh", "-c", "echo spoiled > /spoiled")
+	defer engine(t, "rm", "pull-spoiled")
+	engine(t, "commit", "pull-spoiled", "pull-spoiled:1")
+	defer engine(t, "rmi", "pull-spoiled:1")
+	reg.push(t, "pull-spoiled:1", "spoiled:layer", false)
+	reg.push(t, "pull-source:1", "spoiled:manifest", true)
+	manifestBody, _ := reg.manifest(t, "spoiled", "layer")
+	var m manifest
+	if err := json.Unmarshal(manifestBody, &m); err != nil || len(m.Layers) != 2 {
+		t.Fatalf("the manifest of spoiled:layer: %v %s", err, manifestBody)
+	}
+	reg.spoil(t, m.Layers[1].Digest)
+	before := d.mustRun(t, "images", "-a", "-q", "--no-trunc")
+	_, stderr, code := d.run("", "pull", reg.addr+"/spoiled:layer")
+	if code == 0 || !strings.Contains(stderr, "hash") {
+		t.Errorf("pull of a spoiled layer: exit %d, %q", code, stderr)
+	}
+	_, spoiledDigest := reg.manifest(t, "spoiled", "manifest")
+	reg.spoil(t, spoiledDigest)
+	_, stderr, code = d.run("", "pull", reg.addr+"/spoiled:manifest")
+	if code == 0 || !strings.Contains(stderr, "hash") {
+		t.Errorf("pull of a spoiled manifest: exit %d, %q", code, stderr)
+	}
+	if after := d.mustRun(t, "images", "-a", "-q", "--no-trunc"); after != before {
+		t.Errorf("spoiled pulls left images: before\n%s\nafter\n%s", before, after)
+	}
+	if hidden, _ := filepath.Glob(filepath.Join(d.root, "graph", ".*")); len(hidden) > 0 {
+		t.Errorf("spoiled pulls left %v", hidden)
+	}
+}
+
+// TestE2EPullErrors: what cannot be pulled says why, in one line, and the daemon goes on serving.
+func TestE2EPullErrors(t *testing.T) {
+	reg := startRegistry(t)
+	engineFails(t, 125, "manifest_unknown", "pull", reg.addr+"/nothing:here")
+	engineFails(t, 125, "invalid reference format", "pull", reg.addr+"/Upper")
+	engineFails(t, 125, "invalid reference format", "pull", "base@sha256:short")
+	engine(t, "version")
+}
