@@ -1,4 +1,4 @@
-// commands_images.go: the image commands, CmdImport, CmdPull, CmdImages, CmdTag and CmdRmi.
+// commands_images.go: the image commands, CmdImport, CmdPull, CmdPush, CmdImages, CmdTag and CmdRmi.
 //
 // Like commands.go, these only parse and print; the Runtime does the work under its store lock
 // (runtime_images.go: AddImage, TagImage, DeleteImage) and picks what `images` lists (images_list.go).
@@ -50,15 +50,8 @@ func (srv *Server) CmdPull(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := untilGone(session)
 	defer cancel()
-	go func() {
-		select {
-		case <-session.conn.Gone():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	progress := session.Stdout
 	if quiet {
 		progress = io.Discard
@@ -68,6 +61,48 @@ func (srv *Server) CmdPull(session *Session, args []string) error {
 	}
 	fmt.Fprintln(session.Stdout, ref.Domain+"/"+ref.Path+strings.TrimPrefix(ref.String(), ref.Name()))
 	return nil
+}
+
+// CmdPush sends an image to a registry (push.go); it stops when the client leaves.
+func (srv *Server) CmdPush(session *Session, args []string) error {
+	var quiet bool
+	f := newFlags(session, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry")
+	f.Bool(&quiet, "q", "quiet", "Print only the digest of what was pushed")
+	positional, err := f.Parse(args, 1, 1, true)
+	if err != nil {
+		return err
+	}
+	ref, err := ParseRemoteReference(positional[0])
+	if err != nil {
+		return err
+	}
+	ctx, cancel := untilGone(session)
+	defer cancel()
+	progress := session.Stdout
+	if quiet {
+		progress = io.Discard
+	}
+	digest, err := srv.runtime.Push(ctx, ref, progress)
+	if err != nil {
+		return err
+	}
+	if quiet {
+		fmt.Fprintln(session.Stdout, digest)
+	}
+	return nil
+}
+
+// untilGone is a context that ends when the client leaves (or cancel is called).
+func untilGone(session *Session) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-session.conn.Gone():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 func (srv *Server) CmdImages(session *Session, args []string) error {

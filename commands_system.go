@@ -34,6 +34,7 @@ var commands = [][2]string{
 	{"export", "Write a container's file system as a tar archive"},
 	{"import", "Import a root filesystem tarball as an image"},
 	{"pull", "Download an image from a registry"},
+	{"push", "Upload an image to a registry"},
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},

@@ -221,3 +221,54 @@ func TestE2EPullErrors(t *testing.T) {
 	engineFails(t, 125, "invalid reference format", "pull", "base@sha256:short")
 	engine(t, "version")
 }
+
+// TestE2EPush: an image of engine's, tagged with a registry's name, is pushed (every blob, then the
+// manifest), read back by skopeo with the digest push printed, and pulled by a daemon of its own with
+// the same ID; a second push sends no blob again.
+func TestE2EPush(t *testing.T) {
+	reg := startRegistry(t)
+	engine(t, "run", "--name", "push-source", "base", "sh", "-c", "echo pushed > /pushed")
+	defer engine(t, "rm", "push-source")
+	engine(t, "commit", "push-source", "push-source:1")
+	defer engine(t, "rmi", "push-source:1")
+	name := reg.addr + "/mine:2"
+	engine(t, "tag", "push-source:1", name)
+	defer engine(t, "rmi", name)
+	want := shared.imageID(t, name)
+
+	out := engine(t, "push", name)
+	if strings.Count(out, ": Pushed\n") != 3 || !strings.Contains(out, "2: digest: sha256:") {
+		t.Errorf("push printed:\n%s", out)
+	}
+	digest := out[strings.Index(out, "sha256:"):]
+	digest = digest[:len("sha256:")+64]
+	inspected, err := exec.Command("skopeo", "inspect", "--tls-verify=false", "docker://"+name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo inspect: %v: %s", err, inspected)
+	}
+	var seen struct {
+		Digest string
+		Layers []string
+	}
+	if err := json.Unmarshal(inspected, &seen); err != nil || seen.Digest != digest || len(seen.Layers) != 2 {
+		t.Errorf("skopeo sees %+v (%v), push printed %s", seen, err, digest)
+	}
+	if out := engine(t, "push", name); strings.Contains(out, ": Pushed") || strings.Count(out, "Layer already exists") != 3 {
+		t.Errorf("a second push printed:\n%s", out)
+	}
+
+	d, err := startDaemon(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stopAtEnd(t)
+	d.mustRun(t, "pull", reg.addr+"/mine@"+digest)
+	d.mustRun(t, "pull", name)
+	if got := d.imageID(t, name); got != want {
+		t.Errorf("pulled back %s, pushed %s", got, want)
+	}
+	if got := d.mustRun(t, "run", "--rm", name, "cat", "/pushed"); got != "pushed\n" {
+		t.Errorf("the image pulled back says %q", got)
+	}
+	engineFails(t, 125, "no such image", "push", reg.addr+"/nothing:1")
+}

@@ -25,8 +25,10 @@ import (
 	"bufio"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -158,14 +160,18 @@ func writeRecordedLayer(w io.Writer, record io.Reader, layerDir string) (int64, 
 	return written, err
 }
 
-// layerTar streams the layer of image id as the tar it was stored from. The caller closes it, which
-// also ends the goroutine writing it.
+// layerTar streams the layer of image id as the tar it was stored from, or for a layer stored without a
+// record (by engine's first layout) as Pack makes it. The caller closes it, which also ends the
+// goroutine writing it.
 func (g *Graph) layerTar(id string) io.ReadCloser {
 	reader, writer := io.Pipe()
 	go func() {
+		layer := filepath.Join(g.dir(id), "layer")
 		record, err := os.Open(filepath.Join(g.dir(id), layerSplitName))
-		if err == nil {
-			_, err = writeRecordedLayer(writer, record, filepath.Join(g.dir(id), "layer"))
+		if errors.Is(err, fs.ErrNotExist) {
+			err = Pack(writer, layer, "", PackLayer)
+		} else if err == nil {
+			_, err = writeRecordedLayer(writer, record, layer)
 			record.Close()
 		}
 		writer.CloseWithError(err)

@@ -11,10 +11,11 @@
 // every request gives up when the registry stops sending for registryStallTimeout.
 //
 // The daemon talks HTTPS to a registry, except on loopback (127.0.0.1:5000, a registry of one's own
-// machine), where it talks plain HTTP, as Docker does. pull.go uses this to pull.
+// machine), where it talks plain HTTP, as Docker does. pull.go uses this to pull, push.go to push.
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -104,8 +105,8 @@ type manifest struct {
 	SchemaVersion int          `json:"schemaVersion"`
 	MediaType     string       `json:"mediaType,omitempty"`
 	Config        descriptor   `json:"config"`
-	Layers        []descriptor `json:"layers"`
-	Manifests     []descriptor `json:"manifests"`
+	Layers        []descriptor `json:"layers,omitempty"`
+	Manifests     []descriptor `json:"manifests,omitempty"`
 }
 
 // isIndex tells an index from an image manifest, by the Content-Type the registry sent, else by the
@@ -243,8 +244,8 @@ func registryError(domain, path string, resp *http.Response) error {
 	return fmt.Errorf("%s%s: %s", domain, path, resp.Status)
 }
 
-// stallGuard cancels a response whose body stops coming: a registry may send its headers and then
-// nothing, and a pull must not wait for it forever.
+// stallGuard cancels a request whose body stops moving: a registry may send its headers and then
+// nothing, or stop taking what a push sends, and neither may hold the daemon forever.
 type stallGuard struct {
 	io.ReadCloser
 	timer  *time.Timer
@@ -253,6 +254,99 @@ type stallGuard struct {
 
 func newStallGuard(body io.ReadCloser, cancel context.CancelFunc) *stallGuard {
 	return &stallGuard{ReadCloser: body, timer: time.AfterFunc(registryStallTimeout, cancel), cancel: cancel}
+}
+
+// HasBlob asks whether the repository has a blob (HEAD): a push skips what is there.
+func (r *Registry) HasBlob(ctx context.Context, path, digest string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, registryStallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, r.base+"/v2/"+path+"/blobs/"+digest, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, fmt.Errorf("%s/v2/%s/blobs/%s: %s", r.domain, path, digest, resp.Status)
+}
+
+// UploadBlob uploads a blob of size bytes whose sha256 is digest: POST opens an upload and answers with
+// where to send it (Location, which may be relative, and whose query the registry needs back as it
+// is), and one PUT there with ?digest= sends the bytes and closes it. (A single POST with the body is
+// in the spec, but distribution 2.8 ignores its body.)
+func (r *Registry) UploadBlob(ctx context.Context, path, digest string, size int64, body io.Reader) error {
+	resp, err := r.send(ctx, http.MethodPost, "/v2/"+path+"/blobs/uploads/", "", nil, 0, http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	location, err := resp.Location()
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("%s: the upload has no Location: %w", r.domain, err)
+	}
+	query := location.Query()
+	query.Set("digest", digest)
+	location.RawQuery = query.Encode()
+	resp, err = r.send(ctx, http.MethodPut, location.String(), "application/octet-stream", body, size, http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// PutManifest stores a manifest under reference (a tag) and returns the digest the registry gives it.
+func (r *Registry) PutManifest(ctx context.Context, path, reference, mediaType string, body []byte) (string, error) {
+	resp, err := r.send(ctx, http.MethodPut, "/v2/"+path+"/manifests/"+reference, mediaType, bytes.NewReader(body), int64(len(body)), http.StatusCreated)
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Docker-Content-Digest"), nil
+}
+
+// send sends a request with a body (target is a path of the API, or a URL the registry gave) and
+// returns the response if its status is want. The request is called off when the registry takes
+// nothing of the body, or sends nothing back, for registryStallTimeout.
+func (r *Registry) send(ctx context.Context, method, target, contentType string, body io.Reader, size int64, want int) (*http.Response, error) {
+	if strings.HasPrefix(target, "/") {
+		target = r.base + target
+	} else if !strings.HasPrefix(target, "http://") && !strings.HasPrefix(target, "https://") {
+		return nil, fmt.Errorf("%s: a Location that is not a URL: %q", r.domain, printable(target))
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timer := time.AfterFunc(registryStallTimeout, cancel)
+	defer timer.Stop()
+	var moving io.Reader = http.NoBody
+	if body != nil {
+		moving = &movingReader{body, timer}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, moving)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		defer resp.Body.Close()
+		return nil, registryError(r.domain, req.URL.Path, resp)
+	}
+	return resp, nil
 }
 
 func (g *stallGuard) Read(p []byte) (int, error) {
@@ -268,4 +362,15 @@ func (g *stallGuard) Close() error {
 	g.timer.Stop()
 	g.cancel()
 	return g.ReadCloser.Close()
+}
+
+// movingReader puts off a timer at every read: the body of a request that the registry takes.
+type movingReader struct {
+	io.Reader
+	timer *time.Timer
+}
+
+func (m *movingReader) Read(p []byte) (int, error) {
+	m.timer.Reset(registryStallTimeout)
+	return m.Reader.Read(p)
 }
