@@ -11,6 +11,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ type runOptions struct {
 	hostConfig *HostConfig
 	name       string
 	detach     bool
+	pull       string        // --pull: missing, always or never (pullFor)
 	attach     attachOptions // run in the foreground (attach.go)
 	flags      *Flags        // as parsed, for the client's look at --security-opt (seccomp.go)
 }
@@ -65,12 +67,17 @@ func parseRunFlags(session *Session, command, description string, args []string)
 	f.String(&cpus, "", "cpus", "decimal", "Number of CPUs (e.g. 1.5)")
 	f.String(&opts.hostConfig.CpusetCpus, "", "cpuset-cpus", "string", "CPUs the container may run on (0-3, 0,1)")
 	f.Int(&pidsLimit, "", "pids-limit", -1, maxPidsLimit, "At most this many processes (-1 for no limit)")
+	opts.pull = "missing"
+	f.String(&opts.pull, "", "pull", "string", "Pull the image from its registry: missing (when the store lacks it), always or never")
 	f.List(&logOpts, "", "log-opt", "How the log is kept: max-size=SIZE (a file's size, 1k to 1t; default 20m), max-file=N (files kept, 1 to 100; default 5)")
 	positional, err := f.Parse(args, 1, -1, false)
 	if err != nil {
 		return nil, err
 	}
 	opts.config.Image, opts.config.Cmd = positional[0], positional[1:]
+	if opts.pull != "missing" && opts.pull != "always" && opts.pull != "never" {
+		return nil, fmt.Errorf("invalid --pull %q: missing, always or never", printable(opts.pull))
+	}
 	if f.Changed("entrypoint") { // given, even empty: the image's entrypoint is not used (imageconfig.go)
 		opts.config.Entrypoint = []string{}
 		if entrypoint != "" {
@@ -173,6 +180,9 @@ func (srv *Server) CmdRun(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.pullFor(session, opts.pull, opts.config.Image); err != nil {
+		return err
+	}
 	c, err := srv.runtime.Create(opts.config, opts.hostConfig, opts.name)
 	if err != nil {
 		return err
@@ -192,12 +202,42 @@ func (srv *Server) CmdCreate(session *Session, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.pullFor(session, opts.pull, opts.config.Image); err != nil {
+		return err
+	}
 	c, err := srv.runtime.Create(opts.config, opts.hostConfig, opts.name)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(session.Stdout, c.ID)
 	return nil
+}
+
+// pullFor pulls the image of a run or create as --pull says: when the store lacks it (missing, the
+// default), always, or never. Its progress goes to stderr, as docker's does: a run's stdout is the
+// container's.
+func (srv *Server) pullFor(session *Session, policy, image string) error {
+	if policy == "never" {
+		return nil
+	}
+	_, err := srv.runtime.LookupImage(image)
+	if policy == "missing" && !errors.Is(err, errNoSuchImage) {
+		return nil // found, or a failure that a pull would not mend: Create reports it
+	}
+	ref, parseErr := ParseRemoteReference(image)
+	if parseErr != nil {
+		if err != nil {
+			return err
+		}
+		return parseErr
+	}
+	if policy == "missing" {
+		fmt.Fprintf(session.Stderr, "Unable to find image '%s' locally\n", ref)
+	}
+	ctx, cancel := untilGone(session)
+	defer cancel()
+	_, err = srv.runtime.Pull(ctx, ref, session.Stderr)
+	return err
 }
 
 // start starts a container; one with --rm that cannot start is removed, as Docker does.

@@ -272,3 +272,31 @@ func TestE2EPush(t *testing.T) {
 	}
 	engineFails(t, 125, "no such image", "push", reg.addr+"/nothing:1")
 }
+
+// TestE2ERunPulls: run pulls an image the store lacks (--pull missing, the default), its progress on
+// stderr and the container's output alone on stdout; --pull always pulls again, --pull never does not.
+func TestE2ERunPulls(t *testing.T) {
+	reg := startRegistry(t)
+	engine(t, "run", "--name", "run-pulls", "base", "sh", "-c", "echo pulled-by-run > /said")
+	defer engine(t, "rm", "run-pulls")
+	engine(t, "commit", "run-pulls", "run-pulls:1")
+	defer engine(t, "rmi", "run-pulls:1")
+	reg.push(t, "run-pulls:1", "said:1", false)
+	name := reg.addr + "/said:1"
+
+	engineFails(t, 125, "no such image: "+name, "run", "--rm", "--pull", "never", name, "cat", "/said")
+	stdout, stderr, code := shared.run("", "run", "--rm", name, "cat", "/said")
+	defer shared.run("", "rmi", name)
+	if code != 0 || stdout != "pulled-by-run\n" || !strings.Contains(stderr, "Unable to find image '"+name+"' locally") || !strings.Contains(stderr, "Downloaded newer image") {
+		t.Errorf("run of a missing image: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, stderr, code := shared.run("", "run", "--rm", "--pull", "always", name, "true"); code != 0 || !strings.Contains(stderr, "Image is up to date") {
+		t.Errorf("run --pull always: exit %d, stderr %q", code, stderr)
+	}
+	id, stderr, code := shared.run("", "create", "--pull", "never", name, "true")
+	if code != 0 || stderr != "" {
+		t.Errorf("create --pull never of an image the store has: exit %d, stderr %q", code, stderr)
+	}
+	shared.run("", "rm", strings.TrimSpace(id))
+	engineFails(t, 125, `invalid --pull "sometimes"`, "run", "--pull", "sometimes", "base", "true")
+}

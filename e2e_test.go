@@ -147,7 +147,7 @@ func TestE2EExitStatusAndStderr(t *testing.T) {
 	engine(t, "rm", "victim")
 	engineFails(t, 127, `exec: "nosuch": executable file not found in $PATH`, "run", "base", "nosuch")
 	engineFails(t, 126, "permission denied", "run", "base", "/etc/passwd")
-	engineFails(t, 125, "engine: run: no such image: nosuchimage", "run", "nosuchimage", "true")
+	engineFails(t, 125, "engine: run: no such image: nosuchimage", "run", "--pull", "never", "nosuchimage", "true")
 }
 
 func TestE2EStdin(t *testing.T) {

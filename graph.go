@@ -298,6 +298,10 @@ func (g *Graph) writeRecord(dir string, image *Image) error {
 	return writeFileAtomic(filepath.Join(dir, "json"), data, 0600)
 }
 
+// errNoSuchImage is what every failure to find an image is, so that run can tell it from other failures
+// (and pull the image: commands.go's pullFor).
+var errNoSuchImage = errors.New("no such image")
+
 // configID is the ID of the image whose config is these bytes: their sha256, as Docker's image IDs are.
 func configID(config []byte) string {
 	sum := sha256.Sum256(config)
@@ -312,11 +316,11 @@ func isFullID(id string) bool {
 // Get reads the image with this full ID: its record, and what its config says.
 func (g *Graph) Get(id string) (*Image, error) {
 	if !isFullID(id) {
-		return nil, fmt.Errorf("no such image: %s", printable(id))
+		return nil, fmt.Errorf("%w: %s", errNoSuchImage, printable(id))
 	}
 	data, err := os.ReadFile(filepath.Join(g.dir(id), "json"))
 	if err != nil {
-		return nil, fmt.Errorf("no such image: %s", id)
+		return nil, fmt.Errorf("%w: %s", errNoSuchImage, id)
 	}
 	var image Image
 	if err := json.Unmarshal(data, &image); err != nil {
@@ -339,7 +343,7 @@ func (g *Graph) Get(id string) (*Image, error) {
 // RawConfig returns the image's config.json as stored: the bytes whose sha256 is the ID.
 func (g *Graph) RawConfig(id string) ([]byte, error) {
 	if !isFullID(id) {
-		return nil, fmt.Errorf("no such image: %s", printable(id))
+		return nil, fmt.Errorf("%w: %s", errNoSuchImage, printable(id))
 	}
 	f, err := os.Open(filepath.Join(g.dir(id), "config.json"))
 	if err != nil {
@@ -394,7 +398,7 @@ func (g *Graph) FindChain(diffIDs []string) (*Image, error) {
 func (g *Graph) Find(ref string) (*Image, error) {
 	prefix := strings.TrimPrefix(ref, "sha256:")
 	if prefix == "" || strings.Trim(prefix, "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("no such image: %s", printable(ref))
+		return nil, fmt.Errorf("%w: %s", errNoSuchImage, printable(ref))
 	}
 	images, err := g.List()
 	if err != nil {
@@ -410,7 +414,7 @@ func (g *Graph) Find(ref string) (*Image, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return nil, fmt.Errorf("no such image: %s", printable(ref))
+		return nil, fmt.Errorf("%w: %s", errNoSuchImage, printable(ref))
 	case 1:
 		return found, nil
 	}

@@ -151,16 +151,19 @@ func (p *puller) config(ctx context.Context, m *manifest) ([]byte, []string, err
 	return config, parsed.RootFS.DiffIDs, nil
 }
 
-// store stores the image, fetching the layers the store lacks. It tells whether anything was new.
+// store stores the image, fetching the layers the store lacks. It tells whether anything was new, the tag
+// included: docker says "Image is up to date" only when the tag named this image already.
 func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs, tags []string) (*Image, bool, error) {
 	r, g := p.runtime, p.runtime.graph
-	if image, err := g.Get(configID(config)); err == nil {
+	if image, err := g.Get(configID(config)); err == nil { // only the tag may be new
+		fresh := false
 		for _, tag := range tags {
+			fresh = fresh || r.tags.Lookup(tag) != image.ID
 			if err := r.TagImage(image.ID, tag); err != nil {
 				return nil, false, err
 			}
 		}
-		return image, false, nil
+		return image, fresh, nil
 	}
 	parent, stored, err := g.longestChain(diffIDs)
 	if err != nil {

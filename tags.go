@@ -100,7 +100,7 @@ func (s *TagStore) Delete(ref string) (string, error) {
 	defer s.mu.Unlock()
 	id, ok := s.Repositories[repository][tag]
 	if !ok {
-		return "", fmt.Errorf("no such image: %s:%s", repository, tag)
+		return "", fmt.Errorf("%w: %s:%s", errNoSuchImage, repository, tag)
 	}
 	delete(s.Repositories[repository], tag)
 	if len(s.Repositories[repository]) == 0 {
