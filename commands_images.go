@@ -110,7 +110,7 @@ func (srv *Server) CmdImages(session *Session, args []string) error {
 	var filterArgs []string
 	f := newFlags(session, "images", "[OPTIONS]", "List images")
 	f.Bool(&all, "a", "all", "Show all images (by default, untagged images that others stand on are hidden)")
-	f.Bool(&digests, "", "digests", "Show digests (an image made here has none)")
+	f.Bool(&digests, "", "digests", "Show the digests a registry gave the images (one made here has none until pushed)")
 	f.List(&filterArgs, "f", "filter", "Filter: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE")
 	f.Bool(&noTrunc, "", "no-trunc", "Do not truncate IDs")
 	f.Bool(&quiet, "q", "quiet", "Only print image IDs")
@@ -146,16 +146,35 @@ func (srv *Server) CmdImages(session *Session, args []string) error {
 		if len(refs) == 0 {
 			refs = []string{"<none>:<none>"}
 		}
+		rest := fmt.Sprintf("%s\t%s ago\t%s\n", id, humanDuration(time.Since(image.Created)), humanSize(image.TotalSize))
 		for _, ref := range refs {
 			i := strings.LastIndexByte(ref, ':')
-			fmt.Fprintf(w, "%s\t%s\t", ref[:i], ref[i+1:])
-			if digests {
-				fmt.Fprint(w, "<none>\t") // only a registry gives a digest (RepoDigests), and we pull from none
+			if !digests {
+				fmt.Fprintf(w, "%s\t%s\t%s", ref[:i], ref[i+1:], rest)
+				continue
 			}
-			fmt.Fprintf(w, "%s\t%s ago\t%s\n", id, humanDuration(time.Since(image.Created)), humanSize(image.TotalSize))
+			// As docker shows them: a line for each digest the repository has for the image.
+			for _, digest := range repositoryDigests(srv.runtime.tags.DigestsOf(image.ID), ref[:i]) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s", ref[:i], ref[i+1:], digest, rest)
+			}
 		}
 	}
 	return w.Flush()
+}
+
+// repositoryDigests are the digests a registry gave the image under repository, among refs
+// (name@digest), or <none>: an image made here has none until it is pushed.
+func repositoryDigests(refs []string, repository string) []string {
+	var digests []string
+	for _, ref := range refs {
+		if name, digest, _ := strings.Cut(ref, "@"); name == repository {
+			digests = append(digests, digest)
+		}
+	}
+	if digests == nil {
+		return []string{"<none>"}
+	}
+	return digests
 }
 
 func (srv *Server) CmdTag(session *Session, args []string) error {
@@ -163,6 +182,9 @@ func (srv *Server) CmdTag(session *Session, args []string) error {
 	positional, err := f.Parse(args, 2, 2, true)
 	if err != nil {
 		return err
+	}
+	if strings.Contains(positional[1], "@") { // only a registry gives a digest
+		return fmt.Errorf("refusing to create a tag with a digest reference: %s", printable(positional[1]))
 	}
 	return srv.runtime.TagImage(positional[0], positional[1])
 }
@@ -188,15 +210,16 @@ func (srv *Server) CmdRmi(session *Session, args []string) error {
 
 // imageView is an image as `docker image inspect` shows it.
 type imageView struct {
-	Id       string
-	RepoTags []string
-	Parent   string
-	Comment  string
-	Author   string
-	Created  time.Time
-	Config   *ImageConfig
-	Size     int64
-	RootFS   struct {
+	Id          string
+	RepoTags    []string
+	RepoDigests []string
+	Parent      string
+	Comment     string
+	Author      string
+	Created     time.Time
+	Config      *ImageConfig
+	Size        int64
+	RootFS      struct {
 		Type   string
 		Layers []string
 	}
@@ -207,8 +230,12 @@ func (srv *Server) imageView(image *Image) *imageView {
 	if image.Parent != "" {
 		view.Parent = "sha256:" + image.Parent
 	}
+	view.RepoDigests = srv.runtime.tags.DigestsOf(image.ID)
 	if view.RepoTags == nil {
 		view.RepoTags = []string{}
+	}
+	if view.RepoDigests == nil {
+		view.RepoDigests = []string{}
 	}
 	view.RootFS.Type = "layers"
 	// Docker lists layers from the bottom up, as the config does, and counts the size of all of them.

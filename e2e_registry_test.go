@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,6 +181,27 @@ func TestE2EPull(t *testing.T) {
 	if out := d.mustRun(t, "pull", reg.addr+"/app@"+ociDigest); !strings.Contains(out, "Digest: "+ociDigest) {
 		t.Errorf("pull by digest printed:\n%s", out)
 	}
+	// The digests it was pulled by name it: RepoDigests, images --digests, run and rmi by digest.
+	var views []struct{ RepoDigests []string }
+	byDigest := reg.addr + "/app@" + ociDigest
+	if err := json.Unmarshal([]byte("["+d.mustRun(t, "inspect", byDigest)+"]"), &views); err != nil || len(views) != 1 || !slices.Contains(views[0].RepoDigests, byDigest) {
+		t.Errorf("inspect %s: RepoDigests %+v (%v)", byDigest, views, err)
+	}
+	if out := d.mustRun(t, "images", "--digests"); !slices.ContainsFunc(strings.Split(out, "\n"), func(line string) bool {
+		fields := strings.Fields(line)
+		return len(fields) > 3 && fields[0] == reg.addr+"/app" && fields[1] == "oci" && fields[2] == ociDigest
+	}) {
+		t.Errorf("images --digests has no line for app:oci with %s:\n%s", ociDigest, out)
+	}
+	if got := d.mustRun(t, "run", "--rm", "--pull", "never", byDigest, "cat", "/hello"); got != "from-layer-2\n" {
+		t.Errorf("run by digest: %q", got)
+	}
+	if out := d.mustRun(t, "rmi", byDigest); out != "Untagged: "+byDigest+"\n" {
+		t.Errorf("rmi by digest printed %q", out)
+	}
+	if _, stderr, code := d.run("", "tag", "base", byDigest); code == 0 || !strings.Contains(stderr, "digest reference") {
+		t.Errorf("tag to a digest reference: exit %d, %q", code, stderr)
+	}
 
 	// Spoiled: a new image's top layer, and a manifest.
 	engine(t, "run", "--name", "pull-spoiled", "base", "sh", "-c", "echo spoiled > /spoiled")
@@ -255,6 +277,9 @@ func TestE2EPush(t *testing.T) {
 	}
 	if out := engine(t, "push", name); strings.Contains(out, ": Pushed") || strings.Count(out, "Layer already exists") != 3 {
 		t.Errorf("a second push printed:\n%s", out)
+	}
+	if got := shared.imageID(t, reg.addr+"/mine@"+digest); got != want {
+		t.Errorf("the pushed digest names %s, not the image pushed (%s)", got, want)
 	}
 
 	d, err := startDaemon(t.TempDir())

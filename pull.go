@@ -39,7 +39,8 @@ type puller struct {
 	dir      string    // where layers are unpacked until they are stored
 }
 
-// Pull fetches the image ref names and returns it, stored and tagged (unless ref has only a digest).
+// Pull fetches the image ref names and returns it, stored and tagged (unless ref has only a digest), and
+// with the digest it was pulled by as one of its RepoDigests.
 func (r *Runtime) Pull(ctx context.Context, ref Reference, out io.Writer) (*Image, error) {
 	dir, err := os.MkdirTemp(r.graph.root, ".pull-") // hidden: NewGraph removes what a crash leaves
 	if err != nil {
@@ -64,11 +65,11 @@ func (p *puller) pull(ctx context.Context) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tags []string
+	refs := []string{p.ref.Name() + "@" + digest} // the registry's name for it: RepoDigests
 	if p.ref.Tag != "" {
-		tags = []string{p.ref.Name() + ":" + p.ref.Tag}
+		refs = append(refs, p.ref.Name()+":"+p.ref.Tag)
 	}
-	image, fresh, err := p.store(ctx, m, config, diffIDs, tags)
+	image, fresh, err := p.store(ctx, m, config, diffIDs, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -151,15 +152,15 @@ func (p *puller) config(ctx context.Context, m *manifest) ([]byte, []string, err
 	return config, parsed.RootFS.DiffIDs, nil
 }
 
-// store stores the image, fetching the layers the store lacks. It tells whether anything was new, the tag
-// included: docker says "Image is up to date" only when the tag named this image already.
-func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs, tags []string) (*Image, bool, error) {
+// store stores the image under refs, fetching the layers the store lacks. It tells whether anything was
+// new, the references included: docker says "Image is up to date" only when they named it already.
+func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs, refs []string) (*Image, bool, error) {
 	r, g := p.runtime, p.runtime.graph
-	if image, err := g.Get(configID(config)); err == nil { // only the tag may be new
+	if image, err := g.Get(configID(config)); err == nil { // only the references may be new
 		fresh := false
-		for _, tag := range tags {
-			fresh = fresh || r.tags.Lookup(tag) != image.ID
-			if err := r.TagImage(image.ID, tag); err != nil {
+		for _, ref := range refs {
+			fresh = fresh || r.tags.Lookup(ref) != image.ID
+			if err := r.TagImage(image.ID, ref); err != nil {
 				return nil, false, err
 			}
 		}
@@ -176,7 +177,7 @@ func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs,
 		return nil, false, err
 	}
 	if stored == len(diffIDs) { // every layer is there: the image only adds its config
-		image, err := r.AddImage(func() (*NewImage, error) { return g.Register(nil, parent, config) }, tags...)
+		image, err := r.AddImage(func() (*NewImage, error) { return g.Register(nil, parent, config) }, refs...)
 		return image, true, err
 	}
 	var image *Image
@@ -185,7 +186,7 @@ func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs,
 		if i < len(diffIDs)-1 {
 			image, err = r.AddImage(func() (*NewImage, error) { return g.Create(layer, parent, ImageMeta{}) })
 		} else {
-			image, err = r.AddImage(func() (*NewImage, error) { return g.Register(layer, parent, config) }, tags...)
+			image, err = r.AddImage(func() (*NewImage, error) { return g.Register(layer, parent, config) }, refs...)
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("layer %s: %w", m.Layers[i].Digest, err)

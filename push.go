@@ -84,6 +84,11 @@ func (p *pusher) push(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(p.out, "%s: digest: %s size: %d\n", p.ref.Tag, digest, len(body))
+	if validDigest(digest) { // the registry's name for the image: one of its RepoDigests
+		if err := p.runtime.TagImage(id, p.ref.Name()+"@"+digest); err != nil {
+			return "", err
+		}
+	}
 	return digest, nil
 }
 

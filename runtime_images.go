@@ -47,7 +47,7 @@ func (r *Runtime) LookupImage(ref string) (*Image, error) {
 // graph links it in and each of refs is tagged to it. Import, commit and load all come in here.
 func (r *Runtime) AddImage(create func() (*NewImage, error), refs ...string) (*Image, error) {
 	for _, ref := range refs {
-		if _, _, err := ParseReference(ref); err != nil {
+		if _, _, err := parseStoreRef(ref); err != nil {
 			return nil, err // before the work, not after
 		}
 	}
@@ -118,8 +118,8 @@ func (r *Runtime) deleteImage(ref string, force bool) ([]string, []func(), error
 		return nil, nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced): image has dependent child images", image.ID[:12])
 	}
 	if byTag {
-		repository, tag, _ := ParseReference(ref)
-		tags = []string{repository + ":" + tag}
+		repository, key, _ := parseStoreRef(ref)
+		tags = []string{joinRef(repository, key)}
 	}
 	var messages []string
 	for _, tag := range tags {
@@ -143,11 +143,11 @@ func (r *Runtime) deleteDanglingTag(ref string) (messages []string, ok bool, err
 	if _, err := r.graph.Get(id); err == nil {
 		return nil, false, nil
 	}
-	repository, tag, _ := ParseReference(ref)
+	repository, key, _ := parseStoreRef(ref)
 	if _, err := r.tags.Delete(ref); err != nil {
 		return nil, true, err
 	}
-	return []string{"Untagged: " + repository + ":" + tag}, true, nil
+	return []string{"Untagged: " + joinRef(repository, key)}, true, nil
 }
 
 // deleteUnused deletes an image no tag, child or container needs, then tries its parent the same way.
@@ -162,6 +162,12 @@ func (r *Runtime) deleteUnused(id string) ([]string, []func(), error) {
 		children, err := r.graph.Children(id)
 		if err != nil || len(children) > 0 || len(r.tags.TagsOf(id)) > 0 || len(r.ImageUsers(id)) > 0 {
 			return messages, removals, err
+		}
+		for _, ref := range r.tags.DigestsOf(id) { // the registry's names for it go with it
+			if _, err := r.tags.Delete(ref); err != nil {
+				return messages, removals, err
+			}
+			messages = append(messages, "Untagged: "+ref)
 		}
 		remove, err := r.graph.Delete(id)
 		if err != nil {

@@ -3,6 +3,11 @@
 // ROOT/repositories.json maps repository → tag → image ID, as Docker 0.1's did: `engine import x.tar
 // myimg:1.0` adds one entry, `engine run myimg:1.0` reads it (Runtime.LookupImage), `engine tag` copies
 // one, `engine rmi` removes one. The whole file is rewritten atomically on every change.
+//
+// Beside the tags, under "@sha256:…", the same map keeps the digests a registry gave an image when it was
+// pulled or pushed (pull.go, push.go): `name@sha256:…` names the image as the registry knows it, and
+// `inspect` shows these as RepoDigests, as Docker's repositories.json keeps them beside its tags. A tag
+// cannot begin with "@", so the two never meet.
 package main
 
 import (
@@ -65,9 +70,31 @@ func ParseReference(ref string) (repository, tag string, err error) {
 	return repository, tag, nil
 }
 
+// parseStoreRef splits a tag reference ("name[:tag]") or a digest reference ("name[:tag]@sha256:…", whose
+// tag says nothing more) into its repository and the key the store keeps it under.
+func parseStoreRef(ref string) (repository, key string, err error) {
+	name, digest, isDigest := strings.Cut(ref, "@")
+	if !isDigest {
+		return ParseReference(ref)
+	}
+	if !validDigest(digest) {
+		return "", "", fmt.Errorf("invalid reference format: %q (a digest is sha256: and 64 hex digits)", ref)
+	}
+	repository, _, err = ParseReference(name)
+	return repository, "@" + digest, err
+}
+
+// joinRef is the reference a repository and a key of the store make.
+func joinRef(repository, key string) string {
+	if strings.HasPrefix(key, "@") {
+		return repository + key
+	}
+	return repository + ":" + key
+}
+
 // Lookup returns the image ID a reference is tagged to, or "" if it is not.
 func (s *TagStore) Lookup(ref string) string {
-	repository, tag, err := ParseReference(ref)
+	repository, tag, err := parseStoreRef(ref)
 	if err != nil {
 		return ""
 	}
@@ -77,7 +104,7 @@ func (s *TagStore) Lookup(ref string) string {
 }
 
 func (s *TagStore) Set(ref, imageID string) error {
-	repository, tag, err := ParseReference(ref)
+	repository, tag, err := parseStoreRef(ref)
 	if err != nil {
 		return err
 	}
@@ -90,9 +117,9 @@ func (s *TagStore) Set(ref, imageID string) error {
 	return s.save()
 }
 
-// Delete removes a tag and returns the image ID it pointed to.
+// Delete removes a tag (or a digest reference) and returns the image ID it pointed to.
 func (s *TagStore) Delete(ref string) (string, error) {
-	repository, tag, err := ParseReference(ref)
+	repository, tag, err := parseStoreRef(ref)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +127,7 @@ func (s *TagStore) Delete(ref string) (string, error) {
 	defer s.mu.Unlock()
 	id, ok := s.Repositories[repository][tag]
 	if !ok {
-		return "", fmt.Errorf("%w: %s:%s", errNoSuchImage, repository, tag)
+		return "", fmt.Errorf("%w: %s", errNoSuchImage, joinRef(repository, tag))
 	}
 	delete(s.Repositories[repository], tag)
 	if len(s.Repositories[repository]) == 0 {
@@ -111,13 +138,22 @@ func (s *TagStore) Delete(ref string) (string, error) {
 
 // TagsOf lists "repository:tag" for every tag of an image, sorted.
 func (s *TagStore) TagsOf(imageID string) []string {
+	return s.refsOf(imageID, false)
+}
+
+// DigestsOf lists "repository@sha256:…" for every digest a registry gave an image, sorted.
+func (s *TagStore) DigestsOf(imageID string) []string {
+	return s.refsOf(imageID, true)
+}
+
+func (s *TagStore) refsOf(imageID string, digests bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var refs []string
 	for repository, tags := range s.Repositories {
 		for tag, id := range tags {
-			if id == imageID {
-				refs = append(refs, repository+":"+tag)
+			if id == imageID && strings.HasPrefix(tag, "@") == digests {
+				refs = append(refs, joinRef(repository, tag))
 			}
 		}
 	}

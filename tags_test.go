@@ -148,6 +148,35 @@ func TestTagStoreTagsOf(t *testing.T) {
 	}
 }
 
+// TestTagStoreDigests: a registry's digest for an image is kept beside its tags, found by name@digest
+// (a tag before the @ says nothing more), listed apart from the tags, and deleted alone.
+func TestTagStoreDigests(t *testing.T) {
+	store, _ := newTestTagStore(t)
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	mustSetTag(t, store, "localhost:5000/app:1", "id1")
+	mustSetTag(t, store, "localhost:5000/app@"+digest, "id1")
+	for _, ref := range []string{"localhost:5000/app@" + digest, "localhost:5000/app:9@" + digest} {
+		if got := store.Lookup(ref); got != "id1" {
+			t.Errorf("Lookup(%s) = %q", ref, got)
+		}
+	}
+	if got := store.TagsOf("id1"); !slices.Equal(got, []string{"localhost:5000/app:1"}) {
+		t.Errorf("TagsOf = %q", got)
+	}
+	if got := store.DigestsOf("id1"); !slices.Equal(got, []string{"localhost:5000/app@" + digest}) {
+		t.Errorf("DigestsOf = %q", got)
+	}
+	if err := store.Set("app@sha256:12", "id1"); err == nil {
+		t.Error("a short digest was taken")
+	}
+	if id, err := store.Delete("localhost:5000/app@" + digest); id != "id1" || err != nil {
+		t.Errorf("Delete = %q, %v", id, err)
+	}
+	if got := store.Lookup("localhost:5000/app:1"); got != "id1" || len(store.DigestsOf("id1")) != 0 {
+		t.Errorf("after the digest's delete: tag %q, digests %q", got, store.DigestsOf("id1"))
+	}
+}
+
 func TestTagStorePersistence(t *testing.T) {
 	store, path := newTestTagStore(t)
 	mustSetTag(t, store, "base:1", "id1")
