@@ -92,8 +92,10 @@ func (srv *Server) CmdPush(session *Session, args []string) error {
 	return nil
 }
 
-// untilGone is a context that ends when the client leaves (or cancel is called).
+// untilGone is a context that ends when the client leaves (or cancel is called). A pull or a push writes
+// to the client only now and then, so the daemon probes it (Conn.probe) to learn that it is gone.
 func untilGone(session *Session) (context.Context, context.CancelFunc) {
+	session.conn.probe()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		select {

@@ -325,3 +325,79 @@ func TestE2ERunPulls(t *testing.T) {
 	shared.run("", "rm", strings.TrimSpace(id))
 	engineFails(t, 125, `invalid --pull "sometimes"`, "run", "--pull", "sometimes", "base", "true")
 }
+
+// slowProxy serves a registry's API on a loopback port of its own, sending the bodies of blobs 64 KiB at
+// a time, 20 times a second: a pull through it takes long enough to be interrupted.
+func slowProxy(t *testing.T, target string) string {
+	t.Helper()
+	addr := freePort()
+	server := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, _ := http.NewRequestWithContext(r.Context(), r.Method, "http://"+target+r.URL.RequestURI(), r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for key, values := range resp.Header {
+			w.Header()[key] = values
+		}
+		w.WriteHeader(resp.StatusCode)
+		for buf := make([]byte, 64<<10); ; {
+			n, err := resp.Body.Read(buf)
+			if _, werr := w.Write(buf[:n]); werr != nil || err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			if strings.Contains(r.URL.Path, "/blobs/") {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})}
+	go server.ListenAndServe()
+	t.Cleanup(func() { server.Close() })
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			return addr
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the slow proxy does not answer")
+	return ""
+}
+
+// TestE2EPullClientKilled: a client killed in the middle of a pull takes the pull with it: nothing half
+// made stays in the store, nothing is tagged, and the next pull gets the whole image.
+func TestE2EPullClientKilled(t *testing.T) {
+	reg := startRegistry(t)
+	engine(t, "run", "--name", "pull-killed", "base", "sh", "-c", "head -c 8388608 /dev/urandom > /big")
+	defer engine(t, "rm", "pull-killed")
+	engine(t, "commit", "pull-killed", "pull-killed:1")
+	defer engine(t, "rmi", "pull-killed:1")
+	reg.push(t, "pull-killed:1", "big:1", false)
+	proxy := slowProxy(t, reg.addr) // 8 MiB at 1.25 MiB/s: about 6 s
+	d, err := startDaemon(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stopAtEnd(t)
+
+	cmd, _, out := d.background(t, false, "pull", proxy+"/big:1")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "Pulling fs layer") })
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, func() bool {
+		hidden, _ := filepath.Glob(filepath.Join(d.root, "graph", ".pull-*"))
+		return len(hidden) == 0
+	})
+	if out, _, code := d.run("", "inspect", proxy+"/big:1"); code == 0 {
+		t.Errorf("the interrupted pull left its tag: %s", out)
+	}
+	d.mustRun(t, "pull", reg.addr+"/big:1")
+	if got := d.mustRun(t, "run", "--rm", reg.addr+"/big:1", "wc", "-c", "/big"); !strings.HasPrefix(strings.TrimSpace(got), "8388608") {
+		t.Errorf("the image pulled after the interrupted pull has /big of %q bytes", got)
+	}
+}
