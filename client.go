@@ -1,8 +1,9 @@
 // client.go: the client's side of the wire (tcp.go), all of `engine COMMAND` but the terminal
-// (terminal.go) and the local files of `engine cp` (client_cp.go). Client reads the token, dials the
-// daemon, sends the token and the request, and then does what the daemon's frames ask: it copies stdout
-// (into the file of `export -o`, outputSide) and stderr out, sends its stdin, its terminal's size and its
-// signals when asked, and exits with the status of the exit frame.
+// (terminal.go), the local files of `engine cp` (client_cp.go) and the credentials of `engine login`
+// (client_auth.go). Client reads the token, dials the daemon, sends the token and the request, and then
+// does what the daemon's frames ask: it copies stdout (into the file of `export -o`, outputSide) and
+// stderr out, sends its stdin, its terminal's size, its signals and a registry's credentials when
+// asked, and exits with the status of the exit frame.
 package main
 
 import (
@@ -21,6 +22,9 @@ import (
 
 // Client runs one command against the daemon at addr and returns the exit status to leave with.
 func Client(addr, root string, args []string) int {
+	if args[0] == "logout" { // the user's own file, and nothing else (client_auth.go)
+		return logout(args)
+	}
 	token, err := os.ReadFile(filepath.Join(root, "engine.token"))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine: cannot read the daemon's token (is `engine -d -r %s` running, and may you read its root?): %v\n", root, err)
@@ -54,7 +58,10 @@ func Client(addr, root string, args []string) int {
 	}
 	term := &clientTerminal{conn: conn, input: side.input}
 	term.watchSignals()
-	status, err := receive(conn, term, side.output)
+	if side.credentials == nil {
+		side.credentials = savedAuth
+	}
+	status, err := receive(conn, term, side.output, side.credentials)
 	term.restore()
 	if side.finish != nil {
 		var local error
@@ -83,7 +90,7 @@ func localFailure(command string, err error) int {
 // receive copies the daemon's frames to output (our stdout, or the local side of a copy) and stderr
 // until the exit frame, through one buffer of the largest payload, and answers the daemon's requests
 // for stdin, terminal size and signals.
-func receive(conn *Conn, term *clientTerminal, output io.Writer) (int, error) {
+func receive(conn *Conn, term *clientTerminal, output io.Writer, credentials func(domain string) string) (int, error) {
 	if f, ok := output.(*os.File); ok {
 		// When our stdout is a pipe (`engine run … | cmd`), one of 1 MiB rather than the default
 		// 64 KiB: a frame of a container's output (up to 1 MiB, a record of its log) goes in with one
@@ -114,6 +121,15 @@ func receive(conn *Conn, term *clientTerminal, output io.Writer) (int, error) {
 			}
 		case frameTerminal:
 			err = term.announce()
+		case frameCredentials: // a registry asks the daemon who we are (client_auth.go)
+			var domain []byte
+			if domain, err = conn.ReadPayload(length); err == nil {
+				answer := ""
+				if credentials != nil {
+					answer = credentials(string(domain))
+				}
+				err = conn.WriteFrame(frameCredentials, []byte(answer))
+			}
 		case frameSignal:
 			term.proxySignals()
 		case frameStdin:

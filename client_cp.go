@@ -37,14 +37,20 @@ type localSide struct {
 	input  *os.File
 	output io.Writer
 	finish func(status int, received error) (int, error)
+	// credentials answers the daemon's question for a registry's user and password (client_auth.go):
+	// base64 of user:password, or "". nil: those of ~/.engine/config.json.
+	credentials func(domain string) string
 }
 
 // localSideOf prepares the local side of args: `engine cp` here, `engine export -o FILE` and `engine
 // save -o FILE` in outputSide (client_files.go), `engine import FILE` and `engine load -i FILE` in
-// importSource.
+// importSource, `engine login` in loginSide (client_auth.go).
 func localSideOf(args []string, conn *Conn) (*localSide, error) {
 	if args[0] == "cp" {
 		return copySide(args, conn)
+	}
+	if args[0] == "login" {
+		return loginSide(args)
 	}
 	if slices.Contains(outputCommands, args[0]) {
 		return outputSide(args)

@@ -29,7 +29,7 @@ func TestFrameReceiveErrors(t *testing.T) {
 				<-sendFrames(daemon, tt.frames...)
 				daemon.Close()
 			}()
-			if status, err := receive(client, &clientTerminal{conn: client}, os.Stdout); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if status, err := receive(client, &clientTerminal{conn: client}, os.Stdout, nil); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("receive = %d, %v; want an error containing %q", status, err, tt.want)
 			}
 		})

@@ -236,7 +236,7 @@ func (srv *Server) pullFor(session *Session, policy, image string) error {
 	}
 	ctx, cancel := untilGone(session)
 	defer cancel()
-	_, err = srv.runtime.Pull(ctx, ref, session.Stderr)
+	_, err = srv.runtime.Pull(ctx, ref, session.Stderr, session.askCredentials)
 	return err
 }
 

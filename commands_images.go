@@ -1,4 +1,5 @@
-// commands_images.go: the image commands, CmdImport, CmdPull, CmdPush, CmdImages, CmdTag and CmdRmi.
+// commands_images.go: the image commands, CmdImport, CmdImages, CmdTag and CmdRmi (pull, push and login
+// are in commands_registry.go).
 //
 // Like commands.go, these only parse and print; the Runtime does the work under its store lock
 // (runtime_images.go: AddImage, TagImage, DeleteImage) and picks what `images` lists (images_list.go).
@@ -8,9 +9,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,76 +34,6 @@ func (srv *Server) CmdImport(session *Session, args []string) error {
 	}
 	fmt.Fprintln(session.Stdout, "sha256:"+image.ID)
 	return nil
-}
-
-// CmdPull fetches an image from a registry (pull.go); it stops when the client leaves.
-func (srv *Server) CmdPull(session *Session, args []string) error {
-	var quiet bool
-	f := newFlags(session, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry")
-	f.Bool(&quiet, "q", "quiet", "Print only the image's reference, not the progress")
-	positional, err := f.Parse(args, 1, 1, true)
-	if err != nil {
-		return err
-	}
-	ref, err := ParseRemoteReference(positional[0])
-	if err != nil {
-		return err
-	}
-	ctx, cancel := untilGone(session)
-	defer cancel()
-	progress := session.Stdout
-	if quiet {
-		progress = io.Discard
-	}
-	if _, err := srv.runtime.Pull(ctx, ref, progress); err != nil {
-		return err
-	}
-	fmt.Fprintln(session.Stdout, ref.Domain+"/"+ref.Path+strings.TrimPrefix(ref.String(), ref.Name()))
-	return nil
-}
-
-// CmdPush sends an image to a registry (push.go); it stops when the client leaves.
-func (srv *Server) CmdPush(session *Session, args []string) error {
-	var quiet bool
-	f := newFlags(session, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry")
-	f.Bool(&quiet, "q", "quiet", "Print only the digest of what was pushed")
-	positional, err := f.Parse(args, 1, 1, true)
-	if err != nil {
-		return err
-	}
-	ref, err := ParseRemoteReference(positional[0])
-	if err != nil {
-		return err
-	}
-	ctx, cancel := untilGone(session)
-	defer cancel()
-	progress := session.Stdout
-	if quiet {
-		progress = io.Discard
-	}
-	digest, err := srv.runtime.Push(ctx, ref, progress)
-	if err != nil {
-		return err
-	}
-	if quiet {
-		fmt.Fprintln(session.Stdout, digest)
-	}
-	return nil
-}
-
-// untilGone is a context that ends when the client leaves (or cancel is called). A pull or a push writes
-// to the client only now and then, so the daemon probes it (Conn.probe) to learn that it is gone.
-func untilGone(session *Session) (context.Context, context.CancelFunc) {
-	session.conn.probe()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-session.conn.Gone():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
 }
 
 func (srv *Server) CmdImages(session *Session, args []string) error {

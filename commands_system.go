@@ -35,6 +35,7 @@ var commands = [][2]string{
 	{"import", "Import a root filesystem tarball as an image"},
 	{"pull", "Download an image from a registry"},
 	{"push", "Upload an image to a registry"},
+	{"login", "Log in to a registry (`engine logout [SERVER]`, which the client does alone, forgets it)"},
 	{"images", "List images"},
 	{"tag", "Give an image another name"},
 	{"rmi", "Remove images"},

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -28,11 +29,17 @@ type testRegistry struct {
 
 // startRegistry starts a registry for the test and stops it at its end.
 func startRegistry(t *testing.T) *testRegistry {
+	return startRegistryWith(t, "")
+}
+
+// startRegistryWith starts a registry whose config's http section ends with httpMore (", tls: {…}"),
+// which may close it and add a section ("}\nauth: {…"), or the last one's brace.
+func startRegistryWith(t *testing.T, httpMore string) *testRegistry {
 	t.Helper()
 	dir := t.TempDir()
 	r := &testRegistry{addr: freePort(), storage: filepath.Join(dir, "storage")}
 	config := fmt.Sprintf("version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: %s}\n"+
-		"  delete: {enabled: true}\nhttp: {addr: %s, secret: engine-test}\n", r.storage, r.addr)
+		"  delete: {enabled: true}\nhttp: {addr: %s, secret: engine-test%s}\n", r.storage, r.addr, httpMore)
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0600); err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +50,16 @@ func startRegistry(t *testing.T) *testRegistry {
 		t.Fatalf("starting docker-registry (contrib/test.sh installs it): %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	probe := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	scheme := "http://"
+	if strings.Contains(httpMore, "tls:") {
+		scheme = "https://"
+	}
 	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + r.addr + "/v2/")
+		resp, err := probe.Get(scheme + r.addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == 200 || resp.StatusCode == 401 { // 401: it wants to know who asks
 				return r
 			}
 		}
@@ -399,5 +411,39 @@ func TestE2EPullClientKilled(t *testing.T) {
 	d.mustRun(t, "pull", reg.addr+"/big:1")
 	if got := d.mustRun(t, "run", "--rm", reg.addr+"/big:1", "wc", "-c", "/big"); !strings.HasPrefix(strings.TrimSpace(got), "8388608") {
 		t.Errorf("the image pulled after the interrupted pull has /big of %q bytes", got)
+	}
+}
+
+// TestE2EPullOverTLS: a registry on loopback that speaks HTTPS is reached over HTTPS; its certificate is
+// not checked unless a CA is given for it in ROOT/certs.d/HOST:PORT, and then it is: a CA that did not
+// sign it fails the pull, the one that did lets it through.
+func TestE2EPullOverTLS(t *testing.T) {
+	ca := newTestCA(t)
+	certFile, keyFile := ca.serverFiles(t, t.TempDir())
+	reg := startRegistryWith(t, fmt.Sprintf(", tls: {certificate: %s, key: %s}", certFile, keyFile))
+	reg.push(t, "base", "tls:1", false)
+	d, err := startDaemon(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.stopAtEnd(t)
+	name := reg.addr + "/tls:1"
+	d.mustRun(t, "pull", name)
+
+	certs := filepath.Join(d.root, "certs.d", reg.addr)
+	if err := os.MkdirAll(certs, 0700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certs, "ca.crt"), newTestCA(t).pem, 0600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := d.run("", "pull", name); code == 0 || !strings.Contains(stderr, "certificate") {
+		t.Errorf("a pull with a CA that did not sign the registry's certificate: exit %d, %q", code, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(certs, "ca.crt"), ca.pem, 0600); err != nil {
+		t.Fatal(err)
+	}
+	if out := d.mustRun(t, "pull", name); !strings.Contains(out, "Image is up to date") {
+		t.Errorf("a pull with the registry's CA printed:\n%s", out)
 	}
 }

@@ -3,6 +3,7 @@
 // One binary plays six parts:
 //
 //	engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR] [--log-opt KEY=VALUE ...]
+//	          [--insecure-registry HOST[:PORT] ...]
 //	                                        the daemon: owns ROOT, serves commands over TCP (server.go)
 //	engine [-H ADDR] [-r DIR] COMMAND ...   the client: sends COMMAND to the daemon, relays its streams
 //	                                        and exits with the status it gets back (client.go)
@@ -68,6 +69,14 @@ func main() {
 		logOpts = append(logOpts, opt)
 		return nil
 	})
+	var insecure []string
+	flags.Func("insecure-registry", "with -d, repeatable: a registry (HOST[:PORT]) that may speak plain HTTP or show any certificate", func(registry string) error {
+		if !validRegistry(registry) {
+			return fmt.Errorf("%q is not HOST[:PORT]", registry)
+		}
+		insecure = append(insecure, registry)
+		return nil
+	})
 	flags.Usage = func() { printUsage(flags) }
 	if err := flags.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
@@ -83,7 +92,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
 			os.Exit(125)
 		}
-		os.Exit(runDaemon(address, *root, *bridge, *subnet, logDefaults))
+		os.Exit(runDaemon(address, *root, *bridge, *subnet, logDefaults, insecure))
 	case flags.NArg() == 0:
 		printUsage(flags)
 		os.Exit(0)
@@ -94,7 +103,7 @@ func main() {
 
 // runDaemon serves until SIGTERM or SIGINT, then leaves; the running containers stay, with their keepers
 // (keeper.go), for the next daemon to adopt.
-func runDaemon(addr, root, bridge, subnet string, logDefaults map[string]string) int {
+func runDaemon(addr, root, bridge, subnet string, logDefaults map[string]string, insecure []string) int {
 	// A shell, a service manager or a test harness may have left descriptors open in the daemon; none
 	// may reach a container (CVE-2024-21626 began with one), so every one from 3 up closes at execve.
 	if err := markFdsCloseOnExec(); err != nil {
@@ -111,6 +120,7 @@ func runDaemon(addr, root, bridge, subnet string, logDefaults map[string]string)
 		return 1
 	}
 	runtime.LogDefaults = logDefaults
+	runtime.Registries.Insecure = insecure
 	srv, err := Listen(addr, runtime)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "engine -d: %v\n", err)
@@ -130,7 +140,7 @@ func runDaemon(addr, root, bridge, subnet string, logDefaults map[string]string)
 }
 
 func printUsage(flags *flag.FlagSet) {
-	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR] [--log-opt KEY=VALUE ...]\n\n")
+	fmt.Fprintf(os.Stderr, "Usage: engine [-H ADDR] [-r DIR] COMMAND [ARGS...]\n       engine -d [-H ADDR] [-r DIR] [--bridge NAME] [--subnet CIDR] [--log-opt KEY=VALUE ...] [--insecure-registry HOST[:PORT] ...]\n\n")
 	flags.PrintDefaults()
 	fmt.Fprintf(os.Stderr, "\nCommands:\n%s\nRun 'engine COMMAND --help' for more on a command.\n", commandList())
 }

@@ -34,6 +34,7 @@ const (
 	frameStderr      byte = 'e'
 	frameExit        byte = 'x'
 	frameError       byte = '!'
+	frameCredentials byte = 'a' // daemon → client: a registry (host[:port]) asks who we are; client → daemon: base64 user:password, or nothing
 
 	frameHeaderSize = 5
 	maxPayload      = 1 << 20

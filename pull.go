@@ -40,14 +40,19 @@ type puller struct {
 }
 
 // Pull fetches the image ref names and returns it, stored and tagged (unless ref has only a digest), and
-// with the digest it was pulled by as one of its RepoDigests.
-func (r *Runtime) Pull(ctx context.Context, ref Reference, out io.Writer) (*Image, error) {
+// with the digest it was pulled by as one of its RepoDigests. creds answers a registry that asks who
+// we are.
+func (r *Runtime) Pull(ctx context.Context, ref Reference, out io.Writer, creds Credentials) (*Image, error) {
 	dir, err := os.MkdirTemp(r.graph.root, ".pull-") // hidden: NewGraph removes what a crash leaves
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	p := &puller{runtime: r, registry: NewRegistry(ref.Domain), ref: ref, out: out, dir: dir}
+	registry, err := r.Registries.reach(ctx, ref, "pull", creds)
+	if err != nil {
+		return nil, err
+	}
+	p := &puller{runtime: r, registry: registry, ref: ref, out: out, dir: dir}
 	return p.pull(ctx)
 }
 

@@ -42,8 +42,9 @@ type pusher struct {
 	out      io.Writer // progress, a line per step
 }
 
-// Push sends the image the store has under ref's name and tag, and returns the manifest's digest.
-func (r *Runtime) Push(ctx context.Context, ref Reference, out io.Writer) (string, error) {
+// Push sends the image the store has under ref's name and tag, and returns the manifest's digest. creds
+// answers a registry that asks who we are.
+func (r *Runtime) Push(ctx context.Context, ref Reference, out io.Writer, creds Credentials) (string, error) {
 	if ref.Digest != "" || ref.Tag == "" {
 		return "", fmt.Errorf("%s: push takes a name and a tag, not a digest", ref)
 	}
@@ -52,7 +53,11 @@ func (r *Runtime) Push(ctx context.Context, ref Reference, out io.Writer) (strin
 	if err != nil {
 		return "", err
 	}
-	p := &pusher{runtime: r, registry: NewRegistry(ref.Domain), ref: ref, out: out}
+	registry, err := r.Registries.reach(ctx, ref, "pull,push", creds)
+	if err != nil {
+		return "", err
+	}
+	p := &pusher{runtime: r, registry: registry, ref: ref, out: out}
 	fmt.Fprintf(out, "The push refers to repository [%s/%s]\n", ref.Domain, ref.Path)
 	return p.push(ctx, image.ID)
 }

@@ -10,8 +10,8 @@
 // either: a manifest or a config is read up to a limit, a layer up to the size its manifest gives, and
 // every request gives up when the registry stops sending for registryStallTimeout.
 //
-// The daemon talks HTTPS to a registry, except on loopback (127.0.0.1:5000, a registry of one's own
-// machine), where it talks plain HTTP, as Docker does. pull.go uses this to pull, push.go to push.
+// How the daemon reaches a registry (HTTPS, which CA, or plain HTTP for an insecure one) is in
+// registry_config.go. pull.go uses this to pull, push.go to push.
 package main
 
 import (
@@ -24,9 +24,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -47,43 +47,24 @@ const (
 	registryStallTimeout = 60 * time.Second
 )
 
-// Registry is a client of one registry.
+// Registry is a client of one registry (registry_config.go makes it).
 type Registry struct {
-	domain string // as references name it: docker.io, 127.0.0.1:5000
-	base   string // scheme://host[:port] of its API
-	client *http.Client
-}
+	domain   string // as references name it: docker.io, 127.0.0.1:5000
+	base     string // scheme://host[:port] of its API, once Ping has found the scheme
+	insecure bool   // plain HTTP allowed, and HTTPS without checking the certificate (no CA given)
+	client   *http.Client
 
-// NewRegistry makes a client for the registry a reference names.
-func NewRegistry(domain string) *Registry {
-	host, scheme := domain, "https"
-	if domain == dockerHub {
-		host = dockerHubEndpoint
-	}
-	if isLoopback(domain) {
-		scheme = "http"
-	}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   30 * time.Second,
-		ResponseHeaderTimeout: registryStallTimeout,
-		MaxIdleConnsPerHost:   8,
-	}
-	return &Registry{domain: domain, base: scheme + "://" + host, client: &http.Client{Transport: transport}}
-}
-
-// isLoopback tells whether a registry's host[:port] is this machine.
-func isLoopback(domain string) bool {
-	host := domain
-	if h, _, err := net.SplitHostPort(domain); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	// Who asks (registry_auth.go): the challenge Ping met, the scope of this command, the header that
+	// answers them (under authMu: layers go up and down a few at once), and the client's credentials
+	// once asked for (under askMu).
+	challenge      challenge
+	scope          string
+	authMu         sync.Mutex
+	authorization  string
+	credentials    Credentials
+	askMu          sync.Mutex
+	asked          bool
+	user, password string
 }
 
 // descriptor points at a blob or a manifest: its type, digest and size (OCI image-spec descriptor.md).
@@ -217,7 +198,7 @@ func (r *Registry) get(ctx context.Context, path, accept string) (*http.Response
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(req)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -264,7 +245,7 @@ func (r *Registry) HasBlob(ctx context.Context, path, digest string) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(req)
 	if err != nil {
 		return false, err
 	}
@@ -338,7 +319,7 @@ func (r *Registry) send(ctx context.Context, method, target, contentType string,
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,8 @@ type Runtime struct {
 	// otherwise. Create writes the result into the container's HostConfig.LogConfig, as Docker does.
 	LogDefaults map[string]string
 
+	Registries RegistryConfig // how registries are reached (registry_config.go)
+
 	images sync.Mutex   // the store lock: graph and tags change together under it (runtime_images.go)
 	spare  *spareKeeper // a keeper started ahead of the next start (keeper_spare.go)
 
@@ -83,7 +85,8 @@ func NewRuntime(root, bridge, subnet string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes, spare: newSpareKeeper(root)}
+	r := &Runtime{ID: id, root: root, graph: graph, tags: tags, cgroups: cgroups, volumes: volumes, spare: newSpareKeeper(root),
+		Registries: RegistryConfig{CertsDir: filepath.Join(root, "certs.d")}}
 	// Before restore, which gives the containers that still run their addresses and ports back.
 	if r.network, err = NewNetworkManager(bridge, subnet); err != nil {
 		return nil, fmt.Errorf("network: %w", err)

@@ -18,7 +18,10 @@
 // one at once with the size of the client's terminal, then one on every SIGWINCH; and when stdin is
 // asked for too, the client puts its terminal in raw mode, so every key reaches the container's pty
 // (terminal.go). A signal frame ('s') asks the client to pass on its SIGINT and SIGTERM as signal frames
-// (docker's --sig-proxy), which the daemon turns into Container.Kill (attach.go).
+// (docker's --sig-proxy), which the daemon turns into Container.Kill (attach.go). A credentials frame
+// ('a', naming a registry) asks once for the user and password the client has for that registry
+// (registry_auth.go, client_auth.go): the client answers with one credentials frame, empty if it has
+// none.
 //
 // The end of the client's input is not the end of the client. A client that shuts its write side (as
 // `nc -N`, socat and proxies pass on the end of their own input) has only said it has nothing more to
@@ -26,7 +29,7 @@
 // to it. A client that died looks the same from the reading side, so once the input has ended the
 // daemon probes (Conn.probe): a live client reads an empty stdout frame every probeInterval, a dead
 // one's kernel answers it with a reset. A daemon busy with an upload it has already received (import,
-// Session.Upload) probes too, as it reads nothing more. A write or a read that fails is a client gone:
+// Session.Upload) probes too, as it reads nothing more, and so does one that pulls or pushes. A write or a read that fails is a client gone:
 // Conn.Gone is closed, and whatever was streaming to it, waiting for it or unpacking its upload
 // (logs.go, attach.go, `exec -t`, `wait`, archive.go) stops and gives back its files and watches. Our
 // own client never half-closes; it closes the connection after the exit frame, or dies.

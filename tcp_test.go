@@ -335,7 +335,7 @@ func TestFrameExitPayload(t *testing.T) {
 		// The client reads the status back from an exit frame.
 		client, daemon := frameTestPair(t)
 		sendFrames(daemon, testFrame{frameExit, exitPayload(tt.status)})
-		if got, err := receive(client, &clientTerminal{conn: client}, os.Stdout); err != nil || got != tt.status {
+		if got, err := receive(client, &clientTerminal{conn: client}, os.Stdout, nil); err != nil || got != tt.status {
 			t.Errorf("receive(exit frame of %d) = %d, %v", tt.status, got, err)
 		}
 	}

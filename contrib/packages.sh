@@ -24,6 +24,7 @@ tests_need() {
   need skopeo skopeo      # e2e: the oracle for save and load (docker-archive <-> OCI layout, both ways),
                           # and what fills the test registry
   need docker-registry docker-registry # e2e: the registry pull talks to (e2e_registry_test.go)
+  need apache2-utils htpasswd # e2e: the bcrypt password file of the registry that asks who we are
   need tmux tmux          # e2e: a real terminal for `run -it`
   need procps ps          # e2e: the daemon's children
   need qemu-system-x86 qemu-system-x86_64 # contrib/cgroup2-vm.sh: a VM with cgroup v2
