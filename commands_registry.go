@@ -14,49 +14,30 @@ import (
 
 // CmdPull fetches an image from a registry (pull.go); it stops when the client leaves.
 func (srv *Server) CmdPull(session *Session, args []string) error {
-	var quiet bool
-	f := newFlags(session, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry")
-	f.Bool(&quiet, "q", "quiet", "Print only the image's reference, not the progress")
-	positional, err := f.Parse(args, 1, 1, true)
-	if err != nil {
-		return err
-	}
-	ref, err := ParseRemoteReference(positional[0])
+	ref, progress, _, err := parseRegistryCommand(session, args, "pull", "[OPTIONS] NAME[:TAG|@DIGEST]",
+		"Download an image from a registry", "Print only the image's reference, not the progress")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := untilGone(session)
 	defer cancel()
-	progress := session.Stdout
-	if quiet {
-		progress = io.Discard
-	}
 	if _, err := srv.runtime.Pull(ctx, ref, progress, session.askCredentials); err != nil {
 		return err
 	}
+	// The reference is printed with -q too, as docker pull -q prints it.
 	fmt.Fprintln(session.Stdout, ref.Domain+"/"+ref.Path+strings.TrimPrefix(ref.String(), ref.Name()))
 	return nil
 }
 
 // CmdPush sends an image to a registry (push.go); it stops when the client leaves.
 func (srv *Server) CmdPush(session *Session, args []string) error {
-	var quiet bool
-	f := newFlags(session, "push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry")
-	f.Bool(&quiet, "q", "quiet", "Print only the digest of what was pushed")
-	positional, err := f.Parse(args, 1, 1, true)
-	if err != nil {
-		return err
-	}
-	ref, err := ParseRemoteReference(positional[0])
+	ref, progress, quiet, err := parseRegistryCommand(session, args, "push", "[OPTIONS] NAME[:TAG]",
+		"Upload an image to a registry", "Print only the digest of what was pushed")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := untilGone(session)
 	defer cancel()
-	progress := session.Stdout
-	if quiet {
-		progress = io.Discard
-	}
 	digest, err := srv.runtime.Push(ctx, ref, progress, session.askCredentials)
 	if err != nil {
 		return err
@@ -65,6 +46,26 @@ func (srv *Server) CmdPush(session *Session, args []string) error {
 		fmt.Fprintln(session.Stdout, digest)
 	}
 	return nil
+}
+
+// parseRegistryCommand reads what pull and push share: -q and one reference. The progress goes to
+// stdout, or nowhere with -q.
+func parseRegistryCommand(session *Session, args []string, name, usage, description, quietHelp string) (Reference, io.Writer, bool, error) {
+	var quiet bool
+	f := newFlags(session, name, usage, description)
+	f.Bool(&quiet, "q", "quiet", quietHelp)
+	positional, err := f.Parse(args, 1, 1, true)
+	if err != nil {
+		return Reference{}, nil, false, err
+	}
+	ref, err := ParseRemoteReference(positional[0])
+	if err != nil {
+		return Reference{}, nil, false, err
+	}
+	if quiet {
+		return ref, io.Discard, true, nil
+	}
+	return ref, session.Stdout, false, nil
 }
 
 // untilGone is a context that ends when the client leaves (or cancel is called). A pull or a push writes

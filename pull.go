@@ -204,20 +204,30 @@ func (p *puller) store(ctx context.Context, m *manifest, config []byte, diffIDs,
 func (p *puller) layerDir(i int) string { return filepath.Join(p.dir, fmt.Sprint(i)) }
 
 // download fetches and unpacks layers (the first of which is layer first of the image), at most
-// maxConcurrentDownloads at once. The first failure calls the others off.
+// maxConcurrentDownloads at once.
 func (p *puller) download(ctx context.Context, layers []descriptor, diffIDs []string, first int) error {
+	return eachLayer(ctx, len(layers), maxConcurrentDownloads, func(i int) string { return layers[i].Digest },
+		func(ctx context.Context, i int) error {
+			return p.fetchLayer(ctx, layers[i], diffIDs[i], p.layerDir(first+i))
+		})
+}
+
+// eachLayer runs work for layers 0 to n-1, at most limit at once (push.go uses it too): a layer's work
+// waits on the network or takes a core, and a machine has more than one of each. The first failure calls
+// the others off; it is returned with the name of its layer.
+func eachLayer(ctx context.Context, n, limit int, name func(i int) string, work func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	slots := make(chan struct{}, maxConcurrentDownloads)
+	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
-	errs := make([]error, len(layers))
-	for i := range layers {
+	errs := make([]error, n)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			if errs[i] = p.fetchLayer(ctx, layers[i], diffIDs[i], p.layerDir(first+i)); errs[i] != nil {
+			if errs[i] = work(ctx, i); errs[i] != nil {
 				cancel()
 			}
 		}()
@@ -225,7 +235,7 @@ func (p *puller) download(ctx context.Context, layers []descriptor, diffIDs []st
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("layer %s: %w", layers[i].Digest, err)
+			return fmt.Errorf("layer %s: %w", name(i), err)
 		}
 	}
 	return ctx.Err()

@@ -18,11 +18,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 )
 
 // The media types of what push sends: Docker's schema 2.
@@ -97,32 +95,14 @@ func (p *pusher) push(ctx context.Context, id string) (string, error) {
 	return digest, nil
 }
 
-// pushLayers pushes the layers of chain, maxConcurrentUploads at a time, and fills in their descriptors:
-// compressing takes a core, and a machine has more than one. The first failure calls the others off.
+// pushLayers pushes the layers of chain, maxConcurrentUploads at a time (compressing takes a core), and
+// fills in their descriptors.
 func (p *pusher) pushLayers(ctx context.Context, chain []*Image, descriptors []descriptor) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	slots := make(chan struct{}, maxConcurrentUploads)
-	errs := make([]error, len(chain))
-	var wg sync.WaitGroup
-	for i, layer := range chain {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			if descriptors[i], errs[i] = p.pushLayer(ctx, layer); errs[i] != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("layer %s: %w", chain[i].DiffID, err)
-		}
-	}
-	return ctx.Err()
+	return eachLayer(ctx, len(chain), maxConcurrentUploads, func(i int) string { return chain[i].DiffID },
+		func(ctx context.Context, i int) (err error) {
+			descriptors[i], err = p.pushLayer(ctx, chain[i])
+			return err
+		})
 }
 
 // pushLayer compresses a layer into a temp file and pushes it, unless the repository has it.
